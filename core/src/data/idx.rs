@@ -1,0 +1,101 @@
+//! The IDX format of MNIST and Fashion-MNIST, read straight from the `.gz` files.
+
+use super::{Dataset, TrainTest};
+use crate::error::{Error, Result};
+use flate2::read::GzDecoder;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use tch::{Kind, Tensor};
+
+/// Where Debian's `dataset-fashion-mnist` package puts the files.
+pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
+
+const FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+/// Loads a directory holding the four MNIST-style IDX files (gzipped or not). Pixels are
+/// scaled to [0, 1] and normalised with the training set's mean and standard deviation.
+pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
+    if !dir.is_dir() {
+        return Err(Error::Data {
+            path: dir.into(),
+            message: format!(
+                "no such directory. For Fashion-MNIST run `apt-get install dataset-fashion-mnist` (it fills {FASHION_MNIST_DIR}) or pass --data DIR with the four IDX files"
+            ),
+        });
+    }
+    let read = |stem: &str| -> Result<(PathBuf, Vec<u8>)> {
+        for name in [format!("{stem}.gz"), stem.to_string()] {
+            let p = dir.join(&name);
+            if p.is_file() {
+                let raw = std::fs::read(&p).map_err(|e| Error::io("cannot read", &p, e))?;
+                if name.ends_with(".gz") {
+                    let mut out = Vec::new();
+                    GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(|e| Error::Data {
+                        path: p.clone(),
+                        message: format!("not a valid gzip file ({e}); download it again"),
+                    })?;
+                    return Ok((p, out));
+                }
+                return Ok((p, raw));
+            }
+        }
+        Err(Error::Data { path: dir.join(format!("{stem}.gz")), message: "missing (expected the four MNIST-style IDX files)".into() })
+    };
+    let (ptr, tr_img) = read(FILES[0])?;
+    let (plt, tr_lab) = read(FILES[1])?;
+    let (pte, te_img) = read(FILES[2])?;
+    let (plte, te_lab) = read(FILES[3])?;
+    let (train_x, (c, h, w)) = parse_images(&ptr, &tr_img)?;
+    let train_y = parse_labels(&plt, &tr_lab)?;
+    let (test_x, _) = parse_images(&pte, &te_img)?;
+    let test_y = parse_labels(&plte, &te_lab)?;
+    if train_x.len() / (c * h * w) != train_y.len() {
+        return Err(Error::Data { path: plt, message: format!("{} labels for {} images", train_y.len(), train_x.len() / (h * w)) });
+    }
+    if test_x.len() / (h * w) != test_y.len() {
+        return Err(Error::Data { path: plte, message: format!("{} labels for {} images", test_y.len(), test_x.len() / (h * w)) });
+    }
+    let classes = train_y.iter().copied().max().unwrap_or(0) as usize + 1;
+    let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).to_kind(Kind::Float).view([n as i64, 1, h as i64, w as i64]) / 255.0;
+    let train_images = to_tensor(&train_x, train_y.len());
+    let mean = train_images.mean(Kind::Float);
+    let std = train_images.std(true);
+    let norm = |t: Tensor| (t - &mean) / &std;
+    let labels = |l: &[u8]| Tensor::from_slice(l).to_kind(Kind::Int64);
+    Ok(TrainTest {
+        train: Dataset { images: norm(train_images.shallow_clone()), labels: labels(&train_y), classes },
+        test: Dataset { images: norm(to_tensor(&test_x, test_y.len())), labels: labels(&test_y), classes },
+    })
+}
+
+fn header(path: &Path, bytes: &[u8], magic: u32, dims: usize) -> Result<Vec<usize>> {
+    let bad = |m: String| Error::Data { path: path.into(), message: m };
+    if bytes.len() < 4 + 4 * dims {
+        return Err(bad(format!("file is {} bytes, too short for an IDX header", bytes.len())));
+    }
+    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
+    if word(0) != magic {
+        return Err(bad(format!("magic number {:#010x}, expected {magic:#010x}: not an IDX file of this kind", word(0))));
+    }
+    let shape: Vec<usize> = (1..=dims).map(|i| word(i) as usize).collect();
+    let expected = 4 + 4 * dims + shape.iter().product::<usize>();
+    if bytes.len() != expected {
+        return Err(bad(format!("file has {} bytes but its header promises {expected}; the file is truncated or corrupt", bytes.len())));
+    }
+    Ok(shape)
+}
+
+fn parse_images(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, (usize, usize, usize))> {
+    let s = header(path, bytes, 0x0000_0803, 3)?;
+    Ok((bytes[16..].to_vec(), (1, s[1], s[2])))
+}
+
+fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    header(path, bytes, 0x0000_0801, 1)?;
+    Ok(bytes[8..].to_vec())
+}

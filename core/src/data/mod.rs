@@ -1,0 +1,117 @@
+//! Data sets held in memory as tensors: IDX files (Fashion-MNIST, MNIST) and a synthetic
+//! set for tests. Search splits the training set into train / validation; the test set is
+//! only for final numbers.
+
+mod idx;
+mod synthetic;
+
+pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
+pub use synthetic::synthetic;
+
+use crate::error::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tch::{Device, Kind, Tensor};
+
+/// Images `[N, C, H, W]` (float, normalised) and labels `[N]` (int64), on the CPU.
+#[derive(Debug)]
+pub struct Dataset {
+    pub images: Tensor,
+    pub labels: Tensor,
+    pub classes: usize,
+}
+
+impl Clone for Dataset {
+    fn clone(&self) -> Self {
+        Dataset { images: self.images.shallow_clone(), labels: self.labels.shallow_clone(), classes: self.classes }
+    }
+}
+
+/// Train and test parts of a data set.
+#[derive(Debug, Clone)]
+pub struct TrainTest {
+    pub train: Dataset,
+    pub test: Dataset,
+}
+
+impl Dataset {
+    pub fn len(&self) -> usize {
+        self.labels.size()[0] as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// `(channels, height, width)` of one image.
+    pub fn image_shape(&self) -> (usize, usize, usize) {
+        let s = self.images.size();
+        (s[1] as usize, s[2] as usize, s[3] as usize)
+    }
+
+    /// The first `n` examples (all if there are fewer).
+    pub fn take(&self, n: usize) -> Dataset {
+        let n = n.min(self.len()) as i64;
+        Dataset { images: self.images.narrow(0, 0, n), labels: self.labels.narrow(0, 0, n), classes: self.classes }
+    }
+
+    /// Splits off a seeded random `fraction` as validation: `(train, validation)`.
+    pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
+            return Err(Error::config("val-fraction", format!("must be in (0, 1), got {fraction}")));
+        }
+        let n = self.len();
+        let n_val = ((n as f64) * fraction).round().max(1.0) as usize;
+        if n_val >= n {
+            return Err(Error::config("val-fraction", format!("{n} examples are too few to split off {n_val}")));
+        }
+        let mut idx: Vec<i64> = (0..n as i64).collect();
+        idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+        let pick = |ids: &[i64]| {
+            let t = Tensor::from_slice(ids);
+            Dataset { images: self.images.index_select(0, &t), labels: self.labels.index_select(0, &t), classes: self.classes }
+        };
+        Ok((pick(&idx[n_val..]), pick(&idx[..n_val])))
+    }
+
+    /// Batches in a seeded random order, each moved to `device`. The last, smaller batch is
+    /// dropped so batch-norm statistics never see a batch of one.
+    pub fn shuffled_batches(&self, batch: usize, rng: &mut ChaCha8Rng, device: Device) -> Batches {
+        let mut idx: Vec<i64> = (0..self.len() as i64).collect();
+        idx.shuffle(rng);
+        Batches { data: self.clone(), order: idx, batch: batch.max(1), pos: 0, device, drop_last: true }
+    }
+
+    /// Batches in order (for evaluation), keeping the last partial batch.
+    pub fn ordered_batches(&self, batch: usize, device: Device) -> Batches {
+        let order = (0..self.len() as i64).collect();
+        Batches { data: self.clone(), order, batch: batch.max(1), pos: 0, device, drop_last: false }
+    }
+}
+
+/// An iterator of `(images, labels)` batches.
+pub struct Batches {
+    data: Dataset,
+    order: Vec<i64>,
+    batch: usize,
+    pos: usize,
+    device: Device,
+    drop_last: bool,
+}
+
+impl Iterator for Batches {
+    type Item = (Tensor, Tensor);
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.order.len().saturating_sub(self.pos);
+        if rest == 0 || (self.drop_last && rest < self.batch && self.pos > 0) {
+            return None;
+        }
+        let end = (self.pos + self.batch).min(self.order.len());
+        let ids = Tensor::from_slice(&self.order[self.pos..end]);
+        self.pos = end;
+        let x = self.data.images.index_select(0, &ids).to_device(self.device);
+        let y = self.data.labels.index_select(0, &ids).to_kind(Kind::Int64).to_device(self.device);
+        Some((x, y))
+    }
+}

@@ -1,0 +1,74 @@
+//! The one error type of the `figs` library: every variant names the thing that is wrong
+//! and, where there is one, the fix.
+
+use std::path::PathBuf;
+
+/// Errors returned by the `figs` library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The graph is malformed; `node` names the offending node.
+    #[error("graph error at node `{node}`: {message}")]
+    Graph { node: String, message: String },
+
+    /// A graph-level problem that belongs to no single node.
+    #[error("graph error: {0}")]
+    GraphGlobal(String),
+
+    /// A configuration value is out of range or inconsistent.
+    #[error("invalid setting `{name}`: {message}")]
+    Config { name: String, message: String },
+
+    /// A data set file is missing or unreadable.
+    #[error("data set file {path}: {message}")]
+    Data { path: PathBuf, message: String },
+
+    /// Reading or writing a file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A JSON document could not be parsed or written.
+    #[error("{path}: {source}")]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The loss became NaN or infinite; the search state before the step is kept.
+    #[error("the loss became {value} at step {step} (task loss {task}, regularizer {reg}); lower the learning rates or λ and run again")]
+    NonFiniteLoss { step: u64, value: f64, task: f64, reg: f64 },
+
+    /// A device was requested that this machine or this libtorch build does not have.
+    #[error("device `{requested}` is not available: {message}")]
+    Device { requested: String, message: String },
+
+    /// Drawing or saving a plot failed.
+    #[error("plot {path}: {message}")]
+    Plot { path: PathBuf, message: String },
+
+    /// An error from libtorch.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}
+
+/// `Result` with the `figs` error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn graph(node: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Graph { node: node.into(), message: message.into() }
+    }
+
+    pub(crate) fn config(name: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Config { name: name.into(), message: message.into() }
+    }
+
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
+    }
+}

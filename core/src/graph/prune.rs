@@ -1,0 +1,131 @@
+//! Turning alive channel counts into the exported architecture: a plain [`Graph`] with
+//! smaller widths and without the branches whose channels all died.
+
+use super::analysis::{Analysis, Source};
+use super::{Graph, Op};
+use crate::error::{Error, Result};
+
+/// What pruning did besides shrinking widths.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PruneReport {
+    /// Nodes removed because their branch died (or no longer reaches the output).
+    pub removed_nodes: Vec<String>,
+    /// Groups whose channels all died but which were kept at width 1, because removing
+    /// them would disconnect the network.
+    pub kept_at_one: Vec<String>,
+}
+
+/// Prunes `g` to `alive[group]` channels per group (indexed like `analysis.groups`;
+/// ungated groups must be given their full width).
+///
+/// A group with zero alive channels is removed together with every node that only it
+/// feeds, as long as the output stays reachable (a residual branch, a parallel candidate);
+/// otherwise it is kept at one channel and listed in [`PruneReport::kept_at_one`].
+pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneReport)> {
+    if alive.len() != a.groups.len() {
+        return Err(Error::GraphGlobal(format!(
+            "prune got {} alive counts for {} groups",
+            alive.len(),
+            a.groups.len()
+        )));
+    }
+    for grp in &a.groups {
+        if alive[grp.id] > grp.width || (!grp.gated && alive[grp.id] != grp.width) {
+            return Err(Error::GraphGlobal(format!(
+                "group `{}` has width {} but {} alive channels were given{}",
+                grp.name,
+                grp.width,
+                alive[grp.id],
+                if grp.gated { "" } else { " (ungated groups keep every channel)" }
+            )));
+        }
+    }
+    let mut alive = alive.to_vec();
+    let candidates: Vec<usize> = a.groups.iter().filter(|g| alive[g.id] == 0).map(|g| g.id).collect();
+    let removable: Vec<usize> = candidates
+        .iter()
+        .copied()
+        .filter(|&gid| !dead_nodes(g, a, &[gid]).1)
+        .collect();
+    let mut report = PruneReport::default();
+    let (dead_set, keep_one): (Vec<usize>, Vec<usize>) = if dead_nodes(g, a, &removable).1 {
+        (vec![], candidates.clone())
+    } else {
+        let keep = candidates.iter().copied().filter(|c| !removable.contains(c)).collect();
+        (removable, keep)
+    };
+    for gid in keep_one {
+        alive[gid] = 1;
+        report.kept_at_one.push(a.groups[gid].name.clone());
+    }
+    let (dead, _) = dead_nodes(g, a, &dead_set);
+    let useful = reaches_output(g, a, &dead);
+
+    let mut nodes = Vec::new();
+    for (i, node) in g.nodes.iter().enumerate() {
+        if dead[i] || !useful[i] {
+            report.removed_nodes.push(node.name.clone());
+            continue;
+        }
+        let width = |segs: &[super::Seg]| segs.iter().map(|s| s.width.min(alive[s.group])).sum::<usize>();
+        let mut n = node.clone();
+        n.inputs = node
+            .inputs
+            .iter()
+            .zip(&a.inputs[i])
+            .filter(|(_, s)| !matches!(s, Source::Node(j) if dead[*j] || !useful[*j]))
+            .map(|(name, _)| name.clone())
+            .collect();
+        match &mut n.op {
+            Op::Conv { out, depthwise, .. } => {
+                *out = if *depthwise { width(&a.channels[i]) } else { alive[a.channels[i][0].group] };
+            }
+            Op::Linear { out, .. } => *out = alive[a.channels[i][0].group],
+            Op::Add | Op::Concat if n.inputs.len() == 1 => n.op = Op::Identity,
+            _ => {}
+        }
+        nodes.push(n);
+    }
+    let pruned = Graph { name: g.name.clone(), input: g.input, classes: g.classes, nodes };
+    pruned.analyze().map_err(|e| Error::GraphGlobal(format!("pruning produced an invalid graph: {e}")))?;
+    Ok((pruned, report))
+}
+
+/// Which nodes die when `groups` are removed, and whether the output dies with them.
+fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
+    let mut dead = vec![false; g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        let in_dead: Vec<bool> =
+            a.inputs[i].iter().map(|s| matches!(s, Source::Node(j) if dead[*j])).collect();
+        dead[i] = if node.op.is_producer() {
+            groups.contains(&a.channels[i][0].group) || in_dead.iter().all(|&d| d)
+        } else {
+            match node.op {
+                Op::Add | Op::Concat => in_dead.iter().all(|&d| d),
+                _ => in_dead.iter().any(|&d| d),
+            }
+        };
+    }
+    let out_dead = dead[g.nodes.len() - 1];
+    (dead, out_dead)
+}
+
+/// Live nodes from which the output can be reached over live edges.
+fn reaches_output(g: &Graph, a: &Analysis, dead: &[bool]) -> Vec<bool> {
+    let mut useful = vec![false; g.nodes.len()];
+    let last = g.nodes.len() - 1;
+    useful[last] = !dead[last];
+    for i in (0..g.nodes.len()).rev() {
+        if !useful[i] {
+            continue;
+        }
+        for s in &a.inputs[i] {
+            if let Source::Node(j) = s {
+                if !dead[*j] {
+                    useful[*j] = true;
+                }
+            }
+        }
+    }
+    useful
+}

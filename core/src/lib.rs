@@ -1,0 +1,26 @@
+//! figs: Fine-Grained Stochastic Architecture Search (FiGS) on libtorch.
+//!
+//! One graph IR ([`graph::Graph`]) flows through everything: a search space produces it,
+//! [`net::Net`] builds a gated supernet from it, [`search::Search`] trains weights and
+//! Logistic-Sigmoid gates ([`gate`]) under a resource penalty ([`cost`]), and
+//! [`search::Search::export`] returns the pruned graph — the found architecture — which the
+//! same interpreter rebuilds for retraining ([`train`]).
+
+pub mod cost;
+pub mod count;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod gate;
+pub mod graph;
+pub mod io;
+pub mod net;
+pub mod plot;
+pub mod search;
+pub mod space;
+pub mod train;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use error::{Error, Result};

@@ -1,0 +1,157 @@
+//! The interpreter: builds tch parameters for a [`Graph`] under hierarchical `nn::Path`s
+//! (`net.block3.expand.conv.weight`) and runs it forward, optionally multiplying gate
+//! vectors into the outputs that [`Analysis::gate_after`] marks. The same code builds the
+//! gated supernet and the plain child model of an exported architecture.
+
+use crate::error::{Error, Result};
+use crate::graph::{Act, Analysis, Graph, Op, Source};
+use tch::nn::{self, ModuleT};
+use tch::Tensor;
+
+enum Layer {
+    Conv(nn::Conv2D),
+    Bn(nn::BatchNorm),
+    Linear(nn::Linear),
+    Stateless,
+}
+
+/// A network built from a graph. Owns its graph and analysis, so it can be kept in a
+/// notebook variable without borrowing anything.
+pub struct Net {
+    graph: Graph,
+    analysis: Analysis,
+    layers: Vec<Layer>,
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Net({}, {} nodes)", self.graph.name, self.graph.nodes.len())
+    }
+}
+
+fn sub<'a>(root: &nn::Path<'a>, name: &str) -> nn::Path<'a> {
+    name.split('.').fold(root.sub("net"), |p, part| p.sub(part))
+}
+
+impl Net {
+    /// Creates the parameters of `graph` under `root`.
+    pub fn new(root: &nn::Path, graph: &Graph) -> Result<Net> {
+        let analysis = graph.analyze()?;
+        let mut layers = Vec::with_capacity(graph.nodes.len());
+        for (i, node) in graph.nodes.iter().enumerate() {
+            let ins = analysis.source_shape(analysis.inputs[i][0]);
+            let p = sub(root, &node.name);
+            let layer = match node.op {
+                Op::Conv { out, kernel, stride, padding, depthwise, bias, .. } => {
+                    let cfg = nn::ConvConfig {
+                        stride: stride as i64,
+                        padding: padding as i64,
+                        groups: if depthwise { ins.c as i64 } else { 1 },
+                        bias,
+                        ..Default::default()
+                    };
+                    Layer::Conv(nn::conv2d(p, ins.c as i64, out as i64, kernel as i64, cfg))
+                }
+                Op::BatchNorm => {
+                    let s = analysis.shapes[i];
+                    if s.flat {
+                        Layer::Bn(nn::batch_norm1d(p, s.features() as i64, Default::default()))
+                    } else {
+                        Layer::Bn(nn::batch_norm2d(p, s.c as i64, Default::default()))
+                    }
+                }
+                Op::Linear { out, bias, .. } => {
+                    let cfg = nn::LinearConfig { bias, ..Default::default() };
+                    Layer::Linear(nn::linear(p, ins.features() as i64, out as i64, cfg))
+                }
+                _ => Layer::Stateless,
+            };
+            layers.push(layer);
+        }
+        Ok(Net { graph: graph.clone(), analysis, layers })
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
+    }
+
+    /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns `[N, classes]`
+    /// logits. `gates[g]` is the gate vector of group `g` (`None`: ungated or all ones).
+    pub fn forward(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Tensor> {
+        let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
+        let size = x.size();
+        if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
+            return Err(Error::config(
+                "input",
+                format!("the network expects batches of shape [N, {c}, {h}, {w}], got {size:?}"),
+            ));
+        }
+        let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
+        for (i, node) in self.graph.nodes.iter().enumerate() {
+            let ins: Vec<&Tensor> = self.analysis.inputs[i]
+                .iter()
+                .map(|s| match s {
+                    Source::Input => x,
+                    Source::Node(j) => &outs[*j],
+                })
+                .collect();
+            let x0 = ins[0];
+            let mut y = match (&node.op, &self.layers[i]) {
+                (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
+                (Op::BatchNorm, Layer::Bn(m)) => m.forward_t(x0, train),
+                (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
+                (Op::Act { act }, _) => match act {
+                    Act::Relu => x0.relu(),
+                    Act::Relu6 => x0.clamp(0.0, 6.0),
+                    Act::HardSwish => x0.hardswish(),
+                    Act::Swish => x0.silu(),
+                    Act::Sigmoid => x0.sigmoid(),
+                },
+                (Op::Add, _) => ins[1..].iter().fold(x0.shallow_clone(), |acc, t| acc + *t),
+                (Op::Concat, _) => Tensor::cat(&ins, 1),
+                (Op::AvgPool { kernel, stride, padding }, _) => {
+                    let (k, s, p) = (*kernel as i64, *stride as i64, *padding as i64);
+                    x0.avg_pool2d([k, k], [s, s], [p, p], false, true, None::<i64>)
+                }
+                (Op::MaxPool { kernel, stride, padding }, _) => {
+                    let (k, s, p) = (*kernel as i64, *stride as i64, *padding as i64);
+                    x0.max_pool2d([k, k], [s, s], [p, p], [1, 1], false)
+                }
+                (Op::GlobalAvgPool, _) => x0.adaptive_avg_pool2d([1, 1]),
+                (Op::Flatten, _) => x0.flatten(1, -1),
+                (Op::Dropout { p }, _) => x0.dropout(*p, train),
+                (Op::Identity, _) => x0.shallow_clone(),
+                _ => unreachable!("layers are built from the same graph"),
+            };
+            if let (true, Some(gates)) = (self.analysis.gate_after[i], gates) {
+                y = y * self.gate_vector(i, gates, &y);
+            }
+            outs.push(y);
+        }
+        outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))
+    }
+
+    /// The gate vector for node `i`'s output, shaped to broadcast over it.
+    fn gate_vector(&self, i: usize, gates: &[Option<Tensor>], y: &Tensor) -> Tensor {
+        let segs = &self.analysis.channels[i];
+        let parts: Vec<Tensor> = segs
+            .iter()
+            .map(|s| match gates.get(s.group).and_then(|g| g.as_ref()) {
+                Some(g) => g.shallow_clone(),
+                None => Tensor::ones([s.width as i64], (y.kind(), y.device())),
+            })
+            .collect();
+        let v = if parts.len() == 1 { parts.into_iter().next().unwrap_or_else(|| Tensor::ones([0], (y.kind(), y.device()))) } else { Tensor::cat(&parts, 0) };
+        let shape = self.analysis.shapes[i];
+        if shape.flat {
+            let v = if shape.h * shape.w > 1 { v.repeat_interleave_self_int((shape.h * shape.w) as i64, 0, None) } else { v };
+            v.view([1, -1])
+        } else {
+            v.view([1, -1, 1, 1])
+        }
+    }
+}

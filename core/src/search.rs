@@ -1,0 +1,399 @@
+//! The FiGS search session: a supernet with Logistic-Sigmoid gates, trained step by step
+//! on `task loss + λ · regularizer / initial cost`.
+//!
+//! A [`Search`] owns everything it uses (graph, parameters, optimizer, data, RNG, history),
+//! so it can live in a REPL session or a notebook variable. Drive it with [`Search::step`]
+//! or [`Search::run`]; look at it with [`Search::evaluate`] and [`Search::alive`]; get the
+//! found architecture with [`Search::export`].
+
+use crate::cost::{CostKind, CostModel};
+use crate::data::{Batches, Dataset};
+use crate::device::{device_name, DeviceChoice};
+use crate::error::{Error, Result};
+use crate::gate::{self, GateConfig, RegSource};
+use crate::graph::{prune, Analysis, Graph, PruneReport};
+use crate::net::Net;
+use crate::train::evaluate_net;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// Every setting of a search; saved as `config.json` with each run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchConfig {
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub batch_size: usize,
+    /// Planned number of steps (τ annealing runs over these).
+    pub steps: u64,
+    /// Adam learning rate of the network weights.
+    pub lr: f64,
+    /// Weight decay of the network weights (never applied to gate logits).
+    pub weight_decay: f64,
+    /// Adam learning rate of the gate logits (their own optimizer group).
+    pub gate_lr: f64,
+    /// Penalty strength, relative to the initial cost: the loss is
+    /// `CE + lambda · reg / cost(supernet)`.
+    pub lambda: f64,
+    pub cost: CostKind,
+    pub gate: GateConfig,
+    /// Fraction of the training set held out for validation.
+    pub val_fraction: f64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            seed: 0,
+            device: DeviceChoice::Auto,
+            batch_size: 128,
+            steps: 1000,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            gate_lr: 0.05,
+            lambda: 1.0,
+            cost: CostKind::Flops,
+            gate: GateConfig::default(),
+            val_fraction: 0.1,
+        }
+    }
+}
+
+impl SearchConfig {
+    /// Checks every setting; errors name the setting and its valid range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |n: &str, m: String| Err(Error::config(n, m));
+        if self.batch_size == 0 {
+            return bad("batch-size", "must be at least 1".into());
+        }
+        for (n, v) in [("lr", self.lr), ("gate-lr", self.gate_lr)] {
+            if !(v > 0.0 && v.is_finite()) {
+                return bad(n, format!("must be positive, got {v}"));
+            }
+        }
+        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
+            return bad("lambda", format!("must be ≥ 0, got {}", self.lambda));
+        }
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return bad("weight-decay", format!("must be ≥ 0, got {}", self.weight_decay));
+        }
+        self.gate.validate()
+    }
+}
+
+/// What one training step measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMetrics {
+    pub step: u64,
+    pub epoch: u64,
+    pub task_loss: f64,
+    /// The regularization term (in cost units, before λ).
+    pub reg: f64,
+    /// Reported cost with the channels alive in this step's sampled gates (z ≥ threshold).
+    pub cost: f64,
+    /// Fraction of gated channels alive in this step's sample.
+    pub alive_fraction: f64,
+    pub tau: f64,
+    pub batch_accuracy: f64,
+}
+
+/// What an evaluation on the validation split measured (deterministic gates `1[a > 0]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvalMetrics {
+    pub step: u64,
+    pub loss: f64,
+    pub accuracy: f64,
+    /// Reported cost of the network that [`Search::export`] would return now.
+    pub cost: f64,
+    /// Alive channels per group (all groups, ungated at full width).
+    pub alive: Vec<usize>,
+}
+
+/// Alive width of one channel group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupAlive {
+    pub name: String,
+    pub width: usize,
+    /// Channels with `a > 0` (the export rule); the full width for ungated groups.
+    pub alive: usize,
+    pub gated: bool,
+    /// Mean keep probability σ(a) over the group (1 for ungated groups).
+    pub mean_prob: f64,
+}
+
+/// A FiGS search in progress.
+pub struct Search {
+    config: SearchConfig,
+    graph: Graph,
+    analysis: Analysis,
+    net: Net,
+    // Owns the parameters that `net` and `logits` refer to.
+    _vs: nn::VarStore,
+    opt: nn::Optimizer,
+    /// Gate logits per group (`None` for ungated groups).
+    logits: Vec<Option<Tensor>>,
+    cost_model: CostModel,
+    cost0: f64,
+    train: Dataset,
+    val: Dataset,
+    device: Device,
+    rng: ChaCha8Rng,
+    batches: Option<Batches>,
+    step: u64,
+    epoch: u64,
+    history: Vec<StepMetrics>,
+    evals: Vec<EvalMetrics>,
+}
+
+impl std::fmt::Debug for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Search({}, step {}, device {})", self.graph.name, self.step, device_name(self.device))
+    }
+}
+
+impl Search {
+    /// Builds the gated supernet of `graph` and splits `train` into train / validation.
+    pub fn new(graph: &Graph, train: &Dataset, config: SearchConfig) -> Result<Search> {
+        config.validate()?;
+        let analysis = graph.analyze()?;
+        let (c, h, w) = train.image_shape();
+        let i = graph.input;
+        if (c, h, w) != (i.channels, i.height, i.width) {
+            return Err(Error::config(
+                "data",
+                format!("the data has {c}x{h}x{w} images but the network expects {}x{}x{}; set the space's input size to match", i.channels, i.height, i.width),
+            ));
+        }
+        if train.classes > graph.classes {
+            return Err(Error::config(
+                "data",
+                format!("the data has {} classes but the network outputs {}", train.classes, graph.classes),
+            ));
+        }
+        let device = config.device.resolve()?;
+        tch::manual_seed(config.seed as i64);
+        let (train_split, val) = train.split(config.val_fraction, config.seed)?;
+        let vs = nn::VarStore::new(device);
+        let net = Net::new(&vs.root(), graph)?;
+        let gates_path = vs.root().set_group(1).sub("gates");
+        let logits = analysis
+            .groups
+            .iter()
+            .map(|g| {
+                g.gated.then(|| {
+                    let name = g.name.replace('.', "_");
+                    gates_path.var(&name, &[g.width as i64], nn::Init::Const(config.gate.init_logit))
+                })
+            })
+            .collect();
+        let adam = nn::Adam { wd: config.weight_decay, ..Default::default() };
+        let mut opt = adam.build(&vs, config.lr)?;
+        opt.set_lr_group(1, config.gate_lr);
+        opt.set_weight_decay_group(1, 0.0);
+        let cost_model = CostModel::new(graph, &analysis, config.cost);
+        let cost0 = cost_model.full();
+        Ok(Search {
+            rng: ChaCha8Rng::seed_from_u64(config.seed),
+            config,
+            graph: graph.clone(),
+            analysis,
+            net,
+            _vs: vs,
+            opt,
+            logits,
+            cost_model,
+            cost0,
+            train: train_split,
+            val,
+            device,
+            batches: None,
+            step: 0,
+            epoch: 0,
+            history: Vec::new(),
+            evals: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &SearchConfig {
+        &self.config
+    }
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+    pub fn analysis(&self) -> &Analysis {
+        &self.analysis
+    }
+    pub fn device(&self) -> Device {
+        self.device
+    }
+    pub fn steps_done(&self) -> u64 {
+        self.step
+    }
+    pub fn history(&self) -> &[StepMetrics] {
+        &self.history
+    }
+    pub fn evals(&self) -> &[EvalMetrics] {
+        &self.evals
+    }
+    /// Cost of the full supernet (the λ normaliser).
+    pub fn initial_cost(&self) -> f64 {
+        self.cost0
+    }
+    /// Sizes of the train and validation splits.
+    pub fn split_sizes(&self) -> (usize, usize) {
+        (self.train.len(), self.val.len())
+    }
+    /// Changes λ between steps.
+    pub fn set_lambda(&mut self, lambda: f64) -> Result<()> {
+        if !(lambda >= 0.0 && lambda.is_finite()) {
+            return Err(Error::config("lambda", format!("must be ≥ 0, got {lambda}")));
+        }
+        self.config.lambda = lambda;
+        Ok(())
+    }
+
+    fn next_batch(&mut self) -> (Tensor, Tensor) {
+        loop {
+            if let Some(b) = self.batches.as_mut() {
+                if let Some(batch) = b.next() {
+                    return batch;
+                }
+                self.epoch += 1;
+            }
+            self.batches = Some(self.train.shuffled_batches(self.config.batch_size, &mut self.rng, self.device));
+        }
+    }
+
+    /// One optimisation step of weights and gate logits.
+    pub fn step(&mut self) -> Result<StepMetrics> {
+        let (x, y) = self.next_batch();
+        let cfg = &self.config.gate;
+        let tau = cfg.tau_at(self.step, self.config.steps);
+        let z: Vec<Option<Tensor>> = self
+            .logits
+            .iter()
+            .map(|a| a.as_ref().map(|a| gate::sample(a, tau, cfg.straight_through, cfg.eps)))
+            .collect();
+        let out = self.net.forward(&x, true, Some(&z))?;
+        let task = out.cross_entropy_for_logits(&y);
+        let mut alive = self.cost_model.full_alive();
+        let mut r_sums = Vec::with_capacity(z.len());
+        let (mut alive_n, mut gated_n) = (0.0, 0.0);
+        for (g, (zg, a)) in z.iter().zip(&self.logits).enumerate() {
+            match (zg, a) {
+                (Some(zg), Some(a)) => {
+                    let n = f64::try_from(zg.detach().ge(cfg.alive_threshold).sum(Kind::Float))?;
+                    alive[g] = n;
+                    alive_n += n;
+                    gated_n += self.analysis.groups[g].width as f64;
+                    let r = match cfg.reg_source {
+                        RegSource::Sample => zg.shallow_clone(),
+                        RegSource::Prob => gate::probabilities(a),
+                    };
+                    r_sums.push(Some(r.sum(Kind::Float)));
+                }
+                _ => r_sums.push(None),
+            }
+        }
+        let reg = self.cost_model.regularizer(&alive, &r_sums).to_device(self.device);
+        let loss = &task + &reg * (self.config.lambda / self.cost0);
+        let (loss_v, task_v, reg_v) =
+            (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
+        if !loss_v.is_finite() {
+            return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
+        }
+        self.opt.backward_step(&loss);
+        let acc = f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float))?;
+        self.step += 1;
+        let m = StepMetrics {
+            step: self.step,
+            epoch: self.epoch,
+            task_loss: task_v,
+            reg: reg_v,
+            cost: self.cost_model.reported(&alive),
+            alive_fraction: if gated_n > 0.0 { alive_n / gated_n } else { 1.0 },
+            tau,
+            batch_accuracy: acc,
+        };
+        self.history.push(m.clone());
+        Ok(m)
+    }
+
+    /// Runs up to `n` steps, calling `on_step` after each; stops early (between steps) when
+    /// `cancel` becomes true. Returns the number of steps done.
+    pub fn run(&mut self, n: u64, cancel: &AtomicBool, mut on_step: impl FnMut(&StepMetrics)) -> Result<u64> {
+        for i in 0..n {
+            if cancel.load(Ordering::Relaxed) {
+                return Ok(i);
+            }
+            let m = self.step()?;
+            on_step(&m);
+        }
+        Ok(n)
+    }
+
+    fn deterministic_gates(&self) -> Vec<Option<Tensor>> {
+        self.logits.iter().map(|a| a.as_ref().map(|a| gate::deterministic(&a.detach()))).collect()
+    }
+
+    /// Alive channels per group under the export rule `1[a > 0]`.
+    pub fn alive_counts(&self) -> Vec<usize> {
+        self.analysis
+            .groups
+            .iter()
+            .zip(&self.logits)
+            .map(|(g, a)| match a {
+                Some(a) => a.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize,
+                None => g.width,
+            })
+            .collect()
+    }
+
+    /// Alive width and mean keep probability of every group.
+    pub fn alive(&self) -> Vec<GroupAlive> {
+        let counts = self.alive_counts();
+        self.analysis
+            .groups
+            .iter()
+            .zip(&self.logits)
+            .map(|(g, a)| GroupAlive {
+                name: g.name.clone(),
+                width: g.width,
+                alive: counts[g.id],
+                gated: g.gated,
+                mean_prob: a.as_ref().map(|a| a.sigmoid().mean(Kind::Float).double_value(&[])).unwrap_or(1.0),
+            })
+            .collect()
+    }
+
+    /// Keep probabilities σ(a) per gated group (`None` for ungated groups), on the CPU.
+    pub fn probabilities(&self) -> Vec<Option<Vec<f64>>> {
+        self.logits
+            .iter()
+            .map(|a| a.as_ref().and_then(|a| Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok()))
+            .collect()
+    }
+
+    /// Cost of the network that [`Search::export`] would return now.
+    pub fn current_cost(&self) -> f64 {
+        let alive: Vec<f64> = self.alive_counts().into_iter().map(|n| n as f64).collect();
+        self.cost_model.reported(&alive)
+    }
+
+    /// Validation loss and accuracy with deterministic gates; recorded in [`Search::evals`].
+    pub fn evaluate(&mut self) -> Result<EvalMetrics> {
+        let gates = self.deterministic_gates();
+        let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;
+        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: self.alive_counts() };
+        self.evals.push(m.clone());
+        Ok(m)
+    }
+
+    /// The found architecture: the supernet graph pruned to the channels with `a > 0`.
+    pub fn export(&self) -> Result<(Graph, PruneReport)> {
+        prune(&self.graph, &self.analysis, &self.alive_counts())
+    }
+}

@@ -1,0 +1,77 @@
+//! The search-space interface: parameters in, [`Graph`] out — pure data, no tensors.
+//! Concrete spaces live in `plugins/`; nothing in the core knows one.
+
+use crate::error::Result;
+use crate::graph::Graph;
+use std::collections::BTreeMap;
+
+/// One parameter a search space accepts, with its default and help text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ParamSpec {
+    pub name: String,
+    pub default: String,
+    pub help: String,
+}
+
+/// A family of networks, built from string parameters (`width=0.5`, `classes=10`).
+pub trait SearchSpace {
+    /// Short name, e.g. `mobilenet_v2`.
+    fn name(&self) -> &str;
+    /// The parameters this space accepts.
+    fn params(&self) -> Vec<ParamSpec>;
+    /// Builds the supernet graph. Unknown parameter names and bad values are errors.
+    fn build(&self, params: &BTreeMap<String, String>) -> Result<Graph>;
+}
+
+/// Typed access to a space's string parameters, with defaults from its [`ParamSpec`]s and
+/// errors that name the space, the parameter and the accepted names.
+pub struct Params<'a> {
+    space: &'a str,
+    specs: Vec<ParamSpec>,
+    given: &'a BTreeMap<String, String>,
+}
+
+impl<'a> Params<'a> {
+    /// Fails on a parameter name that `specs` does not list.
+    pub fn new(space: &'a str, specs: Vec<ParamSpec>, given: &'a BTreeMap<String, String>) -> Result<Self> {
+        for k in given.keys() {
+            if !specs.iter().any(|s| &s.name == k) {
+                let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+                return Err(crate::Error::config(
+                    k,
+                    format!("`{space}` has no parameter `{k}`; it knows {}", known.join(", ")),
+                ));
+            }
+        }
+        Ok(Params { space, specs, given })
+    }
+
+    /// The raw value (given or default).
+    pub fn raw(&self, name: &str) -> &str {
+        match self.given.get(name) {
+            Some(v) => v,
+            None => self.specs.iter().find(|s| s.name == name).map(|s| s.default.as_str()).unwrap_or(""),
+        }
+    }
+
+    /// The value parsed as `T`.
+    pub fn get<T: std::str::FromStr>(&self, name: &str) -> Result<T> {
+        let raw = self.raw(name);
+        raw.parse().map_err(|_| {
+            let help = self.specs.iter().find(|s| s.name == name).map(|s| s.help.as_str()).unwrap_or("");
+            crate::Error::config(name, format!("`{raw}` is not valid for `{}` ({help})", self.space))
+        })
+    }
+}
+
+/// Parses `k=v` strings into a parameter map; a missing `=` is an error naming the item.
+pub fn parse_kv(items: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut m = BTreeMap::new();
+    for it in items {
+        let Some((k, v)) = it.split_once('=') else {
+            return Err(crate::Error::config("param", format!("`{it}` is not of the form name=value")));
+        };
+        m.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(m)
+}

@@ -1,0 +1,136 @@
+//! Training a plain (ungated) network from scratch and evaluating it: used to retrain the
+//! exported architecture and, with the same recipe, the seed network it is compared to.
+
+use crate::count::{count, Counts};
+use crate::data::Dataset;
+use crate::device::DeviceChoice;
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::net::Net;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+/// A training recipe; the same one trains the seed and the found network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub seed: u64,
+    pub device: DeviceChoice,
+    pub batch_size: usize,
+    /// Number of optimisation steps; the learning rate decays linearly to 0 over them.
+    pub steps: u64,
+    /// Adam learning rate at the first step.
+    pub lr: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig { seed: 0, device: DeviceChoice::Auto, batch_size: 128, steps: 1000, lr: 2e-3, weight_decay: 0.0 }
+    }
+}
+
+/// Progress of a training run, passed to the caller's callback after each step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TrainProgress {
+    pub step: u64,
+    pub steps: u64,
+    pub loss: f64,
+}
+
+/// Result of [`train_from_scratch`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainResult {
+    pub counts: Counts,
+    pub steps: u64,
+    pub final_train_loss: f64,
+    pub test_loss: f64,
+    pub test_accuracy: f64,
+    pub seconds: f64,
+    /// True if the run was stopped early through the cancel flag.
+    pub cancelled: bool,
+}
+
+/// Builds `graph` with fresh weights, trains it on `train` and evaluates it on `test`.
+pub fn train_from_scratch(
+    graph: &Graph,
+    train: &Dataset,
+    test: &Dataset,
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
+    mut on_step: impl FnMut(TrainProgress),
+) -> Result<TrainResult> {
+    if cfg.batch_size == 0 || !(cfg.lr > 0.0) {
+        return Err(Error::config("train", "batch size and learning rate must be positive".into()));
+    }
+    let start = std::time::Instant::now();
+    let device = cfg.device.resolve()?;
+    let analysis = graph.analyze()?;
+    tch::manual_seed(cfg.seed as i64);
+    let vs = nn::VarStore::new(device);
+    let net = Net::new(&vs.root(), graph)?;
+    let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
+    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+    let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
+    let mut last_loss = f64::NAN;
+    let mut done = 0;
+    let mut cancelled = false;
+    while done < cfg.steps {
+        if cancel.load(Ordering::Relaxed) {
+            cancelled = true;
+            break;
+        }
+        let (x, y) = match batches.next() {
+            Some(b) => b,
+            None => {
+                batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
+                continue;
+            }
+        };
+        opt.set_lr(cfg.lr * (1.0 - done as f64 / cfg.steps as f64));
+        let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
+        last_loss = f64::try_from(&loss)?;
+        if !last_loss.is_finite() {
+            return Err(Error::NonFiniteLoss { step: done, value: last_loss, task: last_loss, reg: 0.0 });
+        }
+        opt.backward_step(&loss);
+        done += 1;
+        on_step(TrainProgress { step: done, steps: cfg.steps, loss: last_loss });
+    }
+    let (test_loss, test_accuracy) = evaluate_net(&net, test, None, device, 256)?;
+    Ok(TrainResult {
+        counts: count(graph, &analysis),
+        steps: done,
+        final_train_loss: last_loss,
+        test_loss,
+        test_accuracy,
+        seconds: start.elapsed().as_secs_f64(),
+        cancelled,
+    })
+}
+
+/// Mean cross-entropy and accuracy of `net` on `data` in eval mode.
+pub fn evaluate_net(
+    net: &Net,
+    data: &Dataset,
+    gates: Option<&[Option<Tensor>]>,
+    device: Device,
+    batch: usize,
+) -> Result<(f64, f64)> {
+    let _guard = tch::no_grad_guard();
+    let (mut loss_sum, mut correct, mut n) = (0.0, 0.0, 0usize);
+    for (x, y) in data.ordered_batches(batch, device) {
+        let out = net.forward(&x, false, gates)?;
+        let b = y.size()[0] as usize;
+        loss_sum += f64::try_from(out.cross_entropy_for_logits(&y))? * b as f64;
+        correct += f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).sum(Kind::Float))?;
+        n += b;
+    }
+    if n == 0 {
+        return Err(Error::config("data", "evaluation set is empty".into()));
+    }
+    Ok((loss_sum / n as f64, correct / n as f64))
+}

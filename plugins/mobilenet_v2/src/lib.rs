@@ -1,0 +1,199 @@
+//! The MobileNetV2 search space (Sandler et al. 2018) for figs: inverted residual blocks
+//! whose expansion, residual-stream and head widths are searched (MorphNet's setting).
+//!
+//! At `preset=imagenet`, `width=1`, 224×224 and 1000 classes the graph is exactly
+//! torchvision's `mobilenet_v2` (same layers, same parameter and MAC counts). `preset=small`
+//! is a shortened, stride-adjusted variant for 28×28 inputs such as Fashion-MNIST.
+
+use figs::graph::{Act, Graph, GraphBuilder, InputSpec};
+use figs::space::{ParamSpec, Params, SearchSpace};
+use figs::{Error, Result};
+use std::collections::BTreeMap;
+
+/// One stage of inverted residual blocks: expansion `t`, output channels `c`, `n` blocks,
+/// first stride `s`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stage {
+    pub t: usize,
+    pub c: usize,
+    pub n: usize,
+    pub s: usize,
+}
+
+const fn st(t: usize, c: usize, n: usize, s: usize) -> Stage {
+    Stage { t, c, n, s }
+}
+
+/// torchvision's `inverted_residual_setting`.
+pub const IMAGENET: [Stage; 7] =
+    [st(1, 16, 1, 1), st(6, 24, 2, 2), st(6, 32, 3, 2), st(6, 64, 4, 2), st(6, 96, 3, 1), st(6, 160, 3, 2), st(6, 320, 1, 1)];
+
+/// A shortened variant for 28×28 inputs: stem stride 1, three downsamplings (28→14→7→4).
+pub const SMALL: [Stage; 5] = [st(1, 16, 1, 1), st(6, 24, 2, 2), st(6, 32, 2, 2), st(6, 64, 2, 2), st(6, 96, 1, 1)];
+
+/// Typed configuration of the space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub channels: usize,
+    pub resolution: usize,
+    pub classes: usize,
+    pub width: f64,
+    pub stem_stride: usize,
+    pub stages: Vec<Stage>,
+    pub last_channel: usize,
+    pub dropout: f64,
+    /// Keep the stem's group ungated.
+    pub fixed_stem: bool,
+}
+
+impl Config {
+    /// torchvision's network for `classes` classes at `resolution`.
+    pub fn imagenet(width: f64, resolution: usize, classes: usize) -> Config {
+        Config {
+            channels: 3,
+            resolution,
+            classes,
+            width,
+            stem_stride: 2,
+            stages: IMAGENET.to_vec(),
+            last_channel: 1280,
+            dropout: 0.2,
+            fixed_stem: false,
+        }
+    }
+
+    /// The 28×28 variant.
+    pub fn small(width: f64, channels: usize, classes: usize) -> Config {
+        Config {
+            channels,
+            resolution: 28,
+            classes,
+            width,
+            stem_stride: 1,
+            stages: SMALL.to_vec(),
+            last_channel: 320,
+            dropout: 0.2,
+            fixed_stem: false,
+        }
+    }
+}
+
+/// torchvision's `_make_divisible(v, 8)`: round to a multiple of 8, never down by > 10 %.
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let mut new_v = (((v + d / 2.0) as usize) / divisor * divisor).max(divisor);
+    if (new_v as f64) < 0.9 * v {
+        new_v += divisor;
+    }
+    new_v
+}
+
+/// Builds the MobileNetV2 graph of `cfg`.
+pub fn build(cfg: &Config) -> Result<Graph> {
+    if !(cfg.width > 0.0 && cfg.width.is_finite()) {
+        return Err(Error::Config { name: "width".into(), message: format!("must be positive, got {}", cfg.width) });
+    }
+    let input = InputSpec { channels: cfg.channels, height: cfg.resolution, width: cfg.resolution };
+    let mut b = GraphBuilder::new("mobilenet_v2", input, cfg.classes);
+    let x = b.input();
+    let stem_c = make_divisible(32.0 * cfg.width, 8);
+    let mut x = b.scope("stem", |b| {
+        let y = if cfg.fixed_stem {
+            b.fixed_conv("conv", &x, stem_c, 3, cfg.stem_stride)
+        } else {
+            b.conv("conv", &x, stem_c, 3, cfg.stem_stride)
+        };
+        let y = b.bn("bn", &y);
+        b.act("act", &y, Act::Relu6)
+    });
+    let mut block = 0;
+    for stage in &cfg.stages {
+        let out_c = make_divisible(stage.c as f64 * cfg.width, 8);
+        for i in 0..stage.n {
+            let stride = if i == 0 { stage.s } else { 1 };
+            x = b.scope(&format!("block{block}"), |b| inverted_residual(b, &x, out_c, stride, stage.t));
+            block += 1;
+        }
+    }
+    let last_c = make_divisible(cfg.last_channel as f64 * cfg.width.max(1.0), 8);
+    let x = b.conv_bn_act("head", &x, last_c, 1, 1, Act::Relu6);
+    let x = b.global_avg_pool("pool", &x);
+    let x = b.flatten("flatten", &x);
+    let x = if cfg.dropout > 0.0 { b.dropout("dropout", &x, cfg.dropout) } else { x };
+    b.linear("classifier", &x, cfg.classes);
+    b.finish()
+}
+
+fn inverted_residual(b: &mut GraphBuilder, x: &figs::graph::T, out_c: usize, stride: usize, t: usize) -> figs::graph::T {
+    let hidden = (x.channels as f64 * t as f64).round() as usize;
+    let mut y = x.clone();
+    if t != 1 {
+        y = b.conv_bn_act("expand", &y, hidden, 1, 1, Act::Relu6);
+    }
+    y = b.scope("dw", |b| {
+        let z = b.dwconv("conv", &y, 3, stride);
+        let z = b.bn("bn", &z);
+        b.act("act", &z, Act::Relu6)
+    });
+    let y = b.scope("project", |b| {
+        let z = b.conv("conv", &y, out_c, 1, 1);
+        b.bn("bn", &z)
+    });
+    if stride == 1 && x.channels == out_c {
+        b.add("add", &[x, &y])
+    } else {
+        y
+    }
+}
+
+/// The space as a [`SearchSpace`]: parameters as strings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MobileNetV2;
+
+fn spec(name: &str, default: &str, help: &str) -> ParamSpec {
+    ParamSpec { name: name.into(), default: default.into(), help: help.into() }
+}
+
+impl SearchSpace for MobileNetV2 {
+    fn name(&self) -> &str {
+        "mobilenet_v2"
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            spec("preset", "auto", "imagenet (torchvision's network), small (28x28 variant) or auto (small below 64 px)"),
+            spec("resolution", "224", "input height = width in pixels"),
+            spec("channels", "3", "input image channels"),
+            spec("classes", "1000", "number of output classes"),
+            spec("width", "1.0", "width multiplier applied to every layer (torchvision's width_mult)"),
+            spec("dropout", "0.2", "dropout before the classifier"),
+            spec("fixed_stem", "false", "keep the stem conv's channels out of the search"),
+        ]
+    }
+
+    fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {
+        let p = Params::new(self.name(), self.params(), given)?;
+        let resolution: usize = p.get("resolution")?;
+        let channels: usize = p.get("channels")?;
+        let classes: usize = p.get("classes")?;
+        let width: f64 = p.get("width")?;
+        let preset: String = p.get("preset")?;
+        let mut cfg = match preset.as_str() {
+            "imagenet" => Config::imagenet(width, resolution, classes),
+            "small" => Config::small(width, channels, classes),
+            "auto" if resolution < 64 => Config::small(width, channels, classes),
+            "auto" => Config::imagenet(width, resolution, classes),
+            other => {
+                return Err(Error::Config {
+                    name: "preset".into(),
+                    message: format!("unknown preset `{other}`; use imagenet, small or auto"),
+                })
+            }
+        };
+        cfg.channels = channels;
+        cfg.resolution = resolution;
+        cfg.dropout = p.get("dropout")?;
+        cfg.fixed_stem = p.get("fixed_stem")?;
+        build(&cfg)
+    }
+}

@@ -1,0 +1,32 @@
+//! `figs`: the command line of figs. `figs search` runs a whole FiGS search: supernet,
+//! search, export, plot, retrain of the found and the seed network, summary.
+
+mod format;
+mod search_cmd;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "figs", version, about = "Fine-Grained Stochastic Architecture Search (FiGS) on libtorch")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Search a space on a data set, export the found architecture, retrain and compare it
+    /// with the seed network.
+    Search(search_cmd::SearchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Search(args) => search_cmd::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

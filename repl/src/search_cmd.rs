@@ -1,0 +1,324 @@
+//! `figs search`: the main job, end to end.
+
+use crate::format::{human, table};
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use figs::cost::CostKind;
+use figs::count::count;
+use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
+use figs::device::{device_name, DeviceChoice};
+use figs::gate::{GateConfig, RegSource};
+use figs::graph::Graph;
+use figs::plot::{alive_width_chart, WidthRow};
+use figs::search::{Search, SearchConfig};
+use figs::space::{parse_kv, SearchSpace};
+use figs::train::{train_from_scratch, TrainConfig, TrainResult};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+#[derive(Args, Debug)]
+pub struct SearchArgs {
+    /// Search space.
+    #[arg(long, default_value = "mobilenet_v2")]
+    space: String,
+    /// Space parameter as name=value (repeatable). resolution, channels and classes default
+    /// to the data set's.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Directory with the four MNIST-style IDX files (Fashion-MNIST, MNIST).
+    #[arg(long, default_value = FASHION_MNIST_DIR)]
+    data: PathBuf,
+    /// Use a small synthetic data set instead of --data (for smoke tests).
+    #[arg(long)]
+    synthetic: bool,
+    /// Use only the first N training images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    train_limit: usize,
+    /// Use only the first N test images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    test_limit: usize,
+    /// Penalty strength λ relative to the supernet's cost (loss = CE + λ·reg/cost0).
+    #[arg(long, default_value_t = 1.0)]
+    lambda: f64,
+    /// Resource the penalty measures: flops or model_size.
+    #[arg(long, default_value = "flops")]
+    cost: CostKind,
+    /// Search steps.
+    #[arg(long, default_value_t = 800)]
+    steps: u64,
+    /// Epochs of retraining for the found and the seed network (same recipe for both).
+    #[arg(long, default_value_t = 1.0)]
+    epochs: f64,
+    /// Skip retraining (search, export and plot only).
+    #[arg(long)]
+    no_retrain: bool,
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Adam learning rate of the weights (search and retraining).
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Adam learning rate of the gate logits.
+    #[arg(long, default_value_t = 0.05)]
+    gate_lr: f64,
+    /// Gate temperature τ at the first step.
+    #[arg(long, default_value_t = 1.0)]
+    tau: f64,
+    /// τ at the last step (exponential annealing); equal to --tau for a constant τ.
+    #[arg(long, default_value_t = 0.1)]
+    tau_final: f64,
+    /// Straight-through gates: hard 0/1 forward, sigmoid gradient backward.
+    #[arg(long)]
+    straight_through: bool,
+    /// What the regularizer sums per channel: prob (σ(a)) or sample (z).
+    #[arg(long, default_value = "prob")]
+    reg_source: RegSource,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// libtorch intra-op threads (0 = libtorch's default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+    /// Run directory (created); default runs/search-<unix time>.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Evaluate on the validation split every N steps (0 = only at the end).
+    #[arg(long, default_value_t = 200)]
+    eval_every: u64,
+}
+
+fn space_by_name(name: &str) -> Result<Box<dyn SearchSpace>> {
+    match name {
+        "mobilenet_v2" => Ok(Box::new(figs_mobilenet_v2::MobileNetV2)),
+        other => bail!("unknown search space `{other}`; available: mobilenet_v2"),
+    }
+}
+
+fn bar(len: u64, prefix: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    figs::io::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+pub fn run(a: SearchArgs) -> Result<()> {
+    if a.threads > 0 {
+        tch::set_num_threads(a.threads);
+    }
+    let device = a.device.resolve()?;
+    let mut data: TrainTest = if a.synthetic {
+        synthetic(2048, 512, (1, 28, 28), 10, a.seed)
+    } else {
+        load_idx_dir(&a.data)?
+    };
+    if a.train_limit > 0 {
+        data.train = data.train.take(a.train_limit);
+    }
+    if a.test_limit > 0 {
+        data.test = data.test.take(a.test_limit);
+    }
+    let (c, h, _) = data.train.image_shape();
+
+    let space = space_by_name(&a.space)?;
+    let mut params = parse_kv(&a.params)?;
+    let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
+    for (k, v) in [("resolution", h), ("channels", c), ("classes", data.train.classes)] {
+        if known.iter().any(|n| n == k) {
+            params.entry(k.to_string()).or_insert_with(|| v.to_string());
+        }
+    }
+    let supernet = space.build(&params).with_context(|| format!("building space `{}`", a.space))?;
+    let sa = supernet.analyze()?;
+    let seed_counts = count(&supernet, &sa);
+
+    let out = a.out.clone().unwrap_or_else(|| {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        PathBuf::from(format!("runs/search-{t}"))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
+
+    let steps_per_epoch = (data.train.len() / a.batch_size).max(1) as u64;
+    let retrain_steps = ((a.epochs * steps_per_epoch as f64).round() as u64).max(1);
+    let search_cfg = SearchConfig {
+        seed: a.seed,
+        device: a.device,
+        batch_size: a.batch_size,
+        steps: a.steps,
+        lr: a.lr,
+        weight_decay: 0.0,
+        gate_lr: a.gate_lr,
+        lambda: a.lambda,
+        cost: a.cost,
+        gate: GateConfig {
+            tau: a.tau,
+            tau_final: (a.tau_final != a.tau).then_some(a.tau_final),
+            straight_through: a.straight_through,
+            reg_source: a.reg_source,
+            ..GateConfig::default()
+        },
+        val_fraction: 0.1,
+    };
+    let train_cfg = TrainConfig {
+        seed: a.seed,
+        device: a.device,
+        batch_size: a.batch_size,
+        steps: retrain_steps,
+        lr: a.lr,
+        weight_decay: 0.0,
+    };
+    write_json(
+        &out.join("config.json"),
+        &json!({
+            "space": a.space, "space_params": params, "search": search_cfg, "retrain": train_cfg,
+            "data": if a.synthetic { "synthetic".to_string() } else { a.data.display().to_string() },
+            "train_limit": a.train_limit, "test_limit": a.test_limit,
+            "figs_version": env!("CARGO_PKG_VERSION"),
+        }),
+    )?;
+    supernet.save(&out.join("supernet.json"))?;
+
+    println!(
+        "figs search: {} on {} ({} train / {} test images), device {}, run directory {}",
+        a.space,
+        if a.synthetic { "synthetic data".to_string() } else { a.data.display().to_string() },
+        data.train.len(),
+        data.test.len(),
+        device_name(device),
+        out.display()
+    );
+    println!(
+        "supernet: {} nodes, {} channel groups ({} searchable), {} params, {} MACs",
+        supernet.nodes.len(),
+        sa.groups.len(),
+        sa.groups.iter().filter(|g| g.gated).count(),
+        human(seed_counts.params as f64),
+        human(seed_counts.macs as f64)
+    );
+
+    let mut search = Search::new(&supernet, &data.train, search_cfg)?;
+    let cost0 = search.initial_cost();
+    let cancel = AtomicBool::new(false);
+    let mut metrics = std::fs::File::create(out.join("metrics.jsonl")).context("cannot create metrics.jsonl")?;
+    let pb = bar(a.steps, "search");
+    let mut done = 0;
+    while done < a.steps {
+        let chunk = if a.eval_every > 0 { a.eval_every.min(a.steps - done) } else { a.steps - done };
+        let mut write_err = None;
+        search.run(chunk, &cancel, |m| {
+            pb.inc(1);
+            pb.set_message(format!(
+                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2}",
+                m.task_loss,
+                m.batch_accuracy,
+                100.0 * m.cost / cost0,
+                100.0 * m.alive_fraction,
+                m.tau
+            ));
+            let line = json!({"kind": "step", "metrics": m});
+            if let Err(e) = writeln!(metrics, "{line}") {
+                write_err.get_or_insert(e);
+            }
+        })?;
+        if let Some(e) = write_err {
+            return Err(e).context("cannot write metrics.jsonl");
+        }
+        done += chunk;
+        let ev = search.evaluate()?;
+        writeln!(metrics, "{}", json!({"kind": "eval", "metrics": ev}))?;
+        pb.println(format!(
+            "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
+            ev.step,
+            ev.accuracy,
+            ev.loss,
+            human(ev.cost),
+            100.0 * ev.cost / cost0
+        ));
+    }
+    pb.finish_and_clear();
+
+    let (found, report) = search.export()?;
+    found.save(&out.join("arch.json"))?;
+    let fa = found.analyze()?;
+    let found_counts = count(&found, &fa);
+    let alive = search.alive();
+    let rows: Vec<WidthRow> = alive
+        .iter()
+        .filter(|g| g.gated)
+        .map(|g| WidthRow { group: g.name.clone(), supernet: g.width, found: g.alive })
+        .collect();
+    let table_rows: Vec<Vec<String>> = alive
+        .iter()
+        .filter(|g| g.gated)
+        .map(|g| vec![g.name.clone(), g.width.to_string(), g.alive.to_string(), format!("{:.2}", g.mean_prob)])
+        .collect();
+    println!("\nalive width per channel group (rule: a > 0):");
+    println!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
+    if !report.removed_nodes.is_empty() {
+        println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
+    }
+    if !report.kept_at_one.is_empty() {
+        println!("groups that died but were kept at width 1 to keep the network connected: {}", report.kept_at_one.join(", "));
+    }
+    println!(
+        "cost ({:?}): supernet {} -> found {} ({:.1}%)",
+        a.cost,
+        human(cost0),
+        human(search.current_cost()),
+        100.0 * search.current_cost() / cost0
+    );
+    let plots = alive_width_chart(
+        &format!("{}: alive channels per group (λ = {})", a.space, a.lambda),
+        &rows,
+        &out.join("alive_width"),
+    )?;
+    println!("wrote {}, {}", out.join("arch.json").display(), plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+
+    let mut results: Vec<(&str, &Graph, Option<TrainResult>)> = vec![("seed", &supernet, None), ("found", &found, None)];
+    if !a.no_retrain {
+        for (name, graph, res) in results.iter_mut() {
+            let pb = bar(train_cfg.steps, name);
+            let r = train_from_scratch(graph, &data.train, &data.test, &train_cfg, &cancel, |p| {
+                pb.inc(1);
+                pb.set_message(format!("loss {:.3}", p.loss));
+            })?;
+            pb.finish_and_clear();
+            println!("retrained {name} network: {} steps in {:.0} s, test accuracy {:.4}", r.steps, r.seconds, r.test_accuracy);
+            *res = Some(r);
+        }
+    }
+    let mut summary_rows = Vec::new();
+    let mut summary = Vec::new();
+    for (name, graph, res) in &results {
+        let c = count(graph, &graph.analyze()?);
+        summary_rows.push(vec![
+            name.to_string(),
+            human(c.params as f64),
+            human(c.macs as f64),
+            res.as_ref().map(|r| format!("{:.4}", r.test_accuracy)).unwrap_or_else(|| "-".into()),
+        ]);
+        summary.push(json!({"network": name, "params": c.params, "macs": c.macs,
+            "test_accuracy": res.as_ref().map(|r| r.test_accuracy), "retrain": res}));
+    }
+    println!(
+        "\nseed vs found ({} retraining steps each, same recipe):\n{}",
+        if a.no_retrain { 0 } else { train_cfg.steps },
+        table(&["network", "params", "MACs", "test acc"], &summary_rows)
+    );
+    println!("MACs: found / seed = {:.3}", found_counts.macs as f64 / seed_counts.macs as f64);
+    write_json(&out.join("summary.json"), &json!(summary))?;
+    Ok(())
+}

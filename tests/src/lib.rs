@@ -1,0 +1,29 @@
+//! Helpers shared by the integration tests in `tests/tests/`.
+
+use figs::graph::Graph;
+use figs_mobilenet_v2::{Config, Stage};
+use tch::nn;
+
+/// Number of trainable parameters of the tch model that figs builds for `g`.
+pub fn built_params(g: &Graph) -> i64 {
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let _net = figs::net::Net::new(&vs.root(), g).expect("graph builds");
+    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+}
+
+/// A MobileNetV2 small enough for a search of a few dozen steps in a test: 1×16×16 input,
+/// two stages (one with a residual block), 10 classes.
+pub fn tiny_mobilenet() -> Graph {
+    let cfg = Config {
+        channels: 1,
+        resolution: 16,
+        classes: 10,
+        width: 1.0,
+        stem_stride: 1,
+        stages: vec![Stage { t: 1, c: 8, n: 1, s: 1 }, Stage { t: 3, c: 16, n: 2, s: 2 }],
+        last_channel: 32,
+        dropout: 0.0,
+        fixed_stem: false,
+    };
+    figs_mobilenet_v2::build(&cfg).expect("tiny config is valid")
+}

@@ -1,0 +1,119 @@
+//! The search session on synthetic data: gradients reach the gates, the penalty shrinks the
+//! network, and without it every channel stays alive.
+
+use figs::cost::{CostKind, CostModel};
+use figs::data::synthetic;
+use figs::device::DeviceChoice;
+use figs::gate::{self, GateConfig};
+use figs::search::{Search, SearchConfig};
+use figs_tests::tiny_mobilenet;
+use std::sync::atomic::AtomicBool;
+use tch::{Kind, Tensor};
+
+fn config(lambda: f64) -> SearchConfig {
+    SearchConfig { seed: 3, device: DeviceChoice::Cpu, batch_size: 32, steps: 60, lambda, ..SearchConfig::default() }
+}
+
+#[test]
+fn gradient_reaches_every_gate_logit_through_the_regularizer() {
+    let g = tiny_mobilenet();
+    let a = g.analyze().unwrap();
+    let m = CostModel::new(&g, &a, CostKind::Flops);
+    for sampled in [false, true] {
+        tch::manual_seed(0);
+        let logits: Vec<Option<Tensor>> = a
+            .groups
+            .iter()
+            .map(|grp| grp.gated.then(|| Tensor::full([grp.width as i64], 2.5, (Kind::Float, tch::Device::Cpu)).set_requires_grad(true)))
+            .collect();
+        let r: Vec<Option<Tensor>> = logits
+            .iter()
+            .map(|l| l.as_ref().map(|l| if sampled { gate::sample(l, 1.0, false, 1e-6) } else { gate::probabilities(l) }.sum(Kind::Float)))
+            .collect();
+        m.regularizer(&m.full_alive(), &r).backward();
+        for (grp, l) in a.groups.iter().zip(&logits) {
+            if let Some(l) = l {
+                let grad = Vec::<f32>::try_from(&l.grad()).unwrap();
+                assert!(grad.iter().all(|&x| x > 0.0), "group {} (sampled: {sampled}): {grad:?}", grp.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn penalty_shrinks_the_cost_and_no_penalty_keeps_every_channel() {
+    let g = tiny_mobilenet();
+    let data = synthetic(1024, 256, (1, 16, 16), 10, 7);
+    let cancel = AtomicBool::new(false);
+
+    let mut free = Search::new(&g, &data.train, config(0.0)).unwrap();
+    free.run(60, &cancel, |_| {}).unwrap();
+    let full = free.initial_cost();
+    assert_eq!(free.current_cost(), full, "λ = 0 keeps every channel alive");
+    assert!(free.alive().iter().all(|grp| grp.alive == grp.width));
+    let acc = free.evaluate().unwrap().accuracy;
+    assert!(acc > 0.5, "the tiny net learns the synthetic classes: {acc}");
+
+    let mut pen = Search::new(&g, &data.train, config(5.0)).unwrap();
+    let mut last = None;
+    pen.run(60, &cancel, |m| last = Some(m.clone())).unwrap();
+    let cost = pen.current_cost();
+    assert!(cost < 0.8 * full, "λ = 5 shrinks the cost: {cost} vs {full}");
+    let (arch, _) = pen.export().unwrap();
+    let c = figs::count::count(&arch, &arch.analyze().unwrap());
+    assert_eq!(2.0 * c.macs as f64, cost, "exported network's FLOPs = reported cost");
+    assert_eq!(last.map(|m| m.step), Some(60));
+}
+
+#[test]
+fn same_seed_same_search() {
+    let g = tiny_mobilenet();
+    let data = synthetic(256, 64, (1, 16, 16), 10, 1);
+    let cancel = AtomicBool::new(false);
+    let run = || {
+        let mut s = Search::new(&g, &data.train, config(2.0)).unwrap();
+        let mut losses = Vec::new();
+        s.run(10, &cancel, |m| losses.push((m.task_loss, m.reg))).unwrap();
+        (losses, s.probabilities())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn cancel_stops_between_steps() {
+    let g = tiny_mobilenet();
+    let data = synthetic(256, 64, (1, 16, 16), 10, 1);
+    let cancel = AtomicBool::new(false);
+    let mut s = Search::new(&g, &data.train, config(1.0)).unwrap();
+    let done = s
+        .run(50, &cancel, |m| {
+            if m.step == 4 {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+    assert_eq!((done, s.steps_done()), (4, 4));
+}
+
+#[test]
+fn mismatched_data_and_bad_settings_are_clear_errors() {
+    let g = tiny_mobilenet();
+    let data = synthetic(64, 16, (1, 28, 28), 10, 1);
+    let e = Search::new(&g, &data.train, config(1.0)).unwrap_err().to_string();
+    assert!(e.contains("28x28") && e.contains("16x16"), "{e}");
+    let data = synthetic(64, 16, (1, 16, 16), 10, 1);
+    let bad = SearchConfig { gate: GateConfig { tau: -1.0, ..GateConfig::default() }, ..config(1.0) };
+    let e = Search::new(&g, &data.train, bad).unwrap_err().to_string();
+    assert!(e.contains("tau"), "{e}");
+}
+
+#[test]
+fn nan_loss_is_an_error_not_a_crash() {
+    let g = tiny_mobilenet();
+    let mut data = synthetic(128, 16, (1, 16, 16), 10, 1);
+    data.train.images = data.train.images.fill_(f64::NAN);
+    let mut s = Search::new(&g, &data.train, config(1.0)).unwrap();
+    let e = s.step().unwrap_err().to_string();
+    assert!(e.contains("NaN") && e.contains("step 0"), "{e}");
+    assert_eq!(s.steps_done(), 0);
+}
