@@ -117,7 +117,7 @@ impl CostModel {
     pub fn linear_coefficients(&self, alive: &[f64]) -> (Vec<f64>, f64) {
         let mut coef = vec![0.0; self.widths.len()];
         let mut constant = 0.0;
-        let mut add = |segs: &[Seg], c: f64, coef: &mut Vec<f64>, constant: &mut f64| {
+        let add = |segs: &[Seg], c: f64, coef: &mut Vec<f64>, constant: &mut f64| {
             for s in segs {
                 if self.gated[s.group] {
                     coef[s.group] += c;

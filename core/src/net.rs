@@ -128,7 +128,8 @@ impl Net {
                 _ => unreachable!("layers are built from the same graph"),
             };
             if let (true, Some(gates)) = (self.analysis.gate_after[i], gates) {
-                y = y * self.gate_vector(i, gates, &y);
+                let v = self.gate_vector(i, gates, &y);
+                y = y * v;
             }
             outs.push(y);
         }

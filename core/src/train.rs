@@ -64,7 +64,7 @@ pub fn train_from_scratch(
     mut on_step: impl FnMut(TrainProgress),
 ) -> Result<TrainResult> {
     if cfg.batch_size == 0 || !(cfg.lr > 0.0) {
-        return Err(Error::config("train", "batch size and learning rate must be positive".into()));
+        return Err(Error::config("train", "batch size and learning rate must be positive"));
     }
     let start = std::time::Instant::now();
     let device = cfg.device.resolve()?;
@@ -130,7 +130,7 @@ pub fn evaluate_net(
         n += b;
     }
     if n == 0 {
-        return Err(Error::config("data", "evaluation set is empty".into()));
+        return Err(Error::config("data", "evaluation set is empty"));
     }
     Ok((loss_sum / n as f64, correct / n as f64))
 }

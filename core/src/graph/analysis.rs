@@ -5,7 +5,7 @@
 //! channels through; `add` unions the groups of its inputs (so a residual stream becomes one
 //! group); `concat` produces a composite (a list of segments) of its inputs' groups.
 
-use super::groups::{Group, GroupId, UnionFind};
+use super::groups::{self, Group, GroupId, UnionFind};
 use super::{Graph, Op, INPUT};
 use crate::error::{Error, Result};
 

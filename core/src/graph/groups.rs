@@ -66,16 +66,16 @@ pub(crate) fn resolve(
     let n = uf.parent.len();
     let mut map = vec![usize::MAX; n];
     let mut groups: Vec<Group> = Vec::new();
-    let mut new_group = |root: usize, name: String, width: usize, groups: &mut Vec<Group>| {
+    let new_group = |root: usize, name: String, width: usize, groups: &mut Vec<Group>, map: &mut Vec<usize>| {
         map[root] = groups.len();
         groups.push(Group { id: groups.len(), name, width, producers: vec![], gated: false });
     };
-    new_group(uf.find(input_elem), super::INPUT.to_string(), g.input.channels, &mut groups);
+    new_group(uf.find(input_elem), super::INPUT.to_string(), g.input.channels, &mut groups, &mut map);
     for (i, p) in producer_of.iter().enumerate() {
         let Some(elem) = p else { continue };
         let root = uf.find(*elem);
         if map[root] == usize::MAX {
-            new_group(root, g.nodes[i].name.clone(), channels[i][0].width, &mut groups);
+            new_group(root, g.nodes[i].name.clone(), channels[i][0].width, &mut groups, &mut map);
         }
         groups[map[root]].producers.push(i);
     }

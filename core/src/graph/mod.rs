@@ -7,7 +7,7 @@ mod builder;
 mod groups;
 mod prune;
 
-pub use analysis::{Analysis, Seg, Shape};
+pub use analysis::{Analysis, Seg, Shape, Source};
 pub use builder::{GraphBuilder, T};
 pub use groups::{Group, GroupId};
 pub use prune::{prune, PruneReport};

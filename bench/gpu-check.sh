@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# GPU check: on a machine with an NVIDIA GPU and PyTorch 2.11 (python3 -c 'import torch'),
+# run a short FiGS search on CUDA and print the device, steps/s and the result.
+#
+# Uses target/debug/figs if it was built elsewhere and copied here (its rpath points at the
+# build machine's venv, so libtorch is found through LD_LIBRARY_PATH below); otherwise
+# builds it with cargo against this machine's torch. Takes a few minutes.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+py=${PYTHON:-python3}
+torch_dir=$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))')
+"$py" -c 'import torch; print("python torch", torch.__version__, "cuda available:", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
+site=$(dirname "$torch_dir")
+libs="$torch_dir/lib"
+for d in "$site"/nvidia/*/lib; do [ -d "$d" ] && libs="$libs:$d"; done
+export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+bin=target/debug/figs
+if [ ! -x "$bin" ]; then
+  command -v cargo >/dev/null || { echo "no $bin and no cargo: build figs first (scripts/setup.sh && cargo build -p figs-repl)"; exit 1; }
+  LIBTORCH="$torch_dir" LIBTORCH_CXX11_ABI=$("$py" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))') \
+    cargo build -p figs-repl
+fi
+
+data_args=(--synthetic)
+[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && data_args=(--train-limit 20000 --test-limit 2000)
+steps=${STEPS:-300}
+out=$(mktemp -d)
+start=$(date +%s.%N)
+"$bin" search --device cuda "${data_args[@]}" --steps "$steps" --eval-every "$steps" --epochs 1 --out "$out" | tee "$out/log.txt"
+end=$(date +%s.%N)
+echo "gpu-check: wall time $(echo "$end - $start" | bc) s for $steps search steps + retraining; run directory $out"
+"$py" - "$out" "$steps" <<'PY'
+import json, sys
+out, steps = sys.argv[1], int(sys.argv[2])
+lines = [json.loads(l) for l in open(f"{out}/metrics.jsonl")]
+print("gpu-check: steps recorded", sum(1 for l in lines if l["kind"] == "step"))
+print("gpu-check: summary", json.dumps(json.load(open(f"{out}/summary.json"))))
+PY
