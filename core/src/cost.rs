@@ -63,9 +63,7 @@ impl CostModel {
                 (Op::Conv { kernel, depthwise, .. }, CostKind::Flops) => {
                     ((2 * out.h * out.w * kernel * kernel) as f64, depthwise, 1.0)
                 }
-                (Op::Conv { kernel, depthwise, .. }, CostKind::ModelSize) => {
-                    ((kernel * kernel) as f64, depthwise, 1.0)
-                }
+                (Op::Conv { kernel, depthwise, .. }, CostKind::ModelSize) => ((kernel * kernel) as f64, depthwise, 1.0),
                 (Op::Linear { .. }, CostKind::Flops) => (2.0, false, (ins.h * ins.w) as f64),
                 (Op::Linear { .. }, CostKind::ModelSize) => (1.0, false, (ins.h * ins.w) as f64),
                 _ => continue,
@@ -96,13 +94,7 @@ impl CostModel {
         let sum = |segs: &[Seg]| segs.iter().map(|s| alive[s.group]).sum::<f64>();
         self.terms
             .iter()
-            .map(|t| {
-                if t.depthwise {
-                    t.k * sum(&t.out)
-                } else {
-                    t.k * sum(&t.ins) * t.in_mult * sum(&t.out)
-                }
-            })
+            .map(|t| if t.depthwise { t.k * sum(&t.out) } else { t.k * sum(&t.ins) * t.in_mult * sum(&t.out) })
             .sum()
     }
 

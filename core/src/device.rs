@@ -44,7 +44,10 @@ impl DeviceChoice {
                         message: "libtorch sees no CUDA device on this machine; use --device cpu (or auto)".into(),
                     })
                 } else if n >= count {
-                    Err(Error::Device { requested: format!("cuda:{n}"), message: format!("only {count} CUDA device(s) exist") })
+                    Err(Error::Device {
+                        requested: format!("cuda:{n}"),
+                        message: format!("only {count} CUDA device(s) exist"),
+                    })
                 } else {
                     Ok(Device::Cuda(n))
                 }

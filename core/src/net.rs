@@ -146,10 +146,18 @@ impl Net {
                 None => Tensor::ones([s.width as i64], (y.kind(), y.device())),
             })
             .collect();
-        let v = if parts.len() == 1 { parts.into_iter().next().unwrap_or_else(|| Tensor::ones([0], (y.kind(), y.device()))) } else { Tensor::cat(&parts, 0) };
+        let v = if parts.len() == 1 {
+            parts.into_iter().next().unwrap_or_else(|| Tensor::ones([0], (y.kind(), y.device())))
+        } else {
+            Tensor::cat(&parts, 0)
+        };
         let shape = self.analysis.shapes[i];
         if shape.flat {
-            let v = if shape.h * shape.w > 1 { v.repeat_interleave_self_int((shape.h * shape.w) as i64, 0, None) } else { v };
+            let v = if shape.h * shape.w > 1 {
+                v.repeat_interleave_self_int((shape.h * shape.w) as i64, 0, None)
+            } else {
+                v
+            };
             v.view([1, -1])
         } else {
             v.view([1, -1, 1, 1])

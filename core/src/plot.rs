@@ -53,30 +53,31 @@ pub fn alive_width_chart(title: &str, rows: &[WidthRow], stem: &Path) -> Result<
     Ok(vec![svg, png])
 }
 
-fn draw_widths<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, rows: &[WidthRow]) -> std::result::Result<(), String> {
+fn draw_widths<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    rows: &[WidthRow],
+) -> std::result::Result<(), String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     area.fill(&WHITE).map_err(s)?;
-    let n = rows.len().max(1);
-    let max_w = rows.iter().map(|r| r.supernet.max(r.found)).max().unwrap_or(1).max(1) as f64 * 1.08;
-    let names: Vec<String> = rows.iter().map(|r| r.group.clone()).collect();
+    let n = rows.len().max(1) as i32;
+    let widest = rows.iter().map(|r| r.supernet.max(r.found)).max().unwrap_or(1).max(1) as f64;
+    // Room on the right for the "found/supernet" labels and the legend.
+    let max_w = widest * 1.35;
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(36)
-        .y_label_area_size(220)
-        .build_cartesian_2d(0.0..max_w, 0.0..n as f64)
+        .y_label_area_size(170)
+        .build_cartesian_2d(0.0..max_w, (0..n).into_segmented())
         .map_err(s)?;
     chart
         .configure_mesh()
         .disable_y_mesh()
-        .y_labels(n)
-        .y_label_formatter(&|y| {
-            let i = (n as f64 - y - 0.5).round();
-            if (y - y.floor() - 0.5).abs() < 1e-6 && i >= 0.0 {
-                names.get(i as usize).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
+        .y_labels(n as usize)
+        .y_label_formatter(&|v| match v {
+            SegmentValue::CenterOf(i) => rows.get((n - 1 - *i) as usize).map(|r| r.group.clone()).unwrap_or_default(),
+            _ => String::new(),
         })
         .x_desc("channels")
         .label_style(("sans-serif", 13))
@@ -84,41 +85,58 @@ fn draw_widths<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, title: &str, r
         .map_err(s)?;
     let light = RGBColor(190, 205, 225);
     let dark = RGBColor(31, 90, 160);
-    for (i, r) in rows.iter().enumerate() {
-        let top = (n - i) as f64 - 0.12;
-        let bottom = (n - i - 1) as f64 + 0.12;
-        chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, bottom), (r.supernet as f64, top)], light.filled())))
-            .map_err(s)?;
-        let mid = (top + bottom) / 2.0;
-        chart
-            .draw_series(std::iter::once(Rectangle::new([(0.0, bottom + 0.1), (r.found as f64, mid + 0.1)], dark.filled())))
-            .map_err(s)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                format!("{}/{}", r.found, r.supernet),
-                (r.supernet as f64 + max_w * 0.005, mid + 0.25),
-                ("sans-serif", 12),
-            )))
-            .map_err(s)?;
-    }
+    // Row i is drawn top to bottom: segment n-1-i.
+    let seg = |i: usize| n - 1 - i as i32;
+    let bar = |w: f64, i: usize, color: RGBColor, margin: u32| {
+        let mut r =
+            Rectangle::new([(0.0, SegmentValue::Exact(seg(i))), (w, SegmentValue::Exact(seg(i) + 1))], color.filled());
+        r.set_margin(margin, margin, 0, 0);
+        r
+    };
     chart
-        .draw_series(std::iter::once(Rectangle::new([(0.0, 0.0), (0.0, 0.0)], light.filled())))
+        .draw_series(rows.iter().enumerate().map(|(i, r)| bar(r.supernet as f64, i, light, 3)))
         .map_err(s)?
         .label("supernet")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], light.filled()));
     chart
-        .draw_series(std::iter::once(Rectangle::new([(0.0, 0.0), (0.0, 0.0)], dark.filled())))
+        .draw_series(rows.iter().enumerate().map(|(i, r)| bar(r.found as f64, i, dark, 8)))
         .map_err(s)?
         .label("found (alive)")
         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], dark.filled()));
     chart
+        .draw_series(rows.iter().enumerate().map(|(i, r)| {
+            Text::new(
+                format!("{}/{}", r.found, r.supernet),
+                (r.supernet as f64 + widest * 0.01, SegmentValue::CenterOf(seg(i))),
+                ("sans-serif", 12),
+            )
+        }))
+        .map_err(s)?;
+    chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .label_font(("sans-serif", 13))
         .draw()
         .map_err(s)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_svg_and_png() {
+        let d = tempfile::tempdir().unwrap();
+        let rows = vec![
+            WidthRow { group: "stem.conv".into(), supernet: 32, found: 20 },
+            WidthRow { group: "block1.expand.conv".into(), supernet: 96, found: 0 },
+        ];
+        let paths = alive_width_chart("test", &rows, &d.path().join("w")).unwrap();
+        let svg = std::fs::read_to_string(&paths[0]).unwrap();
+        assert!(svg.contains("block1.expand.conv") && svg.contains("20/32"), "labels are drawn");
+        assert_eq!(&std::fs::read(&paths[1]).unwrap()[..4], b"\x89PNG");
+    }
 }

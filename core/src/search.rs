@@ -42,6 +42,16 @@ pub struct SearchConfig {
     pub gate: GateConfig,
     /// Fraction of the training set held out for validation.
     pub val_fraction: f64,
+    /// Before each evaluation, this many training batches are run forward (no gradient)
+    /// with the deterministic gates to re-estimate batch-norm statistics; 0 turns it off.
+    /// Training sees gates that drop channels at random, so without this the statistics
+    /// do not match the network that evaluation and export use (see docs/MATH.md).
+    #[serde(default = "default_recalibration")]
+    pub bn_recalibration_batches: usize,
+}
+
+fn default_recalibration() -> usize {
+    30
 }
 
 impl Default for SearchConfig {
@@ -58,6 +68,7 @@ impl Default for SearchConfig {
             cost: CostKind::Flops,
             gate: GateConfig::default(),
             val_fraction: 0.1,
+            bn_recalibration_batches: default_recalibration(),
         }
     }
 }
@@ -300,8 +311,7 @@ impl Search {
         }
         let reg = self.cost_model.regularizer(&alive, &r_sums).to_device(self.device);
         let loss = &task + &reg * (self.config.lambda / self.cost0);
-        let (loss_v, task_v, reg_v) =
-            (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
+        let (loss_v, task_v, reg_v) = (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
         if !loss_v.is_finite() {
             return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
         }
@@ -373,19 +383,32 @@ impl Search {
     pub fn probabilities(&self) -> Vec<Option<Vec<f64>>> {
         self.logits
             .iter()
-            .map(|a| a.as_ref().and_then(|a| Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok()))
+            .map(|a| {
+                a.as_ref()
+                    .and_then(|a| Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok())
+            })
             .collect()
     }
 
-    /// Cost of the network that [`Search::export`] would return now.
+    /// Cost of the network that [`Search::export`] would return now (groups kept at one
+    /// channel and removed branches included). NaN if the export fails.
     pub fn current_cost(&self) -> f64 {
-        let alive: Vec<f64> = self.alive_counts().into_iter().map(|n| n as f64).collect();
-        self.cost_model.reported(&alive)
+        match self.export().and_then(|(g, _)| Ok(CostModel::new(&g, &g.analyze()?, self.config.cost).full())) {
+            Ok(c) => c,
+            Err(_) => f64::NAN,
+        }
     }
 
     /// Validation loss and accuracy with deterministic gates; recorded in [`Search::evals`].
     pub fn evaluate(&mut self) -> Result<EvalMetrics> {
         let gates = self.deterministic_gates();
+        if self.config.bn_recalibration_batches > 0 {
+            let _no_grad = tch::no_grad_guard();
+            let batches = self.train.ordered_batches(self.config.batch_size, self.device);
+            for (x, _) in batches.take(self.config.bn_recalibration_batches) {
+                let _ = self.net.forward(&x, true, Some(&gates))?;
+            }
+        }
         let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;
         let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: self.alive_counts() };
         self.evals.push(m.clone());

@@ -28,7 +28,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| if i == 0 { format!("{c:<width$}", width = w[i]) } else { format!("{c:>width$}", width = w[i]) })
+            .map(
+                |(i, c)| {
+                    if i == 0 {
+                        format!("{c:<width$}", width = w[i])
+                    } else {
+                        format!("{c:>width$}", width = w[i])
+                    }
+                },
+            )
             .collect::<Vec<_>>()
             .join("  ")
     };
@@ -56,7 +64,8 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&["net", "params"], &[vec!["seed".into(), "1.00 M".into()], vec!["found".into(), "0.5 M".into()]]);
+        let t =
+            table(&["net", "params"], &[vec!["seed".into(), "1.00 M".into()], vec!["found".into(), "0.5 M".into()]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "net    params");
         assert_eq!(lines[2], "seed   1.00 M");

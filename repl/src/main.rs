@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "figs", version, about = "Fine-Grained Stochastic Architecture Search (FiGS) on libtorch")]
+#[command(args_override_self = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -41,7 +41,7 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 0)]
     test_limit: usize,
     /// Penalty strength λ relative to the supernet's cost (loss = CE + λ·reg/cost0).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 0.5)]
     lambda: f64,
     /// Resource the penalty measures: flops or model_size.
     #[arg(long, default_value = "flops")]
@@ -120,11 +120,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
         tch::set_num_threads(a.threads);
     }
     let device = a.device.resolve()?;
-    let mut data: TrainTest = if a.synthetic {
-        synthetic(2048, 512, (1, 28, 28), 10, a.seed)
-    } else {
-        load_idx_dir(&a.data)?
-    };
+    let mut data: TrainTest =
+        if a.synthetic { synthetic(2048, 512, (1, 28, 28), 10, a.seed) } else { load_idx_dir(&a.data)? };
     if a.train_limit > 0 {
         data.train = data.train.take(a.train_limit);
     }
@@ -171,6 +168,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             ..GateConfig::default()
         },
         val_fraction: 0.1,
+        ..SearchConfig::default()
     };
     let train_cfg = TrainConfig {
         seed: a.seed,
@@ -214,6 +212,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     let cancel = AtomicBool::new(false);
     let mut metrics = std::fs::File::create(out.join("metrics.jsonl")).context("cannot create metrics.jsonl")?;
     let pb = bar(a.steps, "search");
+    let started = std::time::Instant::now();
     let mut done = 0;
     while done < a.steps {
         let chunk = if a.eval_every > 0 { a.eval_every.min(a.steps - done) } else { a.steps - done };
@@ -249,6 +248,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
         ));
     }
     pb.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "search: {} steps in {:.1} s ({:.2} steps/s, including evaluations)",
+        done,
+        secs,
+        done as f64 / secs.max(1e-9)
+    );
 
     let (found, report) = search.export()?;
     found.save(&out.join("arch.json"))?;
@@ -271,7 +277,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
         println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
     }
     if !report.kept_at_one.is_empty() {
-        println!("groups that died but were kept at width 1 to keep the network connected: {}", report.kept_at_one.join(", "));
+        println!(
+            "groups that died but were kept at width 1 to keep the network connected: {}",
+            report.kept_at_one.join(", ")
+        );
     }
     println!(
         "cost ({:?}): supernet {} -> found {} ({:.1}%)",
@@ -285,9 +294,14 @@ pub fn run(a: SearchArgs) -> Result<()> {
         &rows,
         &out.join("alive_width"),
     )?;
-    println!("wrote {}, {}", out.join("arch.json").display(), plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "wrote {}, {}",
+        out.join("arch.json").display(),
+        plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
 
-    let mut results: Vec<(&str, &Graph, Option<TrainResult>)> = vec![("seed", &supernet, None), ("found", &found, None)];
+    let mut results: Vec<(&str, &Graph, Option<TrainResult>)> =
+        vec![("seed", &supernet, None), ("found", &found, None)];
     if !a.no_retrain {
         for (name, graph, res) in results.iter_mut() {
             let pb = bar(train_cfg.steps, name);
@@ -296,7 +310,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
                 pb.set_message(format!("loss {:.3}", p.loss));
             })?;
             pb.finish_and_clear();
-            println!("retrained {name} network: {} steps in {:.0} s, test accuracy {:.4}", r.steps, r.seconds, r.test_accuracy);
+            println!(
+                "retrained {name} network: {} steps in {:.0} s, test accuracy {:.4}",
+                r.steps, r.seconds, r.test_accuracy
+            );
             *res = Some(r);
         }
     }

@@ -19,6 +19,7 @@ pub fn tiny_mobilenet() -> Graph {
         resolution: 16,
         classes: 10,
         width: 1.0,
+        stem: 8,
         stem_stride: 1,
         stages: vec![Stage { t: 1, c: 8, n: 1, s: 1 }, Stage { t: 3, c: 16, n: 2, s: 2 }],
         last_channel: 32,

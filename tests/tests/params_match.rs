@@ -14,10 +14,7 @@ fn check(g: &Graph) {
 /// Alive counts that keep every `k`-th fraction of each gated group, some at zero.
 fn some_alive(g: &Graph, seed: usize) -> Vec<usize> {
     let a = g.analyze().unwrap();
-    a.groups
-        .iter()
-        .map(|grp| if !grp.gated { grp.width } else { (grp.width * ((grp.id + seed) % 4)) / 4 })
-        .collect()
+    a.groups.iter().map(|grp| if !grp.gated { grp.width } else { (grp.width * ((grp.id + seed) % 4)) / 4 }).collect()
 }
 
 #[test]

@@ -8,14 +8,24 @@ use figs::gate::{self, GateConfig};
 use figs::search::{Search, SearchConfig};
 use figs_tests::tiny_mobilenet;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, MutexGuard};
 use tch::{Kind, Tensor};
 
+/// libtorch has one global generator per process and the test harness runs tests on
+/// several threads: tests that need reproducible draws hold this lock.
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+fn rng_lock() -> MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn config(lambda: f64) -> SearchConfig {
-    SearchConfig { seed: 3, device: DeviceChoice::Cpu, batch_size: 32, steps: 60, lambda, ..SearchConfig::default() }
+    SearchConfig { seed: 3, device: DeviceChoice::Cpu, batch_size: 32, steps: 120, lambda, ..SearchConfig::default() }
 }
 
 #[test]
 fn gradient_reaches_every_gate_logit_through_the_regularizer() {
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let a = g.analyze().unwrap();
     let m = CostModel::new(&g, &a, CostKind::Flops);
@@ -24,11 +34,19 @@ fn gradient_reaches_every_gate_logit_through_the_regularizer() {
         let logits: Vec<Option<Tensor>> = a
             .groups
             .iter()
-            .map(|grp| grp.gated.then(|| Tensor::full([grp.width as i64], 2.5, (Kind::Float, tch::Device::Cpu)).set_requires_grad(true)))
+            .map(|grp| {
+                grp.gated.then(|| {
+                    Tensor::full([grp.width as i64], 2.5, (Kind::Float, tch::Device::Cpu)).set_requires_grad(true)
+                })
+            })
             .collect();
         let r: Vec<Option<Tensor>> = logits
             .iter()
-            .map(|l| l.as_ref().map(|l| if sampled { gate::sample(l, 1.0, false, 1e-6) } else { gate::probabilities(l) }.sum(Kind::Float)))
+            .map(|l| {
+                l.as_ref().map(|l| {
+                    if sampled { gate::sample(l, 1.0, false, 1e-6) } else { gate::probabilities(l) }.sum(Kind::Float)
+                })
+            })
             .collect();
         m.regularizer(&m.full_alive(), &r).backward();
         for (grp, l) in a.groups.iter().zip(&logits) {
@@ -42,12 +60,13 @@ fn gradient_reaches_every_gate_logit_through_the_regularizer() {
 
 #[test]
 fn penalty_shrinks_the_cost_and_no_penalty_keeps_every_channel() {
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(1024, 256, (1, 16, 16), 10, 7);
     let cancel = AtomicBool::new(false);
 
     let mut free = Search::new(&g, &data.train, config(0.0)).unwrap();
-    free.run(60, &cancel, |_| {}).unwrap();
+    free.run(120, &cancel, |_| {}).unwrap();
     let full = free.initial_cost();
     assert_eq!(free.current_cost(), full, "λ = 0 keeps every channel alive");
     assert!(free.alive().iter().all(|grp| grp.alive == grp.width));
@@ -56,17 +75,18 @@ fn penalty_shrinks_the_cost_and_no_penalty_keeps_every_channel() {
 
     let mut pen = Search::new(&g, &data.train, config(5.0)).unwrap();
     let mut last = None;
-    pen.run(60, &cancel, |m| last = Some(m.clone())).unwrap();
+    pen.run(120, &cancel, |m| last = Some(m.clone())).unwrap();
     let cost = pen.current_cost();
     assert!(cost < 0.8 * full, "λ = 5 shrinks the cost: {cost} vs {full}");
     let (arch, _) = pen.export().unwrap();
     let c = figs::count::count(&arch, &arch.analyze().unwrap());
     assert_eq!(2.0 * c.macs as f64, cost, "exported network's FLOPs = reported cost");
-    assert_eq!(last.map(|m| m.step), Some(60));
+    assert_eq!(last.map(|m| m.step), Some(120));
 }
 
 #[test]
 fn same_seed_same_search() {
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(256, 64, (1, 16, 16), 10, 1);
     let cancel = AtomicBool::new(false);

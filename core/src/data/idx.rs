@@ -10,12 +10,8 @@ use tch::{Kind, Tensor};
 /// Where Debian's `dataset-fashion-mnist` package puts the files.
 pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 
-const FILES: [&str; 4] = [
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-];
+const FILES: [&str; 4] =
+    ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
 /// Loads a directory holding the four MNIST-style IDX files (gzipped or not). Pixels are
 /// scaled to [0, 1] and normalised with the training set's mean and standard deviation.
@@ -44,7 +40,10 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
                 return Ok((p, raw));
             }
         }
-        Err(Error::Data { path: dir.join(format!("{stem}.gz")), message: "missing (expected the four MNIST-style IDX files)".into() })
+        Err(Error::Data {
+            path: dir.join(format!("{stem}.gz")),
+            message: "missing (expected the four MNIST-style IDX files)".into(),
+        })
     };
     let (ptr, tr_img) = read(FILES[0])?;
     let (plt, tr_lab) = read(FILES[1])?;
@@ -55,13 +54,21 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
     let (test_x, _) = parse_images(&pte, &te_img)?;
     let test_y = parse_labels(&plte, &te_lab)?;
     if train_x.len() / (c * h * w) != train_y.len() {
-        return Err(Error::Data { path: plt, message: format!("{} labels for {} images", train_y.len(), train_x.len() / (h * w)) });
+        return Err(Error::Data {
+            path: plt,
+            message: format!("{} labels for {} images", train_y.len(), train_x.len() / (h * w)),
+        });
     }
     if test_x.len() / (h * w) != test_y.len() {
-        return Err(Error::Data { path: plte, message: format!("{} labels for {} images", test_y.len(), test_x.len() / (h * w)) });
+        return Err(Error::Data {
+            path: plte,
+            message: format!("{} labels for {} images", test_y.len(), test_x.len() / (h * w)),
+        });
     }
     let classes = train_y.iter().copied().max().unwrap_or(0) as usize + 1;
-    let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).to_kind(Kind::Float).view([n as i64, 1, h as i64, w as i64]) / 255.0;
+    let to_tensor = |px: &[u8], n: usize| {
+        Tensor::from_slice(px).to_kind(Kind::Float).view([n as i64, 1, h as i64, w as i64]) / 255.0
+    };
     let train_images = to_tensor(&train_x, train_y.len());
     let mean = train_images.mean(Kind::Float);
     let std = train_images.std(true);
@@ -75,17 +82,23 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
 
 fn header(path: &Path, bytes: &[u8], magic: u32, dims: usize) -> Result<Vec<usize>> {
     let bad = |m: String| Error::Data { path: path.into(), message: m };
+    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
+    if bytes.len() >= 4 && word(0) != magic {
+        return Err(bad(format!(
+            "magic number {:#010x}, expected {magic:#010x}: not an IDX file of this kind",
+            word(0)
+        )));
+    }
     if bytes.len() < 4 + 4 * dims {
         return Err(bad(format!("file is {} bytes, too short for an IDX header", bytes.len())));
-    }
-    let word = |i: usize| u32::from_be_bytes([bytes[4 * i], bytes[4 * i + 1], bytes[4 * i + 2], bytes[4 * i + 3]]);
-    if word(0) != magic {
-        return Err(bad(format!("magic number {:#010x}, expected {magic:#010x}: not an IDX file of this kind", word(0))));
     }
     let shape: Vec<usize> = (1..=dims).map(|i| word(i) as usize).collect();
     let expected = 4 + 4 * dims + shape.iter().product::<usize>();
     if bytes.len() != expected {
-        return Err(bad(format!("file has {} bytes but its header promises {expected}; the file is truncated or corrupt", bytes.len())));
+        return Err(bad(format!(
+            "file has {} bytes but its header promises {expected}; the file is truncated or corrupt",
+            bytes.len()
+        )));
     }
     Ok(shape)
 }
@@ -98,4 +111,78 @@ fn parse_images(path: &Path, bytes: &[u8]) -> Result<(Vec<u8>, (usize, usize, us
 fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
     header(path, bytes, 0x0000_0801, 1)?;
     Ok(bytes[8..].to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::{write::GzEncoder, Compression};
+    use std::io::Write;
+
+    fn idx(magic: u32, dims: &[u32], payload: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_be_bytes().to_vec();
+        for d in dims {
+            v.extend_from_slice(&d.to_be_bytes());
+        }
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn gz(bytes: &[u8]) -> Vec<u8> {
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn write_set(dir: &Path, n_train: u32, n_test: u32) {
+        let px = |n: u32| (0..n * 4).map(|i| (i * 37 % 256) as u8).collect::<Vec<u8>>();
+        let lab = |n: u32| (0..n).map(|i| (i % 3) as u8).collect::<Vec<u8>>();
+        std::fs::write(dir.join("train-images-idx3-ubyte.gz"), gz(&idx(0x803, &[n_train, 2, 2], &px(n_train))))
+            .unwrap();
+        std::fs::write(dir.join("train-labels-idx1-ubyte.gz"), gz(&idx(0x801, &[n_train], &lab(n_train)))).unwrap();
+        // The test files uncompressed: both forms are accepted.
+        std::fs::write(dir.join("t10k-images-idx3-ubyte"), idx(0x803, &[n_test, 2, 2], &px(n_test))).unwrap();
+        std::fs::write(dir.join("t10k-labels-idx1-ubyte"), idx(0x801, &[n_test], &lab(n_test))).unwrap();
+    }
+
+    #[test]
+    fn loads_a_small_idx_set() {
+        let d = tempfile::tempdir().unwrap();
+        write_set(d.path(), 6, 3);
+        let tt = load_idx_dir(d.path()).unwrap();
+        assert_eq!((tt.train.len(), tt.test.len(), tt.train.classes), (6, 3, 3));
+        assert_eq!(tt.train.image_shape(), (1, 2, 2));
+        let mean = f64::try_from(tt.train.images.mean(Kind::Float)).unwrap();
+        assert!(mean.abs() < 1e-5, "normalised to zero mean: {mean}");
+    }
+
+    #[test]
+    fn missing_directory_and_file_are_named() {
+        let e = load_idx_dir(Path::new("/nonexistent/fmnist")).unwrap_err().to_string();
+        assert!(e.contains("/nonexistent/fmnist") && e.contains("dataset-fashion-mnist"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        write_set(d.path(), 6, 3);
+        std::fs::remove_file(d.path().join("t10k-labels-idx1-ubyte")).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        assert!(e.contains("t10k-labels-idx1-ubyte.gz") && e.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn corrupt_files_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        write_set(d.path(), 6, 3);
+        let p = d.path().join("train-images-idx3-ubyte.gz");
+        let good = std::fs::read(&p).unwrap();
+        std::fs::write(&p, &good[..good.len() / 2]).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        // A cut gzip stream either fails to decompress or decompresses to too few bytes.
+        let named = e.contains("train-images-idx3-ubyte.gz");
+        assert!(named && (e.contains("gzip") || e.contains("too short") || e.contains("truncated")), "{e}");
+        std::fs::write(&p, gz(&idx(0x803, &[6, 2, 2], &[0; 10]))).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        assert!(e.contains("truncated or corrupt"), "{e}");
+        std::fs::write(&p, gz(&idx(0x801, &[6], &[0; 6]))).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        assert!(e.contains("magic number"), "{e}");
+    }
 }

@@ -70,7 +70,11 @@ impl Dataset {
         idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         let pick = |ids: &[i64]| {
             let t = Tensor::from_slice(ids);
-            Dataset { images: self.images.index_select(0, &t), labels: self.labels.index_select(0, &t), classes: self.classes }
+            Dataset {
+                images: self.images.index_select(0, &t),
+                labels: self.labels.index_select(0, &t),
+                classes: self.classes,
+            }
         };
         Ok((pick(&idx[n_val..]), pick(&idx[..n_val])))
     }

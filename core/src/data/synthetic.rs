@@ -5,7 +5,13 @@ use super::{Dataset, TrainTest};
 use tch::{Kind, Tensor};
 
 /// `n_train` + `n_test` images of `c`×`h`×`w` in `classes` classes, from `seed`.
-pub fn synthetic(n_train: usize, n_test: usize, (c, h, w): (usize, usize, usize), classes: usize, seed: u64) -> TrainTest {
+pub fn synthetic(
+    n_train: usize,
+    n_test: usize,
+    (c, h, w): (usize, usize, usize),
+    classes: usize,
+    seed: u64,
+) -> TrainTest {
     // Re-seeds libtorch's global generator: the same seed always gives the same data.
     tch::manual_seed(seed as i64);
     let shape = [classes as i64, c as i64, h as i64, w as i64];

@@ -79,8 +79,7 @@ impl Analysis {
         let inputs = resolve_inputs(g)?;
         let mut uf = UnionFind::default();
         let input_group = uf.fresh();
-        let input_shape =
-            Shape { c: g.input.channels, h: g.input.height, w: g.input.width, flat: false };
+        let input_shape = Shape { c: g.input.channels, h: g.input.height, w: g.input.width, flat: false };
         let input_channels = vec![Seg { group: input_group, width: g.input.channels }];
         let mut shapes: Vec<Shape> = Vec::with_capacity(g.nodes.len());
         let mut channels: Vec<Vec<Seg>> = Vec::with_capacity(g.nodes.len());
@@ -97,11 +96,7 @@ impl Analysis {
             let err = |m: String| Error::graph(&node.name, m);
             let arity_one = || -> Result<()> {
                 if ins.len() != 1 {
-                    return Err(err(format!(
-                        "{} takes exactly one input, got {}",
-                        node.op.kind(),
-                        ins.len()
-                    )));
+                    return Err(err(format!("{} takes exactly one input, got {}", node.op.kind(), ins.len())));
                 }
                 Ok(())
             };
@@ -168,9 +163,7 @@ impl Analysis {
                     }
                     check_window(&node.name, node.op.kind(), *kernel, *stride, *padding, s)?;
                     if 2 * padding > *kernel {
-                        return Err(err(format!(
-                            "padding {padding} is more than half the kernel {kernel}"
-                        )));
+                        return Err(err(format!("padding {padding} is more than half the kernel {kernel}")));
                     }
                     let (h, w) = window_out(s, *kernel, *stride, *padding);
                     (Shape { c: s.c, h, w, flat: false }, c.clone())
@@ -203,8 +196,7 @@ impl Analysis {
                                 node.inputs[0], s0.c, s0.h, s0.w, node.inputs[k], s.c, s.h, s.w
                             )));
                         }
-                        let same_split = c.len() == c0.len()
-                            && c.iter().zip(c0).all(|(a, b)| a.width == b.width);
+                        let same_split = c.len() == c0.len() && c.iter().zip(c0).all(|(a, b)| a.width == b.width);
                         if !same_split {
                             return Err(err(format!(
                                 "add joins `{}` and `{}`, whose channels are concatenated from different groups; add only tensors with the same concat structure",
@@ -257,8 +249,7 @@ impl Analysis {
             ));
         }
 
-        let groups::Resolved { groups, map } =
-            groups::resolve(g, &mut uf, &producer_of, &channels, input_group, last);
+        let groups::Resolved { groups, map } = groups::resolve(g, &mut uf, &producer_of, &channels, input_group, last);
         let remap = |segs: &mut Vec<Seg>| {
             for s in segs.iter_mut() {
                 s.group = map[uf.find(s.group)];
@@ -288,16 +279,7 @@ impl Analysis {
                 _ => gate_after[i] = true,
             }
         }
-        Ok(Analysis {
-            inputs,
-            shapes,
-            channels,
-            input_channels,
-            input_shape,
-            groups,
-            gate_after,
-            consumers,
-        })
+        Ok(Analysis { inputs, shapes, channels, input_channels, input_shape, groups, gate_after, consumers })
     }
 
     /// Channels (segments) of a node input.
@@ -371,10 +353,7 @@ fn resolve_inputs(g: &Graph) -> Result<Vec<Vec<Source>>> {
                 }
                 Some(&j) if j >= i => {
                     if let Some(cycle) = find_cycle(g, &index) {
-                        return Err(Error::graph(
-                            &n.name,
-                            format!("the graph has a cycle: {}", cycle.join(" -> ")),
-                        ));
+                        return Err(Error::graph(&n.name, format!("the graph has a cycle: {}", cycle.join(" -> "))));
                     }
                     return Err(Error::graph(
                         &n.name,

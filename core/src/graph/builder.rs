@@ -58,11 +58,7 @@ impl GraphBuilder {
             full.push('.');
         }
         full.push_str(name);
-        self.nodes.push(Node {
-            name: full.clone(),
-            op,
-            inputs: inputs.iter().map(|t| t.name.clone()).collect(),
-        });
+        self.nodes.push(Node { name: full.clone(), op, inputs: inputs.iter().map(|t| t.name.clone()).collect() });
         T { name: full, channels }
     }
 
@@ -77,15 +73,7 @@ impl GraphBuilder {
     }
 
     fn conv_spec(&mut self, name: &str, x: &T, out: usize, kernel: usize, stride: usize, searchable: bool) -> T {
-        let op = Op::Conv {
-            out,
-            kernel,
-            stride,
-            padding: kernel / 2,
-            depthwise: false,
-            bias: false,
-            searchable,
-        };
+        let op = Op::Conv { out, kernel, stride, padding: kernel / 2, depthwise: false, bias: false, searchable };
         self.node(name, op, &[x], out)
     }
 

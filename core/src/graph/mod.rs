@@ -86,7 +86,9 @@ pub enum Op {
     },
     /// Batch norm with affine parameters (2-D on images, 1-D on flat features).
     BatchNorm,
-    Act { act: Act },
+    Act {
+        act: Act,
+    },
     /// Element-wise sum; unions the channel groups of its inputs.
     Add,
     /// Channel concatenation; its output is a composite of the input groups.
@@ -115,7 +117,9 @@ pub enum Op {
         #[serde(default = "yes")]
         searchable: bool,
     },
-    Dropout { p: f64 },
+    Dropout {
+        p: f64,
+    },
     Identity,
 }
 
@@ -162,8 +166,8 @@ impl Graph {
 
     /// Parses a graph from JSON and validates it.
     pub fn from_json(text: &str) -> Result<Graph> {
-        let g: Graph = serde_json::from_str(text)
-            .map_err(|source| Error::Json { path: "<graph json>".into(), source })?;
+        let g: Graph =
+            serde_json::from_str(text).map_err(|source| Error::Json { path: "<graph json>".into(), source })?;
         g.analyze()?;
         Ok(g)
     }
@@ -171,8 +175,7 @@ impl Graph {
     /// Loads and validates a graph (`arch.json`) from a file.
     pub fn load(path: &Path) -> Result<Graph> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
-        let g: Graph =
-            serde_json::from_str(&text).map_err(|source| Error::Json { path: path.into(), source })?;
+        let g: Graph = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.into(), source })?;
         g.analyze()?;
         Ok(g)
     }

@@ -42,11 +42,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
     }
     let mut alive = alive.to_vec();
     let candidates: Vec<usize> = a.groups.iter().filter(|g| alive[g.id] == 0).map(|g| g.id).collect();
-    let removable: Vec<usize> = candidates
-        .iter()
-        .copied()
-        .filter(|&gid| !dead_nodes(g, a, &[gid]).1)
-        .collect();
+    let removable: Vec<usize> = candidates.iter().copied().filter(|&gid| !dead_nodes(g, a, &[gid]).1).collect();
     let mut report = PruneReport::default();
     let (dead_set, keep_one): (Vec<usize>, Vec<usize>) = if dead_nodes(g, a, &removable).1 {
         (vec![], candidates.clone())
@@ -95,8 +91,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
 fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
     let mut dead = vec![false; g.nodes.len()];
     for (i, node) in g.nodes.iter().enumerate() {
-        let in_dead: Vec<bool> =
-            a.inputs[i].iter().map(|s| matches!(s, Source::Node(j) if dead[*j])).collect();
+        let in_dead: Vec<bool> = a.inputs[i].iter().map(|s| matches!(s, Source::Node(j) if dead[*j])).collect();
         dead[i] = if node.op.is_producer() {
             groups.contains(&a.channels[i][0].group) || in_dead.iter().all(|&d| d)
         } else {

@@ -31,7 +31,8 @@ fn groups_of_hand_graph() {
 fn gates_sit_after_bn_or_after_the_conv() {
     let g = hand_graph();
     let a = g.analyze().unwrap();
-    let gated: Vec<&str> = g.nodes.iter().zip(&a.gate_after).filter(|(_, &x)| x).map(|(n, _)| n.name.as_str()).collect();
+    let gated: Vec<&str> =
+        g.nodes.iter().zip(&a.gate_after).filter(|(_, &x)| x).map(|(n, _)| n.name.as_str()).collect();
     // a feeds both b and the add, b feeds the add, d feeds e and cat: no BN follows them.
     assert_eq!(gated, ["a", "b", "d", "e", "f_bn"]);
 }

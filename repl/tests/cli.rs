@@ -1,0 +1,78 @@
+//! `figs search` end to end on synthetic data: the run directory holds every promised file
+//! and the numbers in them agree with each other.
+
+use std::process::Command;
+
+fn figs() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_figs"))
+}
+
+#[test]
+fn search_writes_a_complete_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = figs()
+        .args(["search", "--synthetic", "--device", "cpu", "--steps", "30", "--eval-every", "15"])
+        .args(["--epochs", "0.5", "--lambda", "4", "--batch-size", "32", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&o.stderr));
+    for f in [
+        "config.json",
+        "supernet.json",
+        "metrics.jsonl",
+        "arch.json",
+        "alive_width.svg",
+        "alive_width.png",
+        "summary.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing; stdout:\n{stdout}");
+    }
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let kinds: Vec<String> = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "step").count(), 30);
+    assert_eq!(kinds.iter().filter(|k| *k == "eval").count(), 2);
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let arch = figs::graph::Graph::load(&out.join("arch.json")).unwrap();
+    let counts = figs::count::count(&arch, &arch.analyze().unwrap());
+    assert_eq!(summary[1]["network"], "found");
+    assert_eq!(summary[1]["macs"].as_u64(), Some(counts.macs));
+    let acc = summary[1]["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(stdout.contains("seed vs found") && stdout.contains("alive width per channel group"), "{stdout}");
+    let png = std::fs::read(out.join("alive_width.png")).unwrap();
+    assert_eq!(&png[..4], b"\x89PNG");
+}
+
+#[test]
+fn missing_data_is_a_clear_error() {
+    let o = figs().args(["search", "--data", "/nonexistent/fmnist", "--device", "cpu"]).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("/nonexistent/fmnist") && err.contains("apt-get install dataset-fashion-mnist"), "{err}");
+}
+
+#[test]
+fn cuda_on_a_machine_without_it_is_a_clear_error() {
+    if tch::Cuda::is_available() {
+        return; // the machine has CUDA: nothing to check here
+    }
+    let o = figs().args(["search", "--synthetic", "--device", "cuda"]).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("cuda:0") && err.contains("--device cpu"), "{err}");
+}
+
+#[test]
+fn unknown_space_parameter_is_named() {
+    let o = figs().args(["search", "--synthetic", "--device", "cpu", "-p", "depth=3"]).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no parameter `depth`") && err.contains("width"), "{err}");
+}
