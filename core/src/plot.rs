@@ -69,7 +69,8 @@ fn draw_widths<DB: DrawingBackend>(
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(170)
-        .build_cartesian_2d(0.0..max_w, (0..n).into_segmented())
+        // A segmented range a..b has b - a + 1 segments.
+        .build_cartesian_2d(0.0..max_w, (0..n - 1).into_segmented())
         .map_err(s)?;
     chart
         .configure_mesh()
@@ -79,6 +80,7 @@ fn draw_widths<DB: DrawingBackend>(
             SegmentValue::CenterOf(i) => rows.get((n - 1 - *i) as usize).map(|r| r.group.clone()).unwrap_or_default(),
             _ => String::new(),
         })
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .x_desc("channels")
         .label_style(("sans-serif", 13))
         .draw()

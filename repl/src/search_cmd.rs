@@ -238,14 +238,16 @@ pub fn run(a: SearchArgs) -> Result<()> {
         done += chunk;
         let ev = search.evaluate()?;
         writeln!(metrics, "{}", json!({"kind": "eval", "metrics": ev}))?;
-        pb.println(format!(
+        let line = format!(
             "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
             ev.step,
             ev.accuracy,
             ev.loss,
             human(ev.cost),
             100.0 * ev.cost / cost0
-        ));
+        );
+        // println on a hidden bar (output not a terminal) prints nothing; suspend always does.
+        pb.suspend(|| println!("{line}"));
     }
     pb.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
