@@ -26,10 +26,9 @@ data_args=(--synthetic)
 [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] && data_args=(--train-limit 20000 --test-limit 2000)
 steps=${STEPS:-300}
 out=$(mktemp -d)
-start=$(date +%s.%N)
+start=$(date +%s)
 "$bin" search --device cuda "${data_args[@]}" --steps "$steps" --eval-every "$steps" --epochs 1 --out "$out" | tee "$out/log.txt"
-end=$(date +%s.%N)
-echo "gpu-check: wall time $(echo "$end - $start" | bc) s for $steps search steps + retraining; run directory $out"
+echo "gpu-check: wall time $(( $(date +%s) - start )) s for $steps search steps + retraining; run directory $out"
 "$py" - "$out" "$steps" <<'PY'
 import json, sys
 out, steps = sys.argv[1], int(sys.argv[2])

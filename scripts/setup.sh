@@ -41,7 +41,7 @@ else
   "$py" -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --upgrade pip
   # torchvision is used only by the golden-number scripts in tests/golden/ (not at run time).
-  "$venv/bin/python" -m pip install --quiet "torch==$TORCH_VERSION" "torchvision==0.26.0"
+  "$venv/bin/python" -m pip install --progress-bar on "torch==$TORCH_VERSION" "torchvision==0.26.0"
   torch_ok || { log "torch import check failed after install; see the pip output above"; exit 1; }
 fi
 
