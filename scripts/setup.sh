@@ -70,6 +70,12 @@ tmp=$(mktemp)
   echo "rustflags = ["
   for d in "${rpaths[@]}"; do echo "  \"-C\", \"link-arg=-Wl,-rpath,$d\","; done
   echo "]"
+  echo
+  # Doctests are linked by rustdoc, which reads rustdocflags, not rustflags.
+  echo "[build]"
+  echo "rustdocflags = ["
+  for d in "${rpaths[@]}"; do echo "  \"-C\", \"link-arg=-Wl,-rpath,$d\","; done
+  echo "]"
 } >"$tmp"
 if cmp -s "$tmp" "$cfg" 2>/dev/null; then rm -f "$tmp"; else mv "$tmp" "$cfg"; log "wrote $cfg"; fi
 

@@ -47,6 +47,10 @@ pub enum Error {
     #[error("device `{requested}` is not available: {message}")]
     Device { requested: String, message: String },
 
+    /// A plugin could not be loaded or failed; the host stays usable.
+    #[error("plugin {path}: {message}")]
+    Plugin { path: PathBuf, message: String },
+
     /// Drawing or saving a plot failed.
     #[error("plot {path}: {message}")]
     Plot { path: PathBuf, message: String },

@@ -16,6 +16,7 @@ pub mod graph;
 pub mod io;
 pub mod net;
 pub mod plot;
+pub mod plugin;
 pub mod search;
 pub mod space;
 pub mod train;

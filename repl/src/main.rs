@@ -2,6 +2,7 @@
 //! search, export, plot, retrain of the found and the seed network, summary.
 
 mod format;
+mod plugins_cmd;
 mod search_cmd;
 
 use clap::{Parser, Subcommand};
@@ -19,12 +20,16 @@ enum Command {
     /// Search a space on a data set, export the found architecture, retrain and compare it
     /// with the seed network.
     Search(search_cmd::SearchArgs),
+    /// List the plugins on the plugin search path (FIGS_PLUGIN_PATH, then the directory of
+    /// the figs binary) with their parameters.
+    Plugins(plugins_cmd::PluginsArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => search_cmd::run(args),
+        Command::Plugins(args) => plugins_cmd::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

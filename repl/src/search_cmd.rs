@@ -1,7 +1,7 @@
 //! `figs search`: the main job, end to end.
 
 use crate::format::{human, table};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use figs::cost::CostKind;
 use figs::count::count;
@@ -55,6 +55,7 @@ pub struct SearchArgs {
     /// Skip retraining (search, export and plot only).
     #[arg(long)]
     no_retrain: bool,
+    /// Examples per step (search and retraining).
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
     /// Adam learning rate of the weights (search and retraining).
@@ -75,6 +76,7 @@ pub struct SearchArgs {
     /// What the regularizer sums per channel: prob (σ(a)) or sample (z).
     #[arg(long, default_value = "prob")]
     reg_source: RegSource,
+    /// Seed of weight init, gate noise, dropout, data order and the validation split.
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// cpu, cuda, cuda:N or auto.
@@ -89,13 +91,6 @@ pub struct SearchArgs {
     /// Evaluate on the validation split every N steps (0 = only at the end).
     #[arg(long, default_value_t = 200)]
     eval_every: u64,
-}
-
-fn space_by_name(name: &str) -> Result<Box<dyn SearchSpace>> {
-    match name {
-        "mobilenet_v2" => Ok(Box::new(figs_mobilenet_v2::MobileNetV2)),
-        other => bail!("unknown search space `{other}`; available: mobilenet_v2"),
-    }
 }
 
 fn bar(len: u64, prefix: &str) -> ProgressBar {
@@ -130,7 +125,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     }
     let (c, h, _) = data.train.image_shape();
 
-    let space = space_by_name(&a.space)?;
+    let space = figs::plugin::find(&a.space)?;
     let mut params = parse_kv(&a.params)?;
     let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
     for (k, v) in [("resolution", h), ("channels", c), ("classes", data.train.classes)] {

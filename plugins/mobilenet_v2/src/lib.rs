@@ -221,3 +221,9 @@ impl SearchSpace for MobileNetV2 {
         build(&cfg)
     }
 }
+
+figs::export_plugin!(
+    search_space: MobileNetV2,
+    version: env!("CARGO_PKG_VERSION"),
+    description: "MobileNetV2 inverted residual blocks, width search (torchvision-exact at preset=imagenet)",
+);

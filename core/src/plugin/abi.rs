@@ -1,0 +1,109 @@
+//! The C ABI between figs and a plugin. Nothing here is Rust-specific: a plugin is a shared
+//! library exporting [`ENTRY_SYMBOL`], a function returning a pointer to a static
+//! [`PluginTable`]. Structured data crosses as UTF-8 JSON in buffers that the side which
+//! allocated them frees. See docs/PLUGINS.md for the versioning policy.
+
+/// Version of this ABI. The host refuses a plugin whose table carries another one.
+pub const ABI_VERSION: u32 = 1;
+
+/// The libtorch version figs is built against (tch 0.24 ⇔ libtorch 2.11.0). A plugin built
+/// against another libtorch could pass tensors the host cannot read, so the host refuses it.
+pub const LIBTORCH_VERSION: &str = "2.11.0";
+
+/// Name of the symbol every plugin exports (`extern "C" fn() -> *const PluginTable`).
+pub const ENTRY_SYMBOL: &str = "figs_plugin_entry";
+
+/// What a plugin provides.
+pub const KIND_SEARCH_SPACE: u32 = 1;
+/// A regularizer plugin (reserved: the host does not load them yet).
+pub const KIND_REGULARIZER: u32 = 2;
+
+/// A borrowed UTF-8 string with static lifetime inside the plugin.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct FfiStr {
+    pub ptr: *const u8,
+    pub len: usize,
+}
+
+impl FfiStr {
+    pub const fn new(s: &'static str) -> FfiStr {
+        FfiStr { ptr: s.as_ptr(), len: s.len() }
+    }
+
+    /// # Safety
+    /// `ptr` must point to `len` readable bytes for the lifetime of the loaded plugin.
+    pub unsafe fn to_string_lossy(&self) -> String {
+        if self.ptr.is_null() {
+            return String::new();
+        }
+        String::from_utf8_lossy(std::slice::from_raw_parts(self.ptr, self.len)).into_owned()
+    }
+}
+
+/// A buffer allocated by the plugin and released with the table's `free_buf`.
+#[repr(C)]
+pub struct FfiBuf {
+    pub ptr: *mut u8,
+    pub len: usize,
+    pub cap: usize,
+}
+
+impl FfiBuf {
+    /// An empty buffer (nothing to free).
+    pub const fn empty() -> FfiBuf {
+        FfiBuf { ptr: std::ptr::null_mut(), len: 0, cap: 0 }
+    }
+
+    /// Hands a Rust string's allocation over the boundary.
+    pub fn from_string(s: String) -> FfiBuf {
+        let mut s = std::mem::ManuallyDrop::new(s.into_bytes());
+        FfiBuf { ptr: s.as_mut_ptr(), len: s.len(), cap: s.capacity() }
+    }
+
+    /// Frees a buffer made by [`FfiBuf::from_string`] in the same library.
+    ///
+    /// # Safety
+    /// `self` must come from `from_string` of the library whose allocator runs this.
+    pub unsafe fn free_in_place(self) {
+        if !self.ptr.is_null() {
+            drop(Vec::from_raw_parts(self.ptr, self.len, self.cap));
+        }
+    }
+}
+
+/// Status codes of the table's functions.
+pub const OK: i32 = 0;
+/// The call failed; the output buffer holds a UTF-8 error message.
+pub const ERR: i32 = 1;
+
+/// The table a plugin's entry function returns. Only `#[repr(C)]` data and `extern "C"`
+/// functions: no Rust types cross the boundary.
+#[repr(C)]
+pub struct PluginTable {
+    pub abi_version: u32,
+    pub libtorch_version: FfiStr,
+    pub name: FfiStr,
+    pub kind: u32,
+    pub version: FfiStr,
+    pub description: FfiStr,
+    /// JSON array of `{name, default, help}`.
+    pub params_json: FfiStr,
+    /// Builds a search space's graph from a JSON object of string parameters. Returns
+    /// [`OK`] with the graph JSON in `out`, or [`ERR`] with an error message in `out`.
+    pub build: unsafe extern "C" fn(params: *const u8, len: usize, out: *mut FfiBuf) -> i32,
+    /// Frees a buffer this plugin wrote into an `out` argument.
+    pub free_buf: unsafe extern "C" fn(buf: FfiBuf),
+}
+
+/// A table in a `static`: raw pointers are not `Sync`, but the table is immutable data.
+#[repr(transparent)]
+pub struct StaticTable(pub PluginTable);
+
+// SAFETY: the table is never mutated and only points at 'static data and functions.
+unsafe impl Sync for StaticTable {}
+// SAFETY: as above; moving it between threads (OnceLock initialisation) is harmless.
+unsafe impl Send for StaticTable {}
+
+/// The entry function's type.
+pub type EntryFn = unsafe extern "C" fn() -> *const PluginTable;

@@ -1,0 +1,248 @@
+//! Plugins: search spaces loaded at run time from shared libraries through a C ABI
+//! ([`abi`]), written with the safe SDK ([`sdk`], [`crate::export_plugin!`]).
+//!
+//! Loaded libraries stay loaded for the life of the process: code or data a plugin made
+//! may still be in use, and unloading it first would crash.
+
+pub mod abi;
+pub mod sdk;
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::space::{ParamSpec, SearchSpace};
+use abi::{
+    EntryFn, FfiBuf, PluginTable, StaticTable, ABI_VERSION, ENTRY_SYMBOL, KIND_REGULARIZER, KIND_SEARCH_SPACE,
+    LIBTORCH_VERSION, OK,
+};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What a plugin says about itself.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PluginInfo {
+    pub name: String,
+    pub kind: String,
+    pub version: String,
+    pub description: String,
+    pub params: Vec<ParamSpec>,
+    pub path: PathBuf,
+}
+
+/// A loaded search-space plugin. Cheap to clone; usable as a [`SearchSpace`].
+#[derive(Clone)]
+pub struct Plugin {
+    info: Arc<PluginInfo>,
+    table: &'static StaticTable,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plugin({} {} from {})", self.info.name, self.info.version, self.info.path.display())
+    }
+}
+
+fn plugin_err(path: &Path, message: impl Into<String>) -> Error {
+    Error::Plugin { path: path.to_path_buf(), message: message.into() }
+}
+
+static LOADED: Mutex<Vec<Plugin>> = Mutex::new(Vec::new());
+
+/// Loads a plugin from a shared library, checking the handshake before calling anything.
+///
+/// Errors (each naming the file): not a loadable library, no `figs_plugin_entry` symbol,
+/// another ABI or libtorch version (both versions named), an unknown kind, and a plugin whose
+/// name is already loaded (from this or another file).
+pub fn load(path: &Path) -> Result<Plugin> {
+    let canon = path.canonicalize().map_err(|e| plugin_err(path, format!("cannot open: {e}")))?;
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(p) = loaded.iter().find(|p| p.info.path == canon) {
+        return Err(plugin_err(path, format!("plugin `{}` is already loaded from this file", p.info.name)));
+    }
+    // SAFETY: loading a library runs its initialisers; that is what loading a plugin means.
+    let lib = unsafe { libloading::Library::new(&canon) }.map_err(|e| {
+        plugin_err(path, format!("not a loadable shared library ({e}); is this a figs plugin built as cdylib?"))
+    })?;
+    // SAFETY: the symbol's type is fixed by the ABI; a library that exports the name with
+    // another type is not a figs plugin and breaks the contract documented in PLUGINS.md.
+    let entry: EntryFn = unsafe {
+        *lib.get::<EntryFn>(ENTRY_SYMBOL.as_bytes()).map_err(|_| {
+            plugin_err(
+                path,
+                format!(
+                    "not a figs plugin: it has no `{ENTRY_SYMBOL}` symbol (add `figs::export_plugin!` to the crate)"
+                ),
+            )
+        })?
+    };
+    // SAFETY: as above; the returned pointer must be to a static table.
+    let table_ptr = unsafe { entry() };
+    if table_ptr.is_null() {
+        return Err(plugin_err(path, "the plugin's entry function returned no table"));
+    }
+    // Keep the library for the life of the process (see the module docs).
+    std::mem::forget(lib);
+    // SAFETY: non-null and static per the ABI; StaticTable is a transparent wrapper.
+    let table: &'static PluginTable = unsafe { &*table_ptr };
+    let static_table: &'static StaticTable = unsafe { &*(table_ptr as *const StaticTable) };
+    if table.abi_version != ABI_VERSION {
+        return Err(plugin_err(
+            path,
+            format!("plugin ABI version {} but this figs speaks version {ABI_VERSION}; rebuild the plugin against this figs", table.abi_version),
+        ));
+    }
+    // SAFETY: the ABI version matches, so the strings are FfiStr into static data.
+    let (torch, name, version, description, params) = unsafe {
+        (
+            table.libtorch_version.to_string_lossy(),
+            table.name.to_string_lossy(),
+            table.version.to_string_lossy(),
+            table.description.to_string_lossy(),
+            table.params_json.to_string_lossy(),
+        )
+    };
+    if torch != LIBTORCH_VERSION {
+        return Err(plugin_err(
+            path,
+            format!("plugin `{name}` was built against libtorch {torch} but figs uses libtorch {LIBTORCH_VERSION}; rebuild it with tch 0.24"),
+        ));
+    }
+    let kind = match table.kind {
+        KIND_SEARCH_SPACE => "search_space",
+        KIND_REGULARIZER => {
+            return Err(plugin_err(
+                path,
+                format!("`{name}` is a regularizer plugin; this figs cannot load regularizer plugins yet"),
+            ));
+        }
+        k => return Err(plugin_err(path, format!("plugin `{name}` has unknown kind {k}"))),
+    };
+    if let Some(p) = loaded.iter().find(|p| p.info.name == name) {
+        return Err(plugin_err(
+            path,
+            format!("a plugin named `{name}` is already loaded from {}; names must be unique", p.info.path.display()),
+        ));
+    }
+    let params: Vec<ParamSpec> = serde_json::from_str(&params)
+        .map_err(|e| plugin_err(path, format!("plugin `{name}` has a malformed parameter schema: {e}")))?;
+    let info = PluginInfo { name, kind: kind.into(), version, description, params, path: canon };
+    let p = Plugin { info: Arc::new(info), table: static_table };
+    loaded.push(p.clone());
+    Ok(p)
+}
+
+/// Plugins loaded so far in this process.
+pub fn loaded() -> Vec<Plugin> {
+    LOADED.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// The plugin search path: the directories of `FIGS_PLUGIN_PATH` (colon-separated), then
+/// the directory of the running executable, where cargo puts the bundled plugins.
+pub fn search_path() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("FIGS_PLUGIN_PATH")
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+        // Test binaries live in target/<profile>/deps; plugins one level up.
+        if dir.file_name().is_some_and(|n| n == "deps") {
+            if let Some(up) = dir.parent() {
+                dirs.push(up.to_path_buf());
+            }
+        }
+        dirs.push(dir);
+    }
+    dirs
+}
+
+/// Shared libraries (`.so`) in the directories of the search path, in path order.
+pub fn discover() -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for dir in search_path() {
+        let Ok(rd) = std::fs::read_dir(&dir) else { continue };
+        let mut files: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == std::env::consts::DLL_EXTENSION))
+            .collect();
+        files.sort();
+        found.extend(files);
+    }
+    found
+}
+
+/// Finds a search space by name: an already loaded plugin, else the first file on the
+/// search path that loads and has that name.
+pub fn find(name: &str) -> Result<Plugin> {
+    if let Some(p) = loaded().into_iter().find(|p| p.info.name == name) {
+        return Ok(p);
+    }
+    let mut seen = Vec::new();
+    for path in discover() {
+        if loaded().iter().any(|p| path.canonicalize().is_ok_and(|c| c == p.info.path)) {
+            continue;
+        }
+        match load(&path) {
+            Ok(p) if p.info.name == name => return Ok(p),
+            Ok(p) => seen.push(p.info.name.clone()),
+            Err(_) => {}
+        }
+    }
+    // Another thread may have loaded it meanwhile.
+    if let Some(p) = loaded().into_iter().find(|p| p.info.name == name) {
+        return Ok(p);
+    }
+    seen.extend(loaded().into_iter().map(|p| p.info.name.clone()));
+    seen.sort();
+    seen.dedup();
+    Err(Error::config(
+        "space",
+        format!(
+            "no search space `{name}` on the plugin path ({}); available: {}",
+            search_path().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
+            if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
+        ),
+    ))
+}
+
+impl Plugin {
+    pub fn info(&self) -> &PluginInfo {
+        &self.info
+    }
+}
+
+impl SearchSpace for Plugin {
+    fn name(&self) -> &str {
+        &self.info.name
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        self.info.params.clone()
+    }
+
+    fn build(&self, params: &BTreeMap<String, String>) -> Result<Graph> {
+        let json = serde_json::to_string(params).unwrap_or_else(|_| "{}".into());
+        let mut out = FfiBuf::empty();
+        // SAFETY: the handshake passed; `build` reads `json` and writes `out`.
+        let code = unsafe { (self.table.0.build)(json.as_ptr(), json.len(), &mut out) };
+        // SAFETY: `out` was written by the plugin and is read once, then freed by it.
+        let text = unsafe {
+            let t = if out.ptr.is_null() {
+                String::new()
+            } else {
+                String::from_utf8_lossy(std::slice::from_raw_parts(out.ptr, out.len)).into_owned()
+            };
+            (self.table.0.free_buf)(out);
+            t
+        };
+        let path = &self.info.path;
+        if code != OK {
+            return Err(plugin_err(path, format!("`{}` failed to build: {text}", self.info.name)));
+        }
+        let graph: Graph = serde_json::from_str(&text).map_err(|e| {
+            plugin_err(path, format!("`{}` returned a graph that is not valid JSON: {e}", self.info.name))
+        })?;
+        graph
+            .analyze()
+            .map_err(|e| plugin_err(path, format!("`{}` returned an invalid graph: {e}", self.info.name)))?;
+        Ok(graph)
+    }
+}

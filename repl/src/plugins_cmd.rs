@@ -1,0 +1,60 @@
+//! `figs plugins`: the plugins on the search path, with their parameters.
+
+use crate::format::table;
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct PluginsArgs {
+    /// Also load these plugin files (in addition to the search path).
+    #[arg(long = "load", value_name = "FILE")]
+    load: Vec<PathBuf>,
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: PluginsArgs) -> Result<()> {
+    let mut errors = Vec::new();
+    for p in &a.load {
+        if let Err(e) = figs::plugin::load(p) {
+            errors.push(e.to_string());
+        }
+    }
+    for p in figs::plugin::discover() {
+        let already = figs::plugin::loaded().iter().any(|l| p.canonicalize().is_ok_and(|c| c == l.info().path));
+        if !already {
+            if let Err(e) = figs::plugin::load(&p) {
+                errors.push(e.to_string());
+            }
+        }
+    }
+    let plugins = figs::plugin::loaded();
+    if a.json {
+        let infos: Vec<_> = plugins.iter().map(|p| p.info().clone()).collect();
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"plugins": infos, "errors": errors}))?);
+        return Ok(());
+    }
+    let search_path: Vec<String> = figs::plugin::search_path().iter().map(|p| p.display().to_string()).collect();
+    println!("plugin search path: {}", search_path.join(":"));
+    let rows: Vec<Vec<String>> = plugins
+        .iter()
+        .map(|p| {
+            let i = p.info();
+            vec![i.name.clone(), i.kind.clone(), i.version.clone(), i.description.clone()]
+        })
+        .collect();
+    println!("{}", table(&["name", "kind", "version", "description"], &rows));
+    for p in &plugins {
+        let i = p.info();
+        println!("\n{} ({}) parameters:", i.name, i.path.display());
+        let rows: Vec<Vec<String>> =
+            i.params.iter().map(|s| vec![s.name.clone(), s.default.clone(), s.help.clone()]).collect();
+        println!("{}", table(&["name", "default", "help"], &rows));
+    }
+    for e in &errors {
+        eprintln!("warning: {e}");
+    }
+    Ok(())
+}

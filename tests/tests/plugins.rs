@@ -1,0 +1,136 @@
+//! The plugin boundary: the bundled MobileNetV2 plugin loads from its `.so` and builds the
+//! same graph as the linked crate; every failure is a clear error and the host lives on.
+
+use figs::plugin;
+use figs::space::SearchSpace;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// target/<profile>, where cargo puts the workspace's cdylibs.
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+fn lib(name: &str) -> PathBuf {
+    let p = target_dir().join(format!("lib{name}.so"));
+    assert!(p.exists(), "{} is missing: `cargo test` does not build cdylibs, run `cargo build --workspace` first (scripts/test.sh does)", p.display());
+    p
+}
+
+/// The fixture reads FIGS_FIXTURE_MODE when it is loaded: one loader at a time.
+static ENV: Mutex<()> = Mutex::new(());
+
+/// Loads a fresh copy of the fixture plugin in `mode`.
+fn fixture(mode: &str) -> figs::Result<plugin::Plugin> {
+    let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap().keep();
+    let copy = dir.join(format!("libfixture_{mode}.so"));
+    std::fs::copy(lib("figs_fixture_plugin"), &copy).unwrap();
+    std::env::set_var("FIGS_FIXTURE_MODE", mode);
+    let r = plugin::load(&copy);
+    std::env::remove_var("FIGS_FIXTURE_MODE");
+    r
+}
+
+fn err<T: std::fmt::Debug>(r: figs::Result<T>) -> String {
+    r.unwrap_err().to_string()
+}
+
+#[test]
+fn bundled_mobilenet_loads_and_matches_the_linked_crate() {
+    let p = plugin::find("mobilenet_v2").unwrap();
+    let info = p.info();
+    assert_eq!((info.name.as_str(), info.kind.as_str()), ("mobilenet_v2", "search_space"));
+    assert!(info.params.iter().any(|s| s.name == "width" && s.default == "1.0"));
+    let mut params = BTreeMap::new();
+    params.insert("width".to_string(), "0.5".to_string());
+    let via_plugin = p.build(&params).unwrap();
+    let linked = figs_mobilenet_v2::MobileNetV2.build(&params).unwrap();
+    assert_eq!(via_plugin, linked);
+    // The same file again is refused, and the host still works.
+    let again = err(plugin::load(&info.path));
+    assert!(again.contains("already loaded"), "{again}");
+    assert!(p.build(&BTreeMap::new()).is_ok());
+}
+
+#[test]
+fn unknown_parameter_is_named_across_the_boundary() {
+    let p = plugin::find("mobilenet_v2").unwrap();
+    let mut params = BTreeMap::new();
+    params.insert("depth".to_string(), "3".to_string());
+    let e = err(p.build(&params));
+    assert!(e.contains("mobilenet_v2") && e.contains("no parameter `depth`"), "{e}");
+}
+
+#[test]
+fn a_file_that_is_not_a_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("libfigs_fake.so");
+    std::fs::write(&f, "not an ELF file").unwrap();
+    let e = err(plugin::load(&f));
+    assert!(e.contains("libfigs_fake.so") && e.contains("not a loadable shared library"), "{e}");
+    let e = err(plugin::load(&dir.path().join("missing.so")));
+    assert!(e.contains("missing.so") && e.contains("cannot open"), "{e}");
+}
+
+#[test]
+fn a_library_without_the_entry_symbol() {
+    // libz ships with every Debian system; any shared library without the symbol will do.
+    let candidates =
+        ["/lib/x86_64-linux-gnu/libz.so.1", "/usr/lib/x86_64-linux-gnu/libz.so.1", "/lib/x86_64-linux-gnu/libm.so.6"];
+    let path = candidates.iter().map(Path::new).find(|p| p.exists()).expect("a system library to load");
+    let e = err(plugin::load(path));
+    assert!(e.contains("not a figs plugin") && e.contains("figs_plugin_entry"), "{e}");
+}
+
+#[test]
+fn abi_version_mismatch_names_both_versions() {
+    let e = err(fixture("abi"));
+    assert!(e.contains("ABI version 999") && e.contains("version 1"), "{e}");
+}
+
+#[test]
+fn libtorch_version_mismatch_names_both_versions() {
+    let e = err(fixture("torch"));
+    assert!(e.contains("libtorch 1.13.0") && e.contains("libtorch 2.11.0"), "{e}");
+}
+
+#[test]
+fn regularizer_plugins_are_refused_for_now() {
+    let e = err(fixture("regularizer"));
+    assert!(e.contains("regularizer plugin"), "{e}");
+}
+
+#[test]
+fn a_panic_in_build_becomes_an_error() {
+    let p = fixture("panic").unwrap();
+    let e = err(p.build(&BTreeMap::new()));
+    assert!(e.contains("panicked") && e.contains("fixture asked to panic"), "{e}");
+    // The host survives and can call the plugin again.
+    assert!(p.build(&BTreeMap::new()).is_err());
+}
+
+#[test]
+fn invalid_graphs_from_a_plugin_are_named() {
+    let e = err(fixture("badjson").unwrap().build(&BTreeMap::new()));
+    assert!(e.contains("not valid JSON"), "{e}");
+    let e = err(fixture("cycle").unwrap().build(&BTreeMap::new()));
+    assert!(e.contains("invalid graph") && e.contains("cycle"), "{e}");
+    let e = err(fixture("mismatch").unwrap().build(&BTreeMap::new()));
+    assert!(e.contains("invalid graph") && e.contains("class logits"), "{e}");
+}
+
+#[test]
+fn a_well_behaved_fixture_builds() {
+    let p = fixture("").unwrap();
+    let g = p.build(&BTreeMap::new()).unwrap();
+    assert_eq!(g.nodes.len(), 4);
+}
+
+#[test]
+fn unknown_space_lists_what_is_available() {
+    let e = err(plugin::find("no_such_space"));
+    assert!(e.contains("no search space `no_such_space`") && e.contains("mobilenet_v2"), "{e}");
+}
