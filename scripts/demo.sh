@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-cargo build -p figs-repl -p figs-mobilenet-v2
+cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-resnet -p figs-fbnet
 exec target/debug/figs search "$@"

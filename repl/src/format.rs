@@ -14,8 +14,8 @@ pub fn human(x: f64) -> String {
     }
 }
 
-/// Renders rows as a table with a header, columns padded to their widest cell; the first
-/// column is left-aligned, the others right-aligned.
+/// Renders rows as a table with a header, columns padded to their widest cell. Columns
+/// whose cells all start with a digit (numbers, `1.2 M`) are right-aligned, others left.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let cols = header.len();
     let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
@@ -24,21 +24,26 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
             w[i] = w[i].max(c.chars().count());
         }
     }
+    let numeric: Vec<bool> = (0..cols)
+        .map(|i| {
+            !rows.is_empty()
+                && rows.iter().all(|r| r.get(i).is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_digit())))
+        })
+        .collect();
     let line = |cells: Vec<&str>| {
-        cells
-            .iter()
-            .enumerate()
-            .map(
-                |(i, c)| {
-                    if i == 0 {
-                        format!("{c:<width$}", width = w[i])
-                    } else {
+        let padded: Vec<String> =
+            cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if numeric[i] {
                         format!("{c:>width$}", width = w[i])
+                    } else {
+                        format!("{c:<width$}", width = w[i])
                     }
-                },
-            )
-            .collect::<Vec<_>>()
-            .join("  ")
+                })
+                .collect();
+        padded.join("  ").trim_end().to_string()
     };
     let mut out = line(header.to_vec());
     out.push('\n');
@@ -63,12 +68,14 @@ mod tests {
     }
 
     #[test]
-    fn table_aligns_columns() {
+    fn table_aligns_text_left_and_numbers_right() {
         let t =
             table(&["net", "params"], &[vec!["seed".into(), "1.00 M".into()], vec!["found".into(), "0.5 M".into()]]);
         let lines: Vec<&str> = t.lines().collect();
         assert_eq!(lines[0], "net    params");
         assert_eq!(lines[2], "seed   1.00 M");
         assert_eq!(lines[3], "found   0.5 M");
+        let t = table(&["name", "help"], &[vec!["a".into(), "short".into()], vec!["b".into(), "longer text".into()]]);
+        assert_eq!(t.lines().nth(2), Some("a     short"));
     }
 }

@@ -1,6 +1,7 @@
 //! `figs`: the command line of figs. `figs search` runs a whole FiGS search: supernet,
 //! search, export, plot, retrain of the found and the seed network, summary.
 
+mod cost_cmd;
 mod format;
 mod plugins_cmd;
 mod search_cmd;
@@ -23,6 +24,8 @@ enum Command {
     /// List the plugins on the plugin search path (FIGS_PLUGIN_PATH, then the directory of
     /// the figs binary) with their parameters.
     Plugins(plugins_cmd::PluginsArgs),
+    /// Parameters, MACs and channel groups of an architecture file or a search space.
+    Cost(cost_cmd::CostArgs),
 }
 
 fn main() {
@@ -30,6 +33,7 @@ fn main() {
     let result = match cli.command {
         Command::Search(args) => search_cmd::run(args),
         Command::Plugins(args) => plugins_cmd::run(args),
+        Command::Cost(args) => cost_cmd::run(args),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");

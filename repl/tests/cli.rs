@@ -76,3 +76,36 @@ fn unknown_space_parameter_is_named() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("no parameter `depth`") && err.contains("width"), "{err}");
 }
+
+#[test]
+fn cost_of_a_space_matches_torchvision() {
+    let o = figs().args(["cost", "--space", "resnet", "-p", "depth=18", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    // torchvision resnet18: tests/golden/torchvision_counts.json
+    assert_eq!((v["params"].as_u64(), v["macs"].as_u64()), (Some(11_689_512), Some(1_814_073_344)));
+}
+
+#[test]
+fn cost_of_an_arch_file_and_a_bad_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = figs().args(["cost", "--space", "mobilenet_v2", "-p", "preset=small", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bad = dir.path().join("arch.json");
+    std::fs::write(&bad, "{\"name\": \"x\"}").unwrap();
+    let o = figs().arg("cost").arg(&bad).output().unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("arch.json") && err.contains("missing field"), "{err}");
+}
+
+#[test]
+fn plugins_lists_the_bundled_spaces() {
+    let o = figs().args(["plugins", "--json"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&str> = v["plugins"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    for n in ["mobilenet_v2", "resnet", "fbnet"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+}
