@@ -13,6 +13,24 @@ pub struct ParamSpec {
     pub help: String,
 }
 
+impl ParamSpec {
+    pub fn new(name: &str, default: &str, help: &str) -> ParamSpec {
+        ParamSpec { name: name.into(), default: default.into(), help: help.into() }
+    }
+}
+
+/// The parameters every image-classification space takes, with ImageNet defaults:
+/// `resolution`, `channels`, `classes`, `width` (multiplier). `figs search` fills the first
+/// three from the data set unless they are given.
+pub fn input_params() -> Vec<ParamSpec> {
+    vec![
+        ParamSpec::new("resolution", "224", "input height = width in pixels"),
+        ParamSpec::new("channels", "3", "input image channels"),
+        ParamSpec::new("classes", "1000", "number of output classes"),
+        ParamSpec::new("width", "1.0", "width multiplier applied to every layer"),
+    ]
+}
+
 /// A family of networks, built from string parameters (`width=0.5`, `classes=10`).
 pub trait SearchSpace {
     /// Short name, e.g. `mobilenet_v2`.

@@ -9,7 +9,7 @@
 //! 28×28 inputs.
 
 use figs::graph::{Act, Graph, GraphBuilder, InputSpec, T};
-use figs::space::{ParamSpec, Params, SearchSpace};
+use figs::space::{input_params, ParamSpec, Params, SearchSpace};
 use figs::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -156,10 +156,6 @@ fn superblock(b: &mut GraphBuilder, x: &T, out_c: usize, stride: usize, cfg: &Co
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FbNet;
 
-fn spec(name: &str, default: &str, help: &str) -> ParamSpec {
-    ParamSpec { name: name.into(), default: default.into(), help: help.into() }
-}
-
 fn list(p: &Params, name: &str) -> Result<Vec<usize>> {
     p.raw(name)
         .split(',')
@@ -177,20 +173,18 @@ impl SearchSpace for FbNet {
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            spec(
+        let mut p = input_params();
+        p.extend([
+            ParamSpec::new(
                 "preset",
                 "auto",
                 "imagenet (FBNet macro-architecture), small (28x28 variant) or auto (small below 64 px)",
             ),
-            spec("resolution", "224", "input height = width in pixels"),
-            spec("channels", "3", "input image channels"),
-            spec("classes", "1000", "number of output classes"),
-            spec("width", "1.0", "width multiplier"),
-            spec("kernels", "3,5,7", "depthwise kernel sizes of the candidate branches"),
-            spec("expansions", "3,6", "expansion ratios of the candidate branches"),
-            spec("skip", "true", "offer the identity where a block keeps its shape"),
-        ]
+            ParamSpec::new("kernels", "3,5,7", "depthwise kernel sizes of the candidate branches"),
+            ParamSpec::new("expansions", "3,6", "expansion ratios of the candidate branches"),
+            ParamSpec::new("skip", "true", "offer the identity where a block keeps its shape"),
+        ]);
+        p
     }
 
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {

@@ -6,7 +6,7 @@
 //! is a shortened, stride-adjusted variant for 28×28 inputs such as Fashion-MNIST.
 
 use figs::graph::{Act, Graph, GraphBuilder, InputSpec};
-use figs::space::{ParamSpec, Params, SearchSpace};
+use figs::space::{input_params, ParamSpec, Params, SearchSpace};
 use figs::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -170,29 +170,23 @@ fn inverted_residual(
 #[derive(Debug, Clone, Copy, Default)]
 pub struct MobileNetV2;
 
-fn spec(name: &str, default: &str, help: &str) -> ParamSpec {
-    ParamSpec { name: name.into(), default: default.into(), help: help.into() }
-}
-
 impl SearchSpace for MobileNetV2 {
     fn name(&self) -> &str {
         "mobilenet_v2"
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            spec(
+        let mut p = input_params();
+        p.extend([
+            ParamSpec::new(
                 "preset",
                 "auto",
                 "imagenet (torchvision's network), small (28x28 variant) or auto (small below 64 px)",
             ),
-            spec("resolution", "224", "input height = width in pixels"),
-            spec("channels", "3", "input image channels"),
-            spec("classes", "1000", "number of output classes"),
-            spec("width", "1.0", "width multiplier applied to every layer (torchvision's width_mult)"),
-            spec("dropout", "0.2", "dropout before the classifier"),
-            spec("fixed_stem", "false", "keep the stem conv's channels out of the search"),
-        ]
+            ParamSpec::new("dropout", "0.2", "dropout before the classifier"),
+            ParamSpec::new("fixed_stem", "false", "keep the stem conv's channels out of the search"),
+        ]);
+        p
     }
 
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {

@@ -7,7 +7,7 @@
 //! He et al.'s CIFAR network (depth 6n+2: three stages of 16/32/64 basic blocks).
 
 use figs::graph::{Act, Graph, GraphBuilder, InputSpec, Op, T};
-use figs::space::{ParamSpec, Params, SearchSpace};
+use figs::space::{input_params, ParamSpec, Params, SearchSpace};
 use figs::{Error, Result};
 use std::collections::BTreeMap;
 
@@ -161,28 +161,26 @@ fn block(b: &mut GraphBuilder, x: &T, planes: usize, stride: usize, kind: Block)
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ResNet;
 
-fn spec(name: &str, default: &str, help: &str) -> ParamSpec {
-    ParamSpec { name: name.into(), default: default.into(), help: help.into() }
-}
-
 impl SearchSpace for ResNet {
     fn name(&self) -> &str {
         "resnet"
     }
 
     fn params(&self) -> Vec<ParamSpec> {
-        vec![
-            spec(
+        let mut p = input_params();
+        p.extend([
+            ParamSpec::new(
                 "stem",
                 "auto",
                 "imagenet (7x7/2 conv + max pool, torchvision), cifar (3x3/1 conv) or auto (cifar below 64 px)",
             ),
-            spec("depth", "auto", "18/34/50/101/152 (imagenet) or 6n+2 such as 20/56 (cifar); auto: 18 resp. 20"),
-            spec("resolution", "224", "input height = width in pixels"),
-            spec("channels", "3", "input image channels"),
-            spec("classes", "1000", "number of output classes"),
-            spec("width", "1.0", "width multiplier of every layer"),
-        ]
+            ParamSpec::new(
+                "depth",
+                "auto",
+                "18/34/50/101/152 (imagenet) or 6n+2 such as 20/56 (cifar); auto: 18 resp. 20",
+            ),
+        ]);
+        p
     }
 
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {

@@ -1,0 +1,44 @@
+//! The out-of-tree template plugin builds with cargo on its own (its own target directory,
+//! as a third party would build it), loads through the public loader, searches and exports.
+//! The first run compiles tch for the template (several minutes); later runs reuse it.
+
+use figs::data::synthetic;
+use figs::device::DeviceChoice;
+use figs::search::{Search, SearchConfig};
+use figs::space::SearchSpace;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+
+#[test]
+fn template_plugin_builds_loads_and_searches() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let template = root.join("examples/plugin-template");
+    let target = root.join("target/plugin-template");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(cargo)
+        .arg("build")
+        .arg("--manifest-path")
+        .arg(template.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building the template failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    let so = target.join("debug/libfigs_plugin_template.so");
+    let p = figs::plugin::load(&so).unwrap();
+    assert_eq!(p.info().name, "tiny_cnn");
+    let mut params = BTreeMap::new();
+    params.insert("resolution".to_string(), "16".to_string());
+    params.insert("width".to_string(), "8".to_string());
+    let g = p.build(&params).unwrap();
+    let data = synthetic(256, 32, (1, 16, 16), 10, 2);
+    let cfg =
+        SearchConfig { device: DeviceChoice::Cpu, batch_size: 32, steps: 20, lambda: 2.0, ..SearchConfig::default() };
+    let mut s = Search::new(&g, &data.train, cfg).unwrap();
+    s.run(20, &AtomicBool::new(false), |_| {}).unwrap();
+    let (arch, _) = s.export().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    arch.save(&dir.path().join("arch.json")).unwrap();
+    assert_eq!(figs::graph::Graph::load(&dir.path().join("arch.json")).unwrap(), arch);
+}
