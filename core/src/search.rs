@@ -48,6 +48,12 @@ pub struct SearchConfig {
     /// do not match the network that evaluation and export use (see docs/MATH.md).
     #[serde(default = "default_recalibration")]
     pub bn_recalibration_batches: usize,
+    /// Target mode: a cost (in the units of `cost`: FLOPs or weights) to land on. The
+    /// penalty applies only in steps where the cost of the channels with `a > 0` is above it,
+    /// λ adapts (×1.02 per step above, ×0.98 below, starting at `lambda`), and
+    /// [`Search::export`] keeps the highest-logit channels that fit the target.
+    #[serde(default)]
+    pub target: Option<f64>,
 }
 
 fn default_recalibration() -> usize {
@@ -69,6 +75,7 @@ impl Default for SearchConfig {
             gate: GateConfig::default(),
             val_fraction: 0.1,
             bn_recalibration_batches: default_recalibration(),
+            target: None,
         }
     }
 }
@@ -87,6 +94,14 @@ impl SearchConfig {
         }
         if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
             return bad("lambda", format!("must be ≥ 0, got {}", self.lambda));
+        }
+        if let Some(t) = self.target {
+            if !(t > 0.0 && t.is_finite()) {
+                return bad("target", format!("must be a positive cost, got {t}"));
+            }
+            if self.lambda <= 0.0 {
+                return bad("lambda", "target mode adapts λ multiplicatively, so it must start above 0".into());
+            }
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight-decay", format!("must be ≥ 0, got {}", self.weight_decay));
@@ -109,6 +124,9 @@ pub struct StepMetrics {
     pub alive_fraction: f64,
     pub tau: f64,
     pub batch_accuracy: f64,
+    /// λ applied in this step (differs from the configured λ in target mode).
+    #[serde(default)]
+    pub lambda: f64,
 }
 
 /// What an evaluation on the validation split measured (deterministic gates `1[a > 0]`).
@@ -155,6 +173,8 @@ pub struct Search {
     batches: Option<Batches>,
     step: u64,
     epoch: u64,
+    /// Current λ; adapted in target mode.
+    lambda: f64,
     history: Vec<StepMetrics>,
     evals: Vec<EvalMetrics>,
 }
@@ -208,6 +228,7 @@ impl Search {
         let cost0 = cost_model.full();
         Ok(Search {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            lambda: config.lambda,
             config,
             graph: graph.clone(),
             analysis,
@@ -263,6 +284,7 @@ impl Search {
             return Err(Error::config("lambda", format!("must be ≥ 0, got {lambda}")));
         }
         self.config.lambda = lambda;
+        self.lambda = lambda;
         Ok(())
     }
 
@@ -310,12 +332,32 @@ impl Search {
             }
         }
         let reg = self.cost_model.regularizer(&alive, &r_sums).to_device(self.device);
-        let loss = &task + &reg * (self.config.lambda / self.cost0);
+        let sampled_cost = self.cost_model.reported(&alive);
+        // Target mode compares the cost of what export would keep (1[a > 0]): the sampled
+        // gates keep channels with a slightly below 0 alive, which would overshoot.
+        let above_target = match self.config.target {
+            Some(t) => {
+                let mut det = self.cost_model.full_alive();
+                for (g, a) in self.logits.iter().enumerate() {
+                    if let Some(a) = a {
+                        det[g] = f64::try_from(a.detach().gt(0.0).sum(Kind::Float))?;
+                    }
+                }
+                Some(self.cost_model.reported(&det) > t)
+            }
+            None => None,
+        };
+        let lambda = if above_target == Some(false) { 0.0 } else { self.lambda };
+        let loss = &task + &reg * (lambda / self.cost0);
         let (loss_v, task_v, reg_v) = (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
         if !loss_v.is_finite() {
             return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
         }
         self.opt.backward_step(&loss);
+        if let Some(above) = above_target {
+            let factor = if above { 1.02 } else { 0.98 };
+            self.lambda = (self.lambda * factor).clamp(1e-4, 1e4);
+        }
         let acc = f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float))?;
         self.step += 1;
         let m = StepMetrics {
@@ -323,10 +365,11 @@ impl Search {
             epoch: self.epoch,
             task_loss: task_v,
             reg: reg_v,
-            cost: self.cost_model.reported(&alive),
+            cost: sampled_cost,
             alive_fraction: if gated_n > 0.0 { alive_n / gated_n } else { 1.0 },
             tau,
             batch_accuracy: acc,
+            lambda,
         };
         self.history.push(m.clone());
         Ok(m)
@@ -349,9 +392,11 @@ impl Search {
         self.logits.iter().map(|a| a.as_ref().map(|a| gate::deterministic(&a.detach()))).collect()
     }
 
-    /// Alive channels per group under the export rule `1[a > 0]`.
+    /// Alive channels per group under the export rule `1[a > 0]`; in target mode, fitted to
+    /// the target by logit rank (see `close_to_target`).
     pub fn alive_counts(&self) -> Vec<usize> {
-        self.analysis
+        let mut counts: Vec<usize> = self
+            .analysis
             .groups
             .iter()
             .zip(&self.logits)
@@ -359,7 +404,67 @@ impl Search {
                 Some(a) => a.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize,
                 None => g.width,
             })
-            .collect()
+            .collect();
+        if let Some(target) = self.config.target {
+            self.close_to_target(&mut counts, target);
+        }
+        counts
+    }
+
+    /// Fits the alive counts to `target` by logit rank: closes the lowest-logit open
+    /// channels (never a group's last) while the cost is above the target, then reopens the
+    /// highest-logit closed channels that still fit. Gates rank channels; in target mode the
+    /// budget, not the sign of the logit, decides how many stay.
+    fn close_to_target(&self, counts: &mut [usize], target: f64) {
+        let cost = |c: &[usize]| self.cost_model.reported(&c.iter().map(|&n| n as f64).collect::<Vec<f64>>());
+        // Per gated group: open logits (descending) and closed logits (descending).
+        let mut open: Vec<Vec<f64>> = Vec::with_capacity(self.logits.len());
+        let mut closed: Vec<Vec<f64>> = Vec::with_capacity(self.logits.len());
+        for a in &self.logits {
+            let mut v = a
+                .as_ref()
+                .and_then(|a| Vec::<f64>::try_from(a.detach().to_kind(Kind::Double).to_device(Device::Cpu)).ok())
+                .unwrap_or_default();
+            v.sort_by(|x, y| y.total_cmp(x));
+            let split = v.iter().take_while(|&&x| x > 0.0).count();
+            closed.push(v.split_off(split));
+            open.push(v);
+        }
+        while cost(counts) > target {
+            let pick = open
+                .iter()
+                .enumerate()
+                .filter(|(g, v)| counts[*g] > 1 && !v.is_empty())
+                .min_by(|(_, x), (_, y)| x[x.len() - 1].total_cmp(&y[y.len() - 1]))
+                .map(|(g, _)| g);
+            let Some(g) = pick else { return };
+            if let Some(x) = open[g].pop() {
+                closed[g].insert(0, x);
+            }
+            counts[g] -= 1;
+        }
+        let mut blocked = vec![false; closed.len()];
+        loop {
+            let pick = closed
+                .iter()
+                .enumerate()
+                .filter(|(g, v)| !blocked[*g] && !v.is_empty())
+                .max_by(|(_, x), (_, y)| x[0].total_cmp(&y[0]))
+                .map(|(g, _)| g);
+            let Some(g) = pick else { return };
+            counts[g] += 1;
+            if cost(counts) <= target {
+                closed[g].remove(0);
+            } else {
+                counts[g] -= 1;
+                blocked[g] = true;
+            }
+        }
+    }
+
+    /// The current λ (adapted in target mode).
+    pub fn lambda(&self) -> f64 {
+        self.lambda
     }
 
     /// Alive width and mean keep probability of every group.

@@ -43,6 +43,10 @@ pub struct SearchArgs {
     /// Penalty strength λ relative to the supernet's cost (loss = CE + λ·reg/cost0).
     #[arg(long, default_value_t = 0.5)]
     lambda: f64,
+    /// Target mode: the MACs to land on (suffixes k, M, G: `--target-macs 1.5M`). The
+    /// penalty applies only above it and λ adapts; the export is at or under it.
+    #[arg(long, value_parser = parse_count)]
+    target_macs: Option<f64>,
     /// Resource the penalty measures: flops or model_size.
     #[arg(long, default_value = "flops")]
     cost: CostKind,
@@ -110,7 +114,25 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// `1500`, `1.5k`, `2M`, `0.3G` → a number.
+fn parse_count(s: &str) -> std::result::Result<f64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
+        _ => Err(format!("`{s}` is not a positive count such as 5M, 800k or 1200000")),
+    }
+}
+
 pub fn run(a: SearchArgs) -> Result<()> {
+    if a.target_macs.is_some() && a.cost != CostKind::Flops {
+        anyhow::bail!("--target-macs needs --cost flops (the model-size cost counts weights, not MACs)");
+    }
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
@@ -163,6 +185,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
             ..GateConfig::default()
         },
         val_fraction: 0.1,
+        // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
+        target: a.target_macs.map(|m| 2.0 * m),
         ..SearchConfig::default()
     };
     let train_cfg = TrainConfig {
@@ -215,12 +239,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
         search.run(chunk, &cancel, |m| {
             pb.inc(1);
             pb.set_message(format!(
-                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2}",
+                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2} λ {:.3}",
                 m.task_loss,
                 m.batch_accuracy,
                 100.0 * m.cost / cost0,
                 100.0 * m.alive_fraction,
-                m.tau
+                m.tau,
+                m.lambda
             ));
             let line = json!({"kind": "step", "metrics": m});
             if let Err(e) = writeln!(metrics, "{line}") {
@@ -286,6 +311,15 @@ pub fn run(a: SearchArgs) -> Result<()> {
         human(search.current_cost()),
         100.0 * search.current_cost() / cost0
     );
+    if let Some(t) = a.target_macs {
+        println!(
+            "target {} MACs: landed at {} MACs ({:.1}% of the target; λ ended at {:.3})",
+            human(t),
+            human(found_counts.macs as f64),
+            100.0 * found_counts.macs as f64 / t,
+            search.lambda()
+        );
+    }
     let plots = alive_width_chart(
         &format!("{}: alive channels per group (λ = {})", a.space, a.lambda),
         &rows,

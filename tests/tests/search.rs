@@ -137,3 +137,28 @@ fn nan_loss_is_an_error_not_a_crash() {
     assert!(e.contains("NaN") && e.contains("step 0"), "{e}");
     assert_eq!(s.steps_done(), 0);
 }
+
+#[test]
+fn target_mode_lands_at_or_under_the_target() {
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(512, 64, (1, 16, 16), 10, 4);
+    let full = {
+        let a = g.analyze().unwrap();
+        CostModel::new(&g, &a, CostKind::Flops).full()
+    };
+    let target = 0.5 * full;
+    let cfg = SearchConfig { target: Some(target), lambda: 0.5, ..config(0.5) };
+    let mut s = Search::new(&g, &data.train, cfg).unwrap();
+    s.run(80, &AtomicBool::new(false), |_| {}).unwrap();
+    let (arch, _) = s.export().unwrap();
+    let landed = 2.0 * figs::count::count(&arch, &arch.analyze().unwrap()).macs as f64;
+    assert!(landed <= target, "landed {landed} above target {target}");
+    eprintln!("target {target}, landed {landed}");
+    assert!(landed >= 0.9 * target, "landed {landed}: far below the target {target}");
+    // λ adapted: below the target it decays, above it grows.
+    let lambdas: Vec<f64> = s.history().iter().map(|m| m.lambda).collect();
+    assert!(lambdas.iter().any(|&l| l == 0.0) || s.lambda() != 0.5, "λ never changed: {lambdas:?}");
+    let bad = SearchConfig { target: Some(-1.0), ..config(1.0) };
+    assert!(Search::new(&g, &data.train, bad).unwrap_err().to_string().contains("target"));
+}
