@@ -82,6 +82,41 @@ impl<'a> Params<'a> {
     }
 }
 
+/// The values of the [`input_params`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct InputValues {
+    pub resolution: usize,
+    pub channels: usize,
+    pub classes: usize,
+    pub width: f64,
+}
+
+impl Params<'_> {
+    /// Reads the [`input_params`].
+    pub fn input(&self) -> Result<InputValues> {
+        Ok(InputValues {
+            resolution: self.get("resolution")?,
+            channels: self.get("channels")?,
+            classes: self.get("classes")?,
+            width: self.get("width")?,
+        })
+    }
+
+    /// Reads a preset parameter `name` whose values are `imagenet`, `small` or `auto`
+    /// (`small` below 64 px): true for the ImageNet variant.
+    pub fn imagenet_preset(&self, name: &str, resolution: usize) -> Result<bool> {
+        match self.raw(name) {
+            "imagenet" => Ok(true),
+            "small" | "cifar" => Ok(false),
+            "auto" => Ok(resolution >= 64),
+            other => Err(crate::Error::config(
+                name,
+                format!("unknown {name} `{other}` for `{}`; use imagenet, small or auto", self.space),
+            )),
+        }
+    }
+}
+
 /// Parses `k=v` strings into a parameter map; a missing `=` is an error naming the item.
 pub fn parse_kv(items: &[String]) -> Result<BTreeMap<String, String>> {
     let mut m = BTreeMap::new();

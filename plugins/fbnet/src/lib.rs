@@ -189,17 +189,12 @@ impl SearchSpace for FbNet {
 
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {
         let p = Params::new(self.name(), self.params(), given)?;
-        let resolution: usize = p.get("resolution")?;
-        let channels: usize = p.get("channels")?;
-        let classes: usize = p.get("classes")?;
-        let width: f64 = p.get("width")?;
-        let preset: String = p.get("preset")?;
-        let mut cfg = match preset.as_str() {
-            "imagenet" => Config::imagenet(width, resolution, classes),
-            "small" => Config::small(width, channels, classes),
-            "auto" if resolution < 64 => Config::small(width, channels, classes),
-            "auto" => Config::imagenet(width, resolution, classes),
-            other => return Err(bad("preset", format!("unknown preset `{other}`; use imagenet, small or auto"))),
+        let v = p.input()?;
+        let (resolution, channels) = (v.resolution, v.channels);
+        let mut cfg = if p.imagenet_preset("preset", resolution)? {
+            Config::imagenet(v.width, resolution, v.classes)
+        } else {
+            Config::small(v.width, channels, v.classes)
         };
         cfg.channels = channels;
         cfg.resolution = resolution;

@@ -172,7 +172,7 @@ impl SearchSpace for ResNet {
             ParamSpec::new(
                 "stem",
                 "auto",
-                "imagenet (7x7/2 conv + max pool, torchvision), cifar (3x3/1 conv) or auto (cifar below 64 px)",
+                "imagenet (7x7/2 conv + max pool, torchvision), cifar or small (3x3/1 conv) or auto (cifar below 64 px)",
             ),
             ParamSpec::new(
                 "depth",
@@ -185,16 +185,9 @@ impl SearchSpace for ResNet {
 
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {
         let p = Params::new(self.name(), self.params(), given)?;
-        let resolution: usize = p.get("resolution")?;
-        let classes: usize = p.get("classes")?;
-        let width: f64 = p.get("width")?;
-        let stem: String = p.get("stem")?;
-        let imagenet = match stem.as_str() {
-            "imagenet" => true,
-            "cifar" => false,
-            "auto" => resolution >= 64,
-            other => return Err(bad("stem", format!("unknown stem `{other}`; use imagenet, cifar or auto"))),
-        };
+        let v = p.input()?;
+        let (resolution, classes, width) = (v.resolution, v.classes, v.width);
+        let imagenet = p.imagenet_preset("stem", resolution)?;
         let depth: usize = match p.raw("depth") {
             "auto" => {
                 if imagenet {
