@@ -29,6 +29,12 @@ enum Command {
 }
 
 fn main() {
+    // Die quietly when the reader of stdout goes away (`figs cost … | head`), as CLI tools do,
+    // instead of panicking on the failed write.
+    // SAFETY: setting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Search(args) => search_cmd::run(args),

@@ -17,7 +17,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -228,7 +229,18 @@ pub fn run(a: SearchArgs) -> Result<()> {
 
     let mut search = Search::new(&supernet, &data.train, search_cfg)?;
     let cost0 = search.initial_cost();
-    let cancel = AtomicBool::new(false);
+    // Ctrl-C stops the running phase after the current step; the run still exports,
+    // plots and reports what it has. A second Ctrl-C ends the process.
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let _ = ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: stopping after the current step (press again to quit now)");
+        });
+    }
     let mut metrics = std::fs::File::create(out.join("metrics.jsonl")).context("cannot create metrics.jsonl")?;
     let pb = bar(a.steps, "search");
     let started = std::time::Instant::now();
@@ -255,7 +267,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
         if let Some(e) = write_err {
             return Err(e).context("cannot write metrics.jsonl");
         }
-        done += chunk;
+        done = search.steps_done();
         let ev = search.evaluate()?;
         writeln!(metrics, "{}", json!({"kind": "eval", "metrics": ev}))?;
         let line = format!(
@@ -268,8 +280,14 @@ pub fn run(a: SearchArgs) -> Result<()> {
         );
         // println on a hidden bar (output not a terminal) prints nothing; suspend always does.
         pb.suspend(|| println!("{line}"));
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
     }
     pb.finish_and_clear();
+    if cancel.load(Ordering::SeqCst) {
+        println!("search stopped by Ctrl-C after {done} of {} steps; exporting what it found", a.steps);
+    }
     let secs = started.elapsed().as_secs_f64();
     println!(
         "search: {} steps in {:.1} s ({:.2} steps/s, including evaluations)",
@@ -335,12 +353,24 @@ pub fn run(a: SearchArgs) -> Result<()> {
         vec![("seed", &supernet, None), ("found", &found, None)];
     if !a.no_retrain {
         for (name, graph, res) in results.iter_mut() {
+            if cancel.load(Ordering::SeqCst) {
+                println!("retraining of the {name} network skipped (Ctrl-C)");
+                continue;
+            }
             let pb = bar(train_cfg.steps, name);
             let r = train_from_scratch(graph, &data.train, &data.test, &train_cfg, &cancel, |p| {
                 pb.inc(1);
                 pb.set_message(format!("loss {:.3}", p.loss));
             })?;
             pb.finish_and_clear();
+            if r.cancelled {
+                // A shorter training would not compare fairly with the other network.
+                println!(
+                    "retraining of the {name} network stopped by Ctrl-C after {} steps; no accuracy reported",
+                    r.steps
+                );
+                continue;
+            }
             println!(
                 "retrained {name} network: {} steps in {:.0} s, test accuracy {:.4}",
                 r.steps, r.seconds, r.test_accuracy

@@ -109,3 +109,30 @@ fn plugins_lists_the_bundled_spaces() {
         assert!(names.contains(&n), "{names:?}");
     }
 }
+
+#[test]
+fn ctrl_c_stops_the_search_and_still_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let child = figs()
+        .args(["search", "--synthetic", "--device", "cpu", "--steps", "100000", "--batch-size", "16", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the search is stepping, then interrupt it once.
+    let metrics = out.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 3 {
+        assert!(start.elapsed().as_secs() < 120, "the search never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("stopped by Ctrl-C") && stdout.contains("skipped (Ctrl-C)"), "{stdout}");
+    assert!(out.join("arch.json").is_file() && out.join("alive_width.png").is_file());
+}
