@@ -9,7 +9,7 @@
 #   would also link libtorch into proc-macro crates, and rustc then crashes at exit);
 # - the Fashion-MNIST Debian package (skipped with a clear message when apt is not usable).
 #
-# Re-running it when everything is in place takes about a second.
+# Re-running it when everything is in place takes about 5 s (mostly the torch import check).
 set -euo pipefail
 
 TORCH_VERSION=2.11.0
