@@ -337,13 +337,8 @@ impl Search {
         // gates keep channels with a slightly below 0 alive, which would overshoot.
         let above_target = match self.config.target {
             Some(t) => {
-                let mut det = self.cost_model.full_alive();
-                for (g, a) in self.logits.iter().enumerate() {
-                    if let Some(a) = a {
-                        det[g] = f64::try_from(a.detach().gt(0.0).sum(Kind::Float))?;
-                    }
-                }
-                Some(self.cost_model.reported(&det) > t)
+                let open: Vec<f64> = self.open_counts().into_iter().map(|n| n as f64).collect();
+                Some(self.cost_model.reported(&open) > t)
             }
             None => None,
         };
@@ -395,8 +390,16 @@ impl Search {
     /// Alive channels per group under the export rule `1[a > 0]`; in target mode, fitted to
     /// the target by logit rank (see `close_to_target`).
     pub fn alive_counts(&self) -> Vec<usize> {
-        let mut counts: Vec<usize> = self
-            .analysis
+        let mut counts = self.open_counts();
+        if let Some(target) = self.config.target {
+            self.close_to_target(&mut counts, target);
+        }
+        counts
+    }
+
+    /// Channels with `a > 0` per group (full width for ungated groups).
+    fn open_counts(&self) -> Vec<usize> {
+        self.analysis
             .groups
             .iter()
             .zip(&self.logits)
@@ -404,11 +407,7 @@ impl Search {
                 Some(a) => a.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize,
                 None => g.width,
             })
-            .collect();
-        if let Some(target) = self.config.target {
-            self.close_to_target(&mut counts, target);
-        }
-        counts
+            .collect()
     }
 
     /// Fits the alive counts to `target` by logit rank: closes the lowest-logit open

@@ -4,7 +4,7 @@ use crate::format::{human, table};
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::cost::CostKind;
-use figs::count::count;
+use figs::count::{count, Counts};
 use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
 use figs::device::{device_name, DeviceChoice};
 use figs::gate::{GateConfig, RegSource};
@@ -349,10 +349,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
         plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     );
 
-    let mut results: Vec<(&str, &Graph, Option<TrainResult>)> =
-        vec![("seed", &supernet, None), ("found", &found, None)];
+    let mut results: Vec<(&str, &Graph, Counts, Option<TrainResult>)> =
+        vec![("seed", &supernet, seed_counts, None), ("found", &found, found_counts, None)];
     if !a.no_retrain {
-        for (name, graph, res) in results.iter_mut() {
+        for (name, graph, _, res) in results.iter_mut() {
             if cancel.load(Ordering::SeqCst) {
                 println!("retraining of the {name} network skipped (Ctrl-C)");
                 continue;
@@ -380,8 +380,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     }
     let mut summary_rows = Vec::new();
     let mut summary = Vec::new();
-    for (name, graph, res) in &results {
-        let c = count(graph, &graph.analyze()?);
+    for (name, _, c, res) in &results {
         summary_rows.push(vec![
             name.to_string(),
             human(c.params as f64),

@@ -67,19 +67,7 @@ impl Config {
     }
 
     pub fn small(width: f64, channels: usize, classes: usize) -> Config {
-        Config {
-            channels,
-            resolution: 28,
-            classes,
-            width,
-            stem: 16,
-            stem_stride: 1,
-            stages: SMALL.to_vec(),
-            head: 256,
-            kernels: vec![3, 5, 7],
-            expansions: vec![3, 6],
-            skip: true,
-        }
+        Config { channels, stem_stride: 1, stages: SMALL.to_vec(), head: 256, ..Config::imagenet(width, 28, classes) }
     }
 }
 
@@ -190,14 +178,12 @@ impl SearchSpace for FbNet {
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {
         let p = Params::new(self.name(), self.params(), given)?;
         let v = p.input()?;
-        let (resolution, channels) = (v.resolution, v.channels);
-        let mut cfg = if p.imagenet_preset("preset", resolution)? {
-            Config::imagenet(v.width, resolution, v.classes)
+        let base = if p.imagenet_preset("preset", v.resolution)? {
+            Config::imagenet(v.width, v.resolution, v.classes)
         } else {
-            Config::small(v.width, channels, v.classes)
+            Config::small(v.width, v.channels, v.classes)
         };
-        cfg.channels = channels;
-        cfg.resolution = resolution;
+        let mut cfg = Config { channels: v.channels, resolution: v.resolution, ..base };
         cfg.kernels = list(&p, "kernels")?;
         cfg.expansions = list(&p, "expansions")?;
         cfg.skip = p.get("skip")?;

@@ -79,15 +79,11 @@ impl Config {
     pub fn small(width: f64, channels: usize, classes: usize) -> Config {
         Config {
             channels,
-            resolution: 28,
-            classes,
-            width,
             stem: 16,
             stem_stride: 1,
             stages: SMALL.to_vec(),
             last_channel: 320,
-            dropout: 0.2,
-            fixed_stem: false,
+            ..Config::imagenet(width, 28, classes)
         }
     }
 }
@@ -192,14 +188,12 @@ impl SearchSpace for MobileNetV2 {
     fn build(&self, given: &BTreeMap<String, String>) -> Result<Graph> {
         let p = Params::new(self.name(), self.params(), given)?;
         let v = p.input()?;
-        let (resolution, channels) = (v.resolution, v.channels);
-        let mut cfg = if p.imagenet_preset("preset", resolution)? {
-            Config::imagenet(v.width, resolution, v.classes)
+        let base = if p.imagenet_preset("preset", v.resolution)? {
+            Config::imagenet(v.width, v.resolution, v.classes)
         } else {
-            Config::small(v.width, channels, v.classes)
+            Config::small(v.width, v.channels, v.classes)
         };
-        cfg.channels = channels;
-        cfg.resolution = resolution;
+        let mut cfg = Config { channels: v.channels, resolution: v.resolution, ..base };
         cfg.dropout = p.get("dropout")?;
         cfg.fixed_stem = p.get("fixed_stem")?;
         build(&cfg)
