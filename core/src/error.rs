@@ -51,6 +51,11 @@ pub enum Error {
     #[error("plugin {path}: {message}")]
     Plugin { path: PathBuf, message: String },
 
+    /// A regularizer returned something unusable (a non-scalar, NaN or gradient-free
+    /// penalty, a negative cost) or failed; the search state before the step is kept.
+    #[error("regularizer `{name}`: {message}")]
+    Regularizer { name: String, message: String },
+
     /// Drawing or saving a plot failed.
     #[error("plot {path}: {message}")]
     Plot { path: PathBuf, message: String },

@@ -2,7 +2,7 @@
 //!
 //! One graph IR ([`graph::Graph`]) flows through everything: a search space produces it,
 //! [`net::Net`] builds a gated supernet from it, [`search::Search`] trains weights and
-//! Logistic-Sigmoid gates ([`gate`]) under a resource penalty ([`cost`]), and
+//! Logistic-Sigmoid gates ([`gate`]) under a resource penalty ([`regularizer`], [`cost`]), and
 //! [`search::Search::export`] returns the pruned graph — the found architecture — which the
 //! same interpreter rebuilds for retraining ([`train`]).
 
@@ -17,6 +17,7 @@ pub mod io;
 pub mod net;
 pub mod plot;
 pub mod plugin;
+pub mod regularizer;
 pub mod search;
 pub mod space;
 pub mod train;

@@ -53,11 +53,14 @@ impl Net {
                     Layer::Conv(nn::conv2d(p, ins.c as i64, out as i64, kernel as i64, cfg))
                 }
                 Op::BatchNorm => {
+                    // PyTorch starts γ at 1; tch's default is uniform in [0, 1), which would
+                    // start a γ-based search with channels already below any threshold.
+                    let cfg = nn::BatchNormConfig { ws_init: nn::Init::Const(1.0), ..Default::default() };
                     let s = analysis.shapes[i];
                     if s.flat {
-                        Layer::Bn(nn::batch_norm1d(p, s.features() as i64, Default::default()))
+                        Layer::Bn(nn::batch_norm1d(p, s.features() as i64, cfg))
                     } else {
-                        Layer::Bn(nn::batch_norm2d(p, s.c as i64, Default::default()))
+                        Layer::Bn(nn::batch_norm2d(p, s.c as i64, cfg))
                     }
                 }
                 Op::Linear { out, bias, .. } => {
@@ -77,6 +80,14 @@ impl Net {
 
     pub fn analysis(&self) -> &Analysis {
         &self.analysis
+    }
+
+    /// The scale γ of batch-norm node `i` (`None` for other nodes).
+    pub fn bn_scale(&self, i: usize) -> Option<&Tensor> {
+        match self.layers.get(i) {
+            Some(Layer::Bn(b)) => b.ws.as_ref(),
+            _ => None,
+        }
     }
 
     /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns `[N, classes]`

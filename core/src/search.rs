@@ -1,23 +1,25 @@
-//! The FiGS search session: a supernet with Logistic-Sigmoid gates, trained step by step
-//! on `task loss + λ · regularizer / initial cost`.
+//! The FiGS search session: a supernet with Logistic-Sigmoid gates (or, for MorphNet's
+//! baseline, its BN γ), trained step by step on `task loss + λ · regularizer / initial cost`.
 //!
 //! A [`Search`] owns everything it uses (graph, parameters, optimizer, data, RNG, history),
 //! so it can live in a REPL session or a notebook variable. Drive it with [`Search::step`]
 //! or [`Search::run`]; look at it with [`Search::evaluate`] and [`Search::alive`]; get the
 //! found architecture with [`Search::export`].
 
-use crate::cost::{CostKind, CostModel};
 use crate::data::{Batches, Dataset};
 use crate::device::{device_name, DeviceChoice};
 use crate::error::{Error, Result};
 use crate::gate::{self, GateConfig, RegSource};
 use crate::graph::{prune, Analysis, Graph, PruneReport};
 use crate::net::Net;
+use crate::regularizer::{check_cost, check_penalty, BoundRegularizer, Regularizer, Source};
 use crate::train::evaluate_net;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
 
@@ -38,7 +40,15 @@ pub struct SearchConfig {
     /// Penalty strength, relative to the initial cost: the loss is
     /// `CE + lambda · reg / cost(supernet)`.
     pub lambda: f64,
-    pub cost: CostKind,
+    /// Name of the regularizer (filled in by [`Search::new`] from the one it is given).
+    #[serde(default)]
+    pub regularizer: String,
+    /// Parameters passed to the regularizer's `bind`.
+    #[serde(default)]
+    pub regularizer_params: BTreeMap<String, String>,
+    /// With a BN-γ regularizer (`gamma_flops`), a channel is alive when `|γ|` is above this.
+    #[serde(default = "default_gamma_threshold")]
+    pub gamma_threshold: f64,
     pub gate: GateConfig,
     /// Fraction of the training set held out for validation.
     pub val_fraction: f64,
@@ -60,6 +70,10 @@ fn default_recalibration() -> usize {
     30
 }
 
+fn default_gamma_threshold() -> f64 {
+    0.01
+}
+
 impl Default for SearchConfig {
     fn default() -> Self {
         SearchConfig {
@@ -71,7 +85,9 @@ impl Default for SearchConfig {
             weight_decay: 0.0,
             gate_lr: 0.05,
             lambda: 1.0,
-            cost: CostKind::Flops,
+            regularizer: String::new(),
+            regularizer_params: BTreeMap::new(),
+            gamma_threshold: default_gamma_threshold(),
             gate: GateConfig::default(),
             val_fraction: 0.1,
             bn_recalibration_batches: default_recalibration(),
@@ -102,6 +118,9 @@ impl SearchConfig {
             if self.lambda <= 0.0 {
                 return bad("lambda", "target mode adapts λ multiplicatively, so it must start above 0".into());
             }
+        }
+        if !(self.gamma_threshold > 0.0 && self.gamma_threshold.is_finite()) {
+            return bad("gamma-threshold", format!("must be positive, got {}", self.gamma_threshold));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight-decay", format!("must be ≥ 0, got {}", self.weight_decay));
@@ -149,7 +168,8 @@ pub struct GroupAlive {
     /// Channels with `a > 0` (the export rule); the full width for ungated groups.
     pub alive: usize,
     pub gated: bool,
-    /// Mean keep probability σ(a) over the group (1 for ungated groups).
+    /// Mean keep probability σ(a) over the group (1 for ungated groups; with a BN-γ
+    /// regularizer, the fraction of channels with |γ| above the threshold).
     pub mean_prob: f64,
 }
 
@@ -162,9 +182,13 @@ pub struct Search {
     // Owns the parameters that `net` and `logits` refer to.
     _vs: nn::VarStore,
     opt: nn::Optimizer,
-    /// Gate logits per group (`None` for ungated groups).
+    /// Gate logits per group (`None` for ungated groups, and all `None` with a BN-γ source).
     logits: Vec<Option<Tensor>>,
-    cost_model: CostModel,
+    regularizer: Arc<dyn Regularizer>,
+    bound: Box<dyn BoundRegularizer>,
+    /// BN-γ source only: per group, the (node, channel offset, width) of every BN that
+    /// produces its channels; empty for groups without one.
+    gammas: Vec<Vec<(usize, usize, usize)>>,
     cost0: f64,
     train: Dataset,
     val: Dataset,
@@ -186,9 +210,16 @@ impl std::fmt::Debug for Search {
 }
 
 impl Search {
-    /// Builds the gated supernet of `graph` and splits `train` into train / validation.
-    pub fn new(graph: &Graph, train: &Dataset, config: SearchConfig) -> Result<Search> {
+    /// Builds the gated supernet of `graph`, binds `regularizer` to it (with
+    /// `config.regularizer_params`) and splits `train` into train / validation.
+    pub fn new(
+        graph: &Graph,
+        train: &Dataset,
+        mut config: SearchConfig,
+        regularizer: Arc<dyn Regularizer>,
+    ) -> Result<Search> {
         config.validate()?;
+        config.regularizer = regularizer.name().to_string();
         let analysis = graph.analyze()?;
         let (c, h, w) = train.image_shape();
         let i = graph.input;
@@ -209,23 +240,36 @@ impl Search {
         let (train_split, val) = train.split(config.val_fraction, config.seed)?;
         let vs = nn::VarStore::new(device);
         let net = Net::new(&vs.root(), graph)?;
+        let bound = regularizer.bind(graph, &config.regularizer_params)?;
+        let full: Vec<f64> = analysis.groups.iter().map(|g| g.width as f64).collect();
+        let cost0 = check_cost(regularizer.name(), bound.reported(&full)?)?;
+        if cost0 <= 0.0 {
+            return Err(Error::Regularizer {
+                name: regularizer.name().into(),
+                message:
+                    "the supernet's cost is 0, so λ has nothing to scale; does the graph have any conv or linear layer?"
+                        .into(),
+            });
+        }
+        let source = regularizer.source();
         let gates_path = vs.root().set_group(1).sub("gates");
         let logits = analysis
             .groups
             .iter()
             .map(|g| {
-                g.gated.then(|| {
+                (g.gated && source == Source::Gates).then(|| {
                     let name = g.name.replace('.', "_");
                     gates_path.var(&name, &[g.width as i64], nn::Init::Const(config.gate.init_logit))
                 })
             })
             .collect();
+        let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
         let adam = nn::Adam { wd: config.weight_decay, ..Default::default() };
         let mut opt = adam.build(&vs, config.lr)?;
-        opt.set_lr_group(1, config.gate_lr);
-        opt.set_weight_decay_group(1, 0.0);
-        let cost_model = CostModel::new(graph, &analysis, config.cost);
-        let cost0 = cost_model.full();
+        if source == Source::Gates {
+            opt.set_lr_group(1, config.gate_lr);
+            opt.set_weight_decay_group(1, 0.0);
+        }
         Ok(Search {
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             lambda: config.lambda,
@@ -236,7 +280,9 @@ impl Search {
             _vs: vs,
             opt,
             logits,
-            cost_model,
+            regularizer,
+            bound,
+            gammas,
             cost0,
             train: train_split,
             val,
@@ -305,40 +351,62 @@ impl Search {
         let (x, y) = self.next_batch();
         let cfg = &self.config.gate;
         let tau = cfg.tau_at(self.step, self.config.steps);
+        let gamma = self.source() == Source::BnGamma;
         let z: Vec<Option<Tensor>> = self
             .logits
             .iter()
             .map(|a| a.as_ref().map(|a| gate::sample(a, tau, cfg.straight_through, cfg.eps)))
             .collect();
-        let out = self.net.forward(&x, true, Some(&z))?;
+        // The γ baseline trains the plain network; FiGS multiplies the sampled gates in.
+        let out = self.net.forward(&x, true, if gamma { None } else { Some(&z) })?;
         let task = out.cross_entropy_for_logits(&y);
-        let mut alive = self.cost_model.full_alive();
-        let mut r_sums = Vec::with_capacity(z.len());
-        let (mut alive_n, mut gated_n) = (0.0, 0.0);
-        for (g, (zg, a)) in z.iter().zip(&self.logits).enumerate() {
-            match (zg, a) {
-                (Some(zg), Some(a)) => {
-                    let n = f64::try_from(zg.detach().ge(cfg.alive_threshold).sum(Kind::Float))?;
-                    alive[g] = n;
-                    alive_n += n;
-                    gated_n += self.analysis.groups[g].width as f64;
-                    let r = match cfg.reg_source {
-                        RegSource::Sample => zg.shallow_clone(),
-                        RegSource::Prob => gate::probabilities(a),
-                    };
-                    r_sums.push(Some(r.sum(Kind::Float)));
+        let mut alive: Vec<f64> = self.analysis.groups.iter().map(|g| g.width as f64).collect();
+        let mut r: Vec<Option<Tensor>> = Vec::with_capacity(alive.len());
+        let (mut alive_n, mut searched_n) = (0.0, 0.0);
+        for g in 0..alive.len() {
+            let (value, open) = if gamma {
+                match self.gamma_vector(g) {
+                    Some(v) => {
+                        let open = v.detach().gt(self.config.gamma_threshold);
+                        (v, open)
+                    }
+                    None => {
+                        r.push(None);
+                        continue;
+                    }
                 }
-                _ => r_sums.push(None),
-            }
+            } else {
+                match (&z[g], &self.logits[g]) {
+                    (Some(zg), Some(a)) => {
+                        let v = match cfg.reg_source {
+                            RegSource::Sample => zg.shallow_clone(),
+                            RegSource::Prob => gate::probabilities(a),
+                        };
+                        (v, zg.detach().ge(cfg.alive_threshold))
+                    }
+                    _ => {
+                        r.push(None);
+                        continue;
+                    }
+                }
+            };
+            let n = f64::try_from(open.sum(Kind::Float))?;
+            alive[g] = n;
+            alive_n += n;
+            searched_n += self.analysis.groups[g].width as f64;
+            r.push(Some(value));
         }
-        let reg = self.cost_model.regularizer(&alive, &r_sums).to_device(self.device);
-        let sampled_cost = self.cost_model.reported(&alive);
-        // Target mode compares the cost of what export would keep (1[a > 0]): the sampled
+        let name = self.regularizer.name().to_string();
+        let reg = self.bound.penalty(&r, &alive)?;
+        check_penalty(&name, &reg, &r)?;
+        let reg = reg.to_device(self.device).to_kind(Kind::Float);
+        let sampled_cost = check_cost(&name, self.bound.reported(&alive)?)?;
+        // Target mode compares the cost of what export would keep (score > 0): the sampled
         // gates keep channels with a slightly below 0 alive, which would overshoot.
         let above_target = match self.config.target {
             Some(t) => {
                 let open: Vec<f64> = self.open_counts().into_iter().map(|n| n as f64).collect();
-                Some(self.cost_model.reported(&open) > t)
+                Some(check_cost(&name, self.bound.reported(&open)?)? > t)
             }
             None => None,
         };
@@ -361,13 +429,47 @@ impl Search {
             task_loss: task_v,
             reg: reg_v,
             cost: sampled_cost,
-            alive_fraction: if gated_n > 0.0 { alive_n / gated_n } else { 1.0 },
+            alive_fraction: if searched_n > 0.0 { alive_n / searched_n } else { 1.0 },
             tau,
             batch_accuracy: acc,
             lambda,
         };
         self.history.push(m.clone());
         Ok(m)
+    }
+
+    /// Where the regularizer's `r` comes from.
+    pub fn source(&self) -> Source {
+        self.regularizer.source()
+    }
+
+    /// The regularizer's name and cost unit.
+    pub fn regularizer(&self) -> (&str, &str) {
+        (self.regularizer.name(), self.regularizer.unit())
+    }
+
+    /// `max` over the producing BNs of `|γ|` for group `g` (BN-γ source), with gradient.
+    fn gamma_vector(&self, g: usize) -> Option<Tensor> {
+        let parts: Vec<Tensor> = self
+            .gammas
+            .get(g)?
+            .iter()
+            .filter_map(|&(i, off, w)| self.net.bn_scale(i).map(|t| t.narrow(0, off as i64, w as i64).abs()))
+            .collect();
+        match parts.len() {
+            0 => None,
+            1 => parts.into_iter().next(),
+            _ => Some(Tensor::stack(&parts, 0).amax([0], false)),
+        }
+    }
+
+    /// Per searched group, a detached score that is above 0 exactly for the channels the
+    /// export keeps: the gate logit, or `|γ| − threshold` with a BN-γ source.
+    fn score(&self, g: usize) -> Option<Tensor> {
+        match self.source() {
+            Source::Gates => self.logits[g].as_ref().map(Tensor::detach),
+            Source::BnGamma => self.gamma_vector(g).map(|v| v.detach() - self.config.gamma_threshold),
+        }
     }
 
     /// Runs up to `n` steps, calling `on_step` after each; stops early (between steps) when
@@ -384,7 +486,7 @@ impl Search {
     }
 
     fn deterministic_gates(&self) -> Vec<Option<Tensor>> {
-        self.logits.iter().map(|a| a.as_ref().map(|a| gate::deterministic(&a.detach()))).collect()
+        (0..self.analysis.groups.len()).map(|g| self.score(g).map(|s| gate::deterministic(&s))).collect()
     }
 
     /// Alive channels per group under the export rule `1[a > 0]`; in target mode, fitted to
@@ -397,14 +499,13 @@ impl Search {
         counts
     }
 
-    /// Channels with `a > 0` per group (full width for ungated groups).
+    /// Channels with a score above 0 per group (full width for groups not searched).
     fn open_counts(&self) -> Vec<usize> {
         self.analysis
             .groups
             .iter()
-            .zip(&self.logits)
-            .map(|(g, a)| match a {
-                Some(a) => a.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize,
+            .map(|g| match self.score(g.id) {
+                Some(s) => s.gt(0.0).sum(Kind::Int64).int64_value(&[]) as usize,
                 None => g.width,
             })
             .collect()
@@ -415,14 +516,18 @@ impl Search {
     /// highest-logit closed channels that still fit. Gates rank channels; in target mode the
     /// budget, not the sign of the logit, decides how many stay.
     fn close_to_target(&self, counts: &mut [usize], target: f64) {
-        let cost = |c: &[usize]| self.cost_model.reported(&c.iter().map(|&n| n as f64).collect::<Vec<f64>>());
-        // Per gated group: open logits (descending) and closed logits (descending).
-        let mut open: Vec<Vec<f64>> = Vec::with_capacity(self.logits.len());
-        let mut closed: Vec<Vec<f64>> = Vec::with_capacity(self.logits.len());
-        for a in &self.logits {
-            let mut v = a
-                .as_ref()
-                .and_then(|a| Vec::<f64>::try_from(a.detach().to_kind(Kind::Double).to_device(Device::Cpu)).ok())
+        // A failing regularizer counts as over the target: channels close, never open.
+        let cost = |c: &[usize]| {
+            self.bound.reported(&c.iter().map(|&n| n as f64).collect::<Vec<f64>>()).unwrap_or(f64::INFINITY)
+        };
+        // Per searched group: open scores (descending) and closed scores (descending).
+        let n = self.analysis.groups.len();
+        let mut open: Vec<Vec<f64>> = Vec::with_capacity(n);
+        let mut closed: Vec<Vec<f64>> = Vec::with_capacity(n);
+        for g in 0..n {
+            let mut v = self
+                .score(g)
+                .and_then(|s| Vec::<f64>::try_from(s.to_kind(Kind::Double).to_device(Device::Cpu)).ok())
                 .unwrap_or_default();
             v.sort_by(|x, y| y.total_cmp(x));
             let split = v.iter().take_while(|&&x| x > 0.0).count();
@@ -478,12 +583,17 @@ impl Search {
                 width: g.width,
                 alive: counts[g.id],
                 gated: g.gated,
-                mean_prob: a.as_ref().map(|a| a.sigmoid().mean(Kind::Float).double_value(&[])).unwrap_or(1.0),
+                mean_prob: match (a, self.score(g.id)) {
+                    (Some(a), _) => a.sigmoid().mean(Kind::Float).double_value(&[]),
+                    (None, Some(s)) => s.gt(0.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]),
+                    (None, None) => 1.0,
+                },
             })
             .collect()
     }
 
-    /// Keep probabilities σ(a) per gated group (`None` for ungated groups), on the CPU.
+    /// Keep probabilities σ(a) per gated group (`None` for ungated groups, and for every
+    /// group with a BN-γ source), on the CPU.
     pub fn probabilities(&self) -> Vec<Option<Vec<f64>>> {
         self.logits
             .iter()
@@ -497,10 +607,11 @@ impl Search {
     /// Cost of the network that [`Search::export`] would return now (groups kept at one
     /// channel and removed branches included). NaN if the export fails.
     pub fn current_cost(&self) -> f64 {
-        match self.export().and_then(|(g, _)| Ok(CostModel::new(&g, &g.analyze()?, self.config.cost).full())) {
-            Ok(c) => c,
-            Err(_) => f64::NAN,
-        }
+        let cost = |g: &Graph| -> Result<f64> {
+            let full: Vec<f64> = g.analyze()?.groups.iter().map(|g| g.width as f64).collect();
+            self.regularizer.bind(g, &self.config.regularizer_params)?.reported(&full)
+        };
+        self.export().and_then(|(g, _)| cost(&g)).unwrap_or(f64::NAN)
     }
 
     /// Validation loss and accuracy with deterministic gates; recorded in [`Search::evals`].
@@ -519,8 +630,28 @@ impl Search {
         Ok(m)
     }
 
-    /// The found architecture: the supernet graph pruned to the channels with `a > 0`.
+    /// The found architecture: the supernet graph pruned to the channels with a score above
+    /// 0 (gate logit, or |γ| above the threshold), fitted to the target in target mode.
     pub fn export(&self) -> Result<(Graph, PruneReport)> {
         prune(&self.graph, &self.analysis, &self.alive_counts())
     }
+}
+
+/// For a BN-γ search: per channel group, the (node, channel offset, width) of every 2-d batch
+/// norm whose output carries channels of that group.
+fn gamma_producers(graph: &Graph, analysis: &Analysis) -> Vec<Vec<(usize, usize, usize)>> {
+    let mut out = vec![Vec::new(); analysis.groups.len()];
+    for (i, node) in graph.nodes.iter().enumerate() {
+        if !matches!(node.op, crate::graph::Op::BatchNorm) || analysis.shapes[i].flat {
+            continue;
+        }
+        let mut offset = 0;
+        for seg in &analysis.channels[i] {
+            if analysis.groups[seg.group].gated {
+                out[seg.group].push((i, offset, seg.width));
+            }
+            offset += seg.width;
+        }
+    }
+    out
 }

@@ -55,10 +55,12 @@ impl<'a> Params<'a> {
         for k in given.keys() {
             if !specs.iter().any(|s| &s.name == k) {
                 let known: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-                return Err(crate::Error::config(
-                    k,
-                    format!("`{space}` has no parameter `{k}`; it knows {}", known.join(", ")),
-                ));
+                let knows = if known.is_empty() {
+                    "it takes none".to_string()
+                } else {
+                    format!("it knows {}", known.join(", "))
+                };
+                return Err(crate::Error::config(k, format!("`{space}` has no parameter `{k}`; {knows}")));
             }
         }
         Ok(Params { space, specs, given })

@@ -14,6 +14,53 @@ pub fn human(x: f64) -> String {
     }
 }
 
+/// A cost in its unit: seconds as `12.3 µs`, anything else as `1.23 M FLOPs`.
+pub fn human_unit(x: f64, unit: &str) -> String {
+    if unit != "s" {
+        return format!("{} {unit}", human(x));
+    }
+    let a = x.abs();
+    if a >= 1.0 {
+        format!("{x:.3} s")
+    } else if a >= 1e-3 {
+        format!("{:.3} ms", x * 1e3)
+    } else if a >= 1e-6 {
+        format!("{:.3} µs", x * 1e6)
+    } else {
+        format!("{:.1} ns", x * 1e9)
+    }
+}
+
+/// `1500`, `1.5k`, `2M`, `0.3G` → a number.
+pub fn parse_count(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
+        _ => Err(format!("`{s}` is not a positive count such as 5M, 800k or 1200000")),
+    }
+}
+
+/// A count (`3M`) or a time with a unit (`40us`, `40µs`, `2.5ms`, `1s`, `80ns`) → a number
+/// (times in seconds).
+pub fn parse_quantity(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    for (suffix, mult) in [("ms", 1e-3), ("us", 1e-6), ("µs", 1e-6), ("ns", 1e-9), ("s", 1.0)] {
+        if let Some(num) = t.strip_suffix(suffix) {
+            return match num.trim().parse::<f64>() {
+                Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
+                _ => Err(format!("`{s}` is not a positive time such as 40us or 2.5ms")),
+            };
+        }
+    }
+    parse_count(t)
+}
+
 /// Renders rows as a table with a header, columns padded to their widest cell. Columns
 /// whose cells all start with a digit (numbers, `1.2 M`) are right-aligned, others left.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
@@ -77,5 +124,21 @@ mod tests {
         assert_eq!(lines[3], "found   0.5 M");
         let t = table(&["name", "help"], &[vec!["a".into(), "short".into()], vec!["b".into(), "longer text".into()]]);
         assert_eq!(t.lines().nth(2), Some("a     short"));
+    }
+
+    #[test]
+    fn quantities_parse() {
+        assert_eq!(parse_quantity("3M"), Ok(3e6));
+        assert_eq!(parse_quantity("1.5k"), Ok(1500.0));
+        assert!((parse_quantity("40us").unwrap() - 40e-6).abs() < 1e-15);
+        assert!((parse_quantity("2.5ms").unwrap() - 2.5e-3).abs() < 1e-15);
+        assert!(parse_quantity("-1").is_err());
+        assert!(parse_quantity("fast").is_err());
+    }
+
+    #[test]
+    fn seconds_print_in_small_units() {
+        assert_eq!(human_unit(4.2e-5, "s"), "42.000 µs");
+        assert_eq!(human_unit(3.0e6, "FLOPs"), "3.00 M FLOPs");
     }
 }

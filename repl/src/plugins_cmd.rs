@@ -1,4 +1,5 @@
-//! `figs plugins`: the plugins on the search path, with their parameters.
+//! `figs plugins`: the plugins on the search path (search spaces and regularizers), with
+//! their parameters.
 
 use crate::format::table;
 use anyhow::Result;
@@ -42,7 +43,11 @@ pub fn run(a: PluginsArgs) -> Result<()> {
         .iter()
         .map(|p| {
             let i = p.info();
-            vec![i.name.clone(), i.kind.clone(), i.version.clone(), i.description.clone()]
+            let kind = match (&i.source, &i.unit) {
+                (Some(src), Some(unit)) => format!("{} ({}, {unit})", i.kind, src.as_str()),
+                _ => i.kind.clone(),
+            };
+            vec![i.name.clone(), kind, i.version.clone(), i.description.clone()]
         })
         .collect();
     println!("{}", table(&["name", "kind", "version", "description"], &rows));

@@ -1,15 +1,15 @@
 //! `figs search`: the main job, end to end.
 
-use crate::format::{human, table};
+use crate::format::{human, human_unit, parse_count, parse_quantity, table};
 use anyhow::{Context, Result};
 use clap::Args;
-use figs::cost::CostKind;
 use figs::count::{count, Counts};
 use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
 use figs::device::{device_name, DeviceChoice};
 use figs::gate::{GateConfig, RegSource};
 use figs::graph::Graph;
 use figs::plot::{alive_width_chart, WidthRow};
+use figs::regularizer::{Regularizer, Source};
 use figs::search::{Search, SearchConfig};
 use figs::space::{parse_kv, SearchSpace};
 use figs::train::{train_from_scratch, TrainConfig, TrainResult};
@@ -45,12 +45,24 @@ pub struct SearchArgs {
     #[arg(long, default_value_t = 0.5)]
     lambda: f64,
     /// Target mode: the MACs to land on (suffixes k, M, G: `--target-macs 1.5M`). The
-    /// penalty applies only above it and λ adapts; the export is at or under it.
-    #[arg(long, value_parser = parse_count)]
+    /// penalty applies only above it and λ adapts; the export is at or under it. Needs a
+    /// FLOPs regularizer (flops, gamma_flops).
+    #[arg(long, value_parser = parse_count, conflicts_with = "target")]
     target_macs: Option<f64>,
-    /// Resource the penalty measures: flops or model_size.
-    #[arg(long, default_value = "flops")]
-    cost: CostKind,
+    /// Target mode in the regularizer's own unit: `2.5M` weights for model_size, `40us`
+    /// for latency, `3M` FLOPs for flops.
+    #[arg(long, value_parser = parse_quantity)]
+    target: Option<f64>,
+    /// Regularizer plugin: flops, model_size, latency, gamma_flops (`figs plugins` lists
+    /// what is on the plugin path).
+    #[arg(long, short = 'r', default_value = "flops")]
+    regularizer: String,
+    /// Regularizer parameter as name=value (repeatable), e.g. `-R hardware=cpu`.
+    #[arg(long = "reg-param", short = 'R', value_name = "NAME=VALUE")]
+    reg_params: Vec<String>,
+    /// With gamma_flops: a channel is alive while its BN |γ| is above this.
+    #[arg(long, default_value_t = 0.01)]
+    gamma_threshold: f64,
     /// Search steps.
     #[arg(long, default_value_t = 800)]
     steps: u64,
@@ -115,25 +127,18 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-/// `1500`, `1.5k`, `2M`, `0.3G` → a number.
-fn parse_count(s: &str) -> std::result::Result<f64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
-        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
-        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
-        _ => (t, 1.0),
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v * mult),
-        _ => Err(format!("`{s}` is not a positive count such as 5M, 800k or 1200000")),
-    }
-}
-
 pub fn run(a: SearchArgs) -> Result<()> {
-    if a.target_macs.is_some() && a.cost != CostKind::Flops {
-        anyhow::bail!("--target-macs needs --cost flops (the model-size cost counts weights, not MACs)");
+    let regularizer = figs::plugin::find_regularizer(&a.regularizer)?;
+    let reg_params = parse_kv(&a.reg_params)?;
+    let unit = regularizer.unit().to_string();
+    if a.target_macs.is_some() && unit != "FLOPs" {
+        anyhow::bail!(
+            "--target-macs needs a FLOPs regularizer (flops, gamma_flops); `{}` measures {unit}: give --target in {unit} instead",
+            a.regularizer
+        );
     }
+    // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
+    let target = a.target.or(a.target_macs.map(|m| 2.0 * m));
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
@@ -177,7 +182,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
         weight_decay: 0.0,
         gate_lr: a.gate_lr,
         lambda: a.lambda,
-        cost: a.cost,
+        regularizer: a.regularizer.clone(),
+        regularizer_params: reg_params,
+        gamma_threshold: a.gamma_threshold,
         gate: GateConfig {
             tau: a.tau,
             tau_final: (a.tau_final != a.tau).then_some(a.tau_final),
@@ -186,8 +193,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             ..GateConfig::default()
         },
         val_fraction: 0.1,
-        // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
-        target: a.target_macs.map(|m| 2.0 * m),
+        target,
         ..SearchConfig::default()
     };
     let train_cfg = TrainConfig {
@@ -227,8 +233,15 @@ pub fn run(a: SearchArgs) -> Result<()> {
         human(seed_counts.macs as f64)
     );
 
-    let mut search = Search::new(&supernet, &data.train, search_cfg)?;
+    let gamma = regularizer.source() == Source::BnGamma;
+    let mut search = Search::new(&supernet, &data.train, search_cfg, Arc::new(regularizer))?;
     let cost0 = search.initial_cost();
+    println!(
+        "regularizer: {} (source {}), supernet cost {}",
+        a.regularizer,
+        search.source().as_str(),
+        human_unit(cost0, &unit)
+    );
     // Ctrl-C stops the running phase after the current step; the run still exports,
     // plots and reports what it has. A second Ctrl-C ends the process.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -275,7 +288,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             ev.step,
             ev.accuracy,
             ev.loss,
-            human(ev.cost),
+            human_unit(ev.cost, &unit),
             100.0 * ev.cost / cost0
         );
         // println on a hidden bar (output not a terminal) prints nothing; suspend always does.
@@ -311,8 +324,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
         .filter(|g| g.gated)
         .map(|g| vec![g.name.clone(), g.width.to_string(), g.alive.to_string(), format!("{:.2}", g.mean_prob)])
         .collect();
-    println!("\nalive width per channel group (rule: a > 0):");
-    println!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
+    if gamma {
+        println!("\nalive width per channel group (rule: |γ| > {}):", a.gamma_threshold);
+        println!("{}", table(&["group", "supernet", "found", "alive frac"], &table_rows));
+    } else {
+        println!("\nalive width per channel group (rule: a > 0):");
+        println!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
+    }
     if !report.removed_nodes.is_empty() {
         println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
     }
@@ -322,12 +340,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
             report.kept_at_one.join(", ")
         );
     }
+    let found_cost = search.current_cost();
     println!(
-        "cost ({:?}): supernet {} -> found {} ({:.1}%)",
-        a.cost,
-        human(cost0),
-        human(search.current_cost()),
-        100.0 * search.current_cost() / cost0
+        "cost ({}): supernet {} -> found {} ({:.1}%)",
+        a.regularizer,
+        human_unit(cost0, &unit),
+        human_unit(found_cost, &unit),
+        100.0 * found_cost / cost0
     );
     if let Some(t) = a.target_macs {
         println!(
@@ -335,6 +354,14 @@ pub fn run(a: SearchArgs) -> Result<()> {
             human(t),
             human(found_counts.macs as f64),
             100.0 * found_counts.macs as f64 / t,
+            search.lambda()
+        );
+    } else if let Some(t) = a.target {
+        println!(
+            "target {}: landed at {} ({:.1}% of the target; λ ended at {:.3})",
+            human_unit(t, &unit),
+            human_unit(found_cost, &unit),
+            100.0 * found_cost / t,
             search.lambda()
         );
     }

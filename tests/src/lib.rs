@@ -1,8 +1,15 @@
 //! Helpers shared by the integration tests in `tests/tests/`.
 
 use figs::graph::Graph;
+use figs::regularizer::{CostRegularizer, Regularizer};
 use figs_mobilenet_v2::{Config, Stage};
+use std::sync::Arc;
 use tch::nn;
+
+/// The FLOPs regularizer, linked (the `flops` plugin exports the same value).
+pub fn flops() -> Arc<dyn Regularizer> {
+    Arc::new(CostRegularizer::flops())
+}
 
 /// Number of trainable parameters of the tch model that figs builds for `g`.
 pub fn built_params(g: &Graph) -> i64 {

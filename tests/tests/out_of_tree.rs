@@ -6,6 +6,7 @@ use figs::data::synthetic;
 use figs::device::DeviceChoice;
 use figs::search::{Search, SearchConfig};
 use figs::space::SearchSpace;
+use figs_tests::flops;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,7 +36,7 @@ fn template_plugin_builds_loads_and_searches() {
     let data = synthetic(256, 32, (1, 16, 16), 10, 2);
     let cfg =
         SearchConfig { device: DeviceChoice::Cpu, batch_size: 32, steps: 20, lambda: 2.0, ..SearchConfig::default() };
-    let mut s = Search::new(&g, &data.train, cfg).unwrap();
+    let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
     s.run(20, &AtomicBool::new(false), |_| {}).unwrap();
     let (arch, _) = s.export().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -1,10 +1,14 @@
 //! The plugin boundary: the bundled MobileNetV2 plugin loads from its `.so` and builds the
 //! same graph as the linked crate; every failure is a clear error and the host lives on.
 
+use figs::data::synthetic;
+use figs::device::DeviceChoice;
 use figs::plugin;
+use figs::search::{Search, SearchConfig};
 use figs::space::SearchSpace;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 /// target/<profile>, where cargo puts the workspace's cdylibs.
@@ -88,7 +92,10 @@ fn a_library_without_the_entry_symbol() {
 #[test]
 fn abi_version_mismatch_names_both_versions() {
     let e = err(fixture("abi"));
-    assert!(e.contains("ABI version 999") && e.contains("version 1"), "{e}");
+    assert!(
+        e.contains("ABI version 999") && e.contains(&format!("speaks version {}", plugin::abi::ABI_VERSION)),
+        "{e}"
+    );
 }
 
 #[test]
@@ -97,10 +104,50 @@ fn libtorch_version_mismatch_names_both_versions() {
     assert!(e.contains("libtorch 1.13.0") && e.contains("libtorch 2.11.0"), "{e}");
 }
 
+/// A short search with the fixture regularizer in `mode`: the error of the first step, if any.
+fn search_with(mode: &str) -> (Option<String>, Search) {
+    let reg = plugin::RegularizerPlugin::new(fixture(mode).unwrap()).unwrap();
+    assert_eq!(reg.info().kind, "regularizer");
+    assert_eq!(reg.info().unit.as_deref(), Some("units"));
+    let g = figs_tests::tiny_mobilenet();
+    let data = synthetic(64, 16, (1, 16, 16), 10, 1);
+    let cfg = SearchConfig { device: DeviceChoice::Cpu, batch_size: 16, steps: 4, ..SearchConfig::default() };
+    let mut s = Search::new(&g, &data.train, cfg, Arc::new(reg)).unwrap();
+    let e = s.step().err().map(|e| e.to_string());
+    (e, s)
+}
+
 #[test]
-fn regularizer_plugins_are_refused_for_now() {
-    let e = err(fixture("regularizer"));
-    assert!(e.contains("regularizer plugin"), "{e}");
+fn a_regularizer_plugin_runs_a_search() {
+    let (e, mut s) = search_with("reg_ok");
+    assert_eq!(e, None);
+    assert_eq!(s.steps_done(), 1);
+    assert!(s.evaluate().is_ok());
+}
+
+#[test]
+fn bad_penalties_are_clear_errors_and_the_search_survives() {
+    for (mode, want) in [
+        ("reg_nonscalar", "must be a scalar tensor"),
+        ("reg_nan", "the penalty is NaN"),
+        ("reg_nograd", "does not depend on r"),
+        ("reg_panic", "fixture regularizer asked to panic"),
+    ] {
+        let (e, mut s) = search_with(mode);
+        let e = e.unwrap_or_else(|| panic!("{mode} must fail"));
+        assert!(e.contains(want) && e.contains("regularizer `fixture_"), "{mode}: {e}");
+        // Nothing was applied, and the session still works.
+        assert_eq!(s.steps_done(), 0, "{mode}");
+        assert!(s.evaluate().is_ok(), "{mode}");
+    }
+}
+
+#[test]
+fn a_space_is_not_a_regularizer_and_back() {
+    let e = err(plugin::find_regularizer("mobilenet_v2"));
+    assert!(e.contains("no regularizer `mobilenet_v2`") && e.contains("flops"), "{e}");
+    let e = err(plugin::find("flops"));
+    assert!(e.contains("no search space `flops`"), "{e}");
 }
 
 #[test]

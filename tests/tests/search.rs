@@ -6,6 +6,7 @@ use figs::data::synthetic;
 use figs::device::DeviceChoice;
 use figs::gate::{self, GateConfig};
 use figs::search::{Search, SearchConfig};
+use figs_tests::flops;
 use figs_tests::tiny_mobilenet;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, MutexGuard};
@@ -65,7 +66,7 @@ fn penalty_shrinks_the_cost_and_no_penalty_keeps_every_channel() {
     let data = synthetic(1024, 256, (1, 16, 16), 10, 7);
     let cancel = AtomicBool::new(false);
 
-    let mut free = Search::new(&g, &data.train, config(0.0)).unwrap();
+    let mut free = Search::new(&g, &data.train, config(0.0), flops()).unwrap();
     free.run(120, &cancel, |_| {}).unwrap();
     let full = free.initial_cost();
     assert_eq!(free.current_cost(), full, "λ = 0 keeps every channel alive");
@@ -73,7 +74,7 @@ fn penalty_shrinks_the_cost_and_no_penalty_keeps_every_channel() {
     let acc = free.evaluate().unwrap().accuracy;
     assert!(acc > 0.5, "the tiny net learns the synthetic classes: {acc}");
 
-    let mut pen = Search::new(&g, &data.train, config(5.0)).unwrap();
+    let mut pen = Search::new(&g, &data.train, config(5.0), flops()).unwrap();
     let mut last = None;
     pen.run(120, &cancel, |m| last = Some(m.clone())).unwrap();
     let cost = pen.current_cost();
@@ -91,7 +92,7 @@ fn same_seed_same_search() {
     let data = synthetic(256, 64, (1, 16, 16), 10, 1);
     let cancel = AtomicBool::new(false);
     let run = || {
-        let mut s = Search::new(&g, &data.train, config(2.0)).unwrap();
+        let mut s = Search::new(&g, &data.train, config(2.0), flops()).unwrap();
         let mut losses = Vec::new();
         s.run(10, &cancel, |m| losses.push((m.task_loss, m.reg))).unwrap();
         (losses, s.probabilities())
@@ -104,7 +105,7 @@ fn cancel_stops_between_steps() {
     let g = tiny_mobilenet();
     let data = synthetic(256, 64, (1, 16, 16), 10, 1);
     let cancel = AtomicBool::new(false);
-    let mut s = Search::new(&g, &data.train, config(1.0)).unwrap();
+    let mut s = Search::new(&g, &data.train, config(1.0), flops()).unwrap();
     let done = s
         .run(50, &cancel, |m| {
             if m.step == 4 {
@@ -119,11 +120,11 @@ fn cancel_stops_between_steps() {
 fn mismatched_data_and_bad_settings_are_clear_errors() {
     let g = tiny_mobilenet();
     let data = synthetic(64, 16, (1, 28, 28), 10, 1);
-    let e = Search::new(&g, &data.train, config(1.0)).unwrap_err().to_string();
+    let e = Search::new(&g, &data.train, config(1.0), flops()).unwrap_err().to_string();
     assert!(e.contains("28x28") && e.contains("16x16"), "{e}");
     let data = synthetic(64, 16, (1, 16, 16), 10, 1);
     let bad = SearchConfig { gate: GateConfig { tau: -1.0, ..GateConfig::default() }, ..config(1.0) };
-    let e = Search::new(&g, &data.train, bad).unwrap_err().to_string();
+    let e = Search::new(&g, &data.train, bad, flops()).unwrap_err().to_string();
     assert!(e.contains("tau"), "{e}");
 }
 
@@ -132,7 +133,7 @@ fn nan_loss_is_an_error_not_a_crash() {
     let g = tiny_mobilenet();
     let mut data = synthetic(128, 16, (1, 16, 16), 10, 1);
     data.train.images = data.train.images.fill_(f64::NAN);
-    let mut s = Search::new(&g, &data.train, config(1.0)).unwrap();
+    let mut s = Search::new(&g, &data.train, config(1.0), flops()).unwrap();
     let e = s.step().unwrap_err().to_string();
     assert!(e.contains("NaN") && e.contains("step 0"), "{e}");
     assert_eq!(s.steps_done(), 0);
@@ -149,7 +150,7 @@ fn target_mode_lands_at_or_under_the_target() {
     };
     let target = 0.5 * full;
     let cfg = SearchConfig { target: Some(target), lambda: 0.5, ..config(0.5) };
-    let mut s = Search::new(&g, &data.train, cfg).unwrap();
+    let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
     s.run(80, &AtomicBool::new(false), |_| {}).unwrap();
     let (arch, _) = s.export().unwrap();
     let landed = 2.0 * figs::count::count(&arch, &arch.analyze().unwrap()).macs as f64;
@@ -160,5 +161,35 @@ fn target_mode_lands_at_or_under_the_target() {
     let lambdas: Vec<f64> = s.history().iter().map(|m| m.lambda).collect();
     assert!(lambdas.iter().any(|&l| l == 0.0) || s.lambda() != 0.5, "λ never changed: {lambdas:?}");
     let bad = SearchConfig { target: Some(-1.0), ..config(1.0) };
-    assert!(Search::new(&g, &data.train, bad).unwrap_err().to_string().contains("target"));
+    assert!(Search::new(&g, &data.train, bad, flops()).unwrap_err().to_string().contains("target"));
+}
+
+#[test]
+fn gamma_source_prunes_channels_whose_bn_scale_falls_below_the_threshold() {
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(512, 64, (1, 16, 16), 10, 4);
+    // A large learning rate moves γ from its initial 1 past the threshold within the test's
+    // 60 steps; the threshold is MorphNet-sized relative to that.
+    let cfg = SearchConfig { lr: 0.05, lambda: 5.0, gamma_threshold: 0.05, ..config(5.0) };
+    let reg = std::sync::Arc::new(figs::regularizer::CostRegularizer::gamma_flops());
+    let mut s = Search::new(&g, &data.train, cfg, reg).unwrap();
+    assert_eq!(s.source(), figs::regularizer::Source::BnGamma);
+    // γ starts at 1: everything alive, and no gate logits exist.
+    assert!(s.alive().iter().all(|a| a.alive == a.width));
+    assert!(s.probabilities().iter().all(Option::is_none));
+    s.run(60, &AtomicBool::new(false), |m| assert!(m.reg.is_finite())).unwrap();
+    let alive = s.alive();
+    let (arch, report) = s.export().unwrap();
+    let pruned: usize = alive.iter().filter(|a| a.gated).map(|a| a.width - a.alive).sum();
+    assert!(pruned > 0, "the γ-L1 penalty closed no channel: {alive:?}");
+    // The export has exactly the alive widths (groups kept at 1 aside).
+    let aa = arch.analyze().unwrap();
+    for a in alive.iter().filter(|a| a.gated && !report.kept_at_one.contains(&a.name)) {
+        if let Some(grp) = aa.groups.iter().find(|x| x.name == a.name) {
+            assert_eq!(grp.width, a.alive, "group {}", a.name);
+        }
+    }
+    let ev = s.evaluate().unwrap();
+    assert!(ev.cost < s.initial_cost(), "{} vs {}", ev.cost, s.initial_cost());
 }

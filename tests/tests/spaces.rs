@@ -1,5 +1,6 @@
 //! Every bundled space loads as a plugin and runs a short search on synthetic data with
-//! the cheap FLOPs regularizer; superblock branches can be removed at export.
+//! every bundled regularizer, also loaded as a plugin; superblock branches can be removed
+//! at export.
 
 use figs::data::synthetic;
 use figs::device::DeviceChoice;
@@ -8,6 +9,7 @@ use figs::search::{Search, SearchConfig};
 use figs::space::SearchSpace;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 fn small_params(space: &str) -> BTreeMap<String, String> {
     let mut p: BTreeMap<String, String> = [("resolution", "16"), ("channels", "1"), ("classes", "10")]
@@ -22,27 +24,38 @@ fn small_params(space: &str) -> BTreeMap<String, String> {
     p
 }
 
+/// The four bundled regularizers, each loaded from its `.so`, with the parameters to use.
+const REGULARIZERS: [(&str, &[(&str, &str)]); 4] =
+    [("flops", &[]), ("model_size", &[]), ("latency", &[("hardware", "cpu")]), ("gamma_flops", &[])];
+
 #[test]
-fn every_space_searches_and_exports() {
+fn every_space_searches_with_every_regularizer() {
     let data = synthetic(256, 32, (1, 16, 16), 10, 5);
     let cancel = AtomicBool::new(false);
     for name in ["mobilenet_v2", "resnet", "fbnet"] {
         let space = figs::plugin::find(name).unwrap();
         let g = space.build(&small_params(name)).unwrap();
-        let cfg = SearchConfig {
-            device: DeviceChoice::Cpu,
-            batch_size: 32,
-            steps: 8,
-            lambda: 2.0,
-            ..SearchConfig::default()
-        };
-        let mut s = Search::new(&g, &data.train, cfg).unwrap();
-        let steps = s.run(8, &cancel, |_| {}).unwrap();
-        assert_eq!(steps, 8, "{name}");
-        let ev = s.evaluate().unwrap();
-        assert!(ev.loss.is_finite(), "{name}");
-        let (arch, _) = s.export().unwrap();
-        arch.analyze().unwrap();
+        for (reg_name, params) in REGULARIZERS {
+            let reg = figs::plugin::find_regularizer(reg_name).unwrap();
+            assert_eq!(reg.info().kind, "regularizer");
+            let cfg = SearchConfig {
+                device: DeviceChoice::Cpu,
+                batch_size: 32,
+                steps: 6,
+                lambda: 2.0,
+                regularizer_params: params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                bn_recalibration_batches: 2,
+                ..SearchConfig::default()
+            };
+            let ctx = format!("{name} × {reg_name}");
+            let mut s = Search::new(&g, &data.train, cfg, Arc::new(reg)).unwrap();
+            assert_eq!(s.run(6, &cancel, |m| assert!(m.reg.is_finite(), "{ctx}")).unwrap(), 6, "{ctx}");
+            let ev = s.evaluate().unwrap();
+            assert!(ev.loss.is_finite() && ev.cost > 0.0 && ev.cost <= s.initial_cost() * 1.0001, "{ctx}: {ev:?}");
+            let (arch, _) = s.export().unwrap();
+            arch.analyze().unwrap();
+            assert_eq!(s.config().regularizer, reg_name);
+        }
     }
 }
 

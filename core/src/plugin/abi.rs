@@ -4,7 +4,8 @@
 //! allocated them frees. See docs/PLUGINS.md for the versioning policy.
 
 /// Version of this ABI. The host refuses a plugin whose table carries another one.
-pub const ABI_VERSION: u32 = 1;
+/// History: 1 = search spaces only; 2 = regularizer entries added to the table.
+pub const ABI_VERSION: u32 = 2;
 
 /// The libtorch version figs is built against (tch 0.24 ⇔ libtorch 2.11.0). A plugin built
 /// against another libtorch could pass tensors the host cannot read, so the host refuses it.
@@ -15,8 +16,21 @@ pub const ENTRY_SYMBOL: &str = "figs_plugin_entry";
 
 /// What a plugin provides.
 pub const KIND_SEARCH_SPACE: u32 = 1;
-/// A regularizer plugin (reserved: the host does not load them yet).
+/// A regularizer plugin.
 pub const KIND_REGULARIZER: u32 = 2;
+
+/// A regularizer's source of `r`: Logistic-Sigmoid gates.
+pub const SOURCE_GATES: u32 = 1;
+/// A regularizer's source of `r`: batch-norm |γ|.
+pub const SOURCE_BN_GAMMA: u32 = 2;
+
+/// A libtorch tensor handle (tch's `C_tensor`, a heap-allocated `at::Tensor`). Both sides
+/// run the same libtorch (the handshake checks the version), so a handle made by one side
+/// is valid on the other.
+pub type TensorHandle = *mut std::ffi::c_void;
+
+/// A regularizer bound to one graph, owned by the plugin; released with `reg_drop`.
+pub type RegInstance = *mut std::ffi::c_void;
 
 /// A borrowed UTF-8 string with static lifetime inside the plugin.
 #[repr(C)]
@@ -94,6 +108,37 @@ pub struct PluginTable {
     pub build: unsafe extern "C" fn(params: *const u8, len: usize, out: *mut FfiBuf) -> i32,
     /// Frees a buffer this plugin wrote into an `out` argument.
     pub free_buf: unsafe extern "C" fn(buf: FfiBuf),
+    // Regularizer entries (kind 2). A search space fills them with functions returning ERR;
+    // a regularizer's `build` returns ERR.
+    /// [`SOURCE_GATES`] or [`SOURCE_BN_GAMMA`] (0 for a search space).
+    pub reg_source: u32,
+    /// Unit of the reported cost, e.g. `FLOPs`.
+    pub reg_unit: FfiStr,
+    /// Binds the regularizer to a graph (JSON) with parameters (JSON object of strings).
+    /// On [`OK`], `*inst` is a new instance; on [`ERR`], `err` holds the message.
+    pub reg_bind: unsafe extern "C" fn(
+        graph: *const u8,
+        graph_len: usize,
+        params: *const u8,
+        params_len: usize,
+        inst: *mut RegInstance,
+        err: *mut FfiBuf,
+    ) -> i32,
+    /// The penalty for `n` groups: `r[g]` is a borrowed tensor handle or null, `alive[g]` a
+    /// count. On [`OK`], `*out` is a new tensor handle that the host owns and frees.
+    pub reg_penalty: unsafe extern "C" fn(
+        inst: RegInstance,
+        r: *const TensorHandle,
+        alive: *const f64,
+        n: usize,
+        out: *mut TensorHandle,
+        err: *mut FfiBuf,
+    ) -> i32,
+    /// The reported cost for `n` alive counts, written to `*cost`.
+    pub reg_reported:
+        unsafe extern "C" fn(inst: RegInstance, alive: *const f64, n: usize, cost: *mut f64, err: *mut FfiBuf) -> i32,
+    /// Releases an instance made by `reg_bind`.
+    pub reg_drop: unsafe extern "C" fn(inst: RegInstance),
 }
 
 /// A table in a `static`: raw pointers are not `Sync`, but the table is immutable data.

@@ -1,5 +1,5 @@
-//! Plugins: search spaces loaded at run time from shared libraries through a C ABI
-//! ([`abi`]), written with the safe SDK ([`sdk`], [`crate::export_plugin!`]).
+//! Plugins: search spaces and regularizers loaded at run time from shared libraries through
+//! a C ABI ([`abi`]), written with the safe SDK ([`sdk`], [`crate::export_plugin!`]).
 //!
 //! Loaded libraries stay loaded for the life of the process: code or data a plugin made
 //! may still be in use, and unloading it first would crash.
@@ -9,14 +9,16 @@ pub mod sdk;
 
 use crate::error::{Error, Result};
 use crate::graph::Graph;
+use crate::regularizer::{BoundRegularizer, Regularizer, Source};
 use crate::space::{ParamSpec, SearchSpace};
 use abi::{
-    EntryFn, FfiBuf, PluginTable, StaticTable, ABI_VERSION, ENTRY_SYMBOL, KIND_REGULARIZER, KIND_SEARCH_SPACE,
-    LIBTORCH_VERSION, OK,
+    EntryFn, FfiBuf, PluginTable, RegInstance, StaticTable, TensorHandle, ABI_VERSION, ENTRY_SYMBOL, KIND_REGULARIZER,
+    KIND_SEARCH_SPACE, LIBTORCH_VERSION, OK, SOURCE_BN_GAMMA, SOURCE_GATES,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use tch::Tensor;
 
 /// What a plugin says about itself.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -27,7 +29,18 @@ pub struct PluginInfo {
     pub description: String,
     pub params: Vec<ParamSpec>,
     pub path: PathBuf,
+    /// Regularizers only: where `r` comes from (`gates` or `bn_gamma`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Regularizers only: the unit of the reported cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
 }
+
+/// The two kinds as [`PluginInfo::kind`] spells them.
+pub const SEARCH_SPACE: &str = "search_space";
+/// See [`SEARCH_SPACE`].
+pub const REGULARIZER: &str = "regularizer";
 
 /// A loaded search-space plugin. Cheap to clone; usable as a [`SearchSpace`].
 #[derive(Clone)]
@@ -107,13 +120,16 @@ pub fn load(path: &Path) -> Result<Plugin> {
             format!("plugin `{name}` was built against libtorch {torch} but figs uses libtorch {LIBTORCH_VERSION}; rebuild it with tch 0.24"),
         ));
     }
-    let kind = match table.kind {
-        KIND_SEARCH_SPACE => "search_space",
+    let (kind, source, unit) = match table.kind {
+        KIND_SEARCH_SPACE => (SEARCH_SPACE, None, None),
         KIND_REGULARIZER => {
-            return Err(plugin_err(
-                path,
-                format!("`{name}` is a regularizer plugin; this figs cannot load regularizer plugins yet"),
-            ));
+            let source = match table.reg_source {
+                SOURCE_GATES => Source::Gates,
+                SOURCE_BN_GAMMA => Source::BnGamma,
+                s => return Err(plugin_err(path, format!("regularizer `{name}` declares unknown source {s}"))),
+            };
+            // SAFETY: as above.
+            (REGULARIZER, Some(source), Some(unsafe { table.reg_unit.to_string_lossy() }))
         }
         k => return Err(plugin_err(path, format!("plugin `{name}` has unknown kind {k}"))),
     };
@@ -125,7 +141,7 @@ pub fn load(path: &Path) -> Result<Plugin> {
     }
     let params: Vec<ParamSpec> = serde_json::from_str(&params)
         .map_err(|e| plugin_err(path, format!("plugin `{name}` has a malformed parameter schema: {e}")))?;
-    let info = PluginInfo { name, kind: kind.into(), version, description, params, path: canon };
+    let info = PluginInfo { name, kind: kind.into(), version, description, params, path: canon, source, unit };
     let p = Plugin { info: Arc::new(info), table: static_table };
     loaded.push(p.clone());
     Ok(p)
@@ -172,31 +188,73 @@ pub fn discover() -> Vec<PathBuf> {
 /// Finds a search space by name: an already loaded plugin, else the first file on the
 /// search path that loads and has that name.
 pub fn find(name: &str) -> Result<Plugin> {
-    if let Some(p) = loaded().into_iter().find(|p| p.info.name == name) {
+    find_kind(name, SEARCH_SPACE)
+}
+
+/// Finds a regularizer by name, like [`find`].
+pub fn find_regularizer(name: &str) -> Result<RegularizerPlugin> {
+    find_kind(name, REGULARIZER).map(RegularizerPlugin)
+}
+
+/// A loaded plugin of kind regularizer, usable as a [`Regularizer`].
+#[derive(Clone, Debug)]
+pub struct RegularizerPlugin(Plugin);
+
+impl RegularizerPlugin {
+    /// The plugin as a regularizer; an error naming the file if it is a search space.
+    pub fn new(p: Plugin) -> Result<RegularizerPlugin> {
+        if p.info.kind == REGULARIZER {
+            Ok(RegularizerPlugin(p))
+        } else {
+            Err(plugin_err(&p.info.path, format!("`{}` is a {}, not a regularizer", p.info.name, p.info.kind)))
+        }
+    }
+
+    pub fn info(&self) -> &PluginInfo {
+        &self.0.info
+    }
+}
+
+/// Loads every plugin on the search path that is not loaded yet (files that fail to load
+/// are skipped: `figs plugins` reports them).
+pub fn load_all() -> Vec<Plugin> {
+    for path in discover() {
+        if !loaded().iter().any(|p| path.canonicalize().is_ok_and(|c| c == p.info.path)) {
+            let _ = load(&path);
+        }
+    }
+    loaded()
+}
+
+fn find_kind(name: &str, kind: &str) -> Result<Plugin> {
+    let hit = |p: &Plugin| p.info.name == name && p.info.kind == kind;
+    if let Some(p) = loaded().into_iter().find(hit) {
         return Ok(p);
     }
-    let mut seen = Vec::new();
     for path in discover() {
         if loaded().iter().any(|p| path.canonicalize().is_ok_and(|c| c == p.info.path)) {
             continue;
         }
-        match load(&path) {
-            Ok(p) if p.info.name == name => return Ok(p),
-            Ok(p) => seen.push(p.info.name.clone()),
-            Err(_) => {}
+        if let Ok(p) = load(&path) {
+            if hit(&p) {
+                return Ok(p);
+            }
         }
     }
     // Another thread may have loaded it meanwhile.
-    if let Some(p) = loaded().into_iter().find(|p| p.info.name == name) {
+    if let Some(p) = loaded().into_iter().find(hit) {
         return Ok(p);
     }
-    seen.extend(loaded().into_iter().map(|p| p.info.name.clone()));
+    let mut seen: Vec<String> =
+        loaded().into_iter().filter(|p| p.info.kind == kind).map(|p| p.info.name.clone()).collect();
     seen.sort();
     seen.dedup();
+    let what = if kind == SEARCH_SPACE { "search space" } else { "regularizer" };
+    let setting = if kind == SEARCH_SPACE { "space" } else { "regularizer" };
     Err(Error::config(
-        "space",
+        setting,
         format!(
-            "no search space `{name}` on the plugin path ({}); available: {}",
+            "no {what} `{name}` on the plugin path ({}); available: {}",
             search_path().iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":"),
             if seen.is_empty() { "none".to_string() } else { seen.join(", ") }
         ),
@@ -207,6 +265,20 @@ impl Plugin {
     pub fn info(&self) -> &PluginInfo {
         &self.info
     }
+}
+
+/// Reads and frees a buffer the plugin wrote.
+///
+/// # Safety
+/// `buf` must be empty or written by `table`'s plugin.
+unsafe fn take_buf(table: &PluginTable, buf: FfiBuf) -> String {
+    let t = if buf.ptr.is_null() {
+        String::new()
+    } else {
+        String::from_utf8_lossy(std::slice::from_raw_parts(buf.ptr, buf.len)).into_owned()
+    };
+    (table.free_buf)(buf);
+    t
 }
 
 impl SearchSpace for Plugin {
@@ -224,15 +296,7 @@ impl SearchSpace for Plugin {
         // SAFETY: the handshake passed; `build` reads `json` and writes `out`.
         let code = unsafe { (self.table.0.build)(json.as_ptr(), json.len(), &mut out) };
         // SAFETY: `out` was written by the plugin and is read once, then freed by it.
-        let text = unsafe {
-            let t = if out.ptr.is_null() {
-                String::new()
-            } else {
-                String::from_utf8_lossy(std::slice::from_raw_parts(out.ptr, out.len)).into_owned()
-            };
-            (self.table.0.free_buf)(out);
-            t
-        };
+        let text = unsafe { take_buf(&self.table.0, out) };
         let path = &self.info.path;
         if code != OK {
             return Err(plugin_err(path, format!("`{}` failed to build: {text}", self.info.name)));
@@ -244,5 +308,100 @@ impl SearchSpace for Plugin {
             .analyze()
             .map_err(|e| plugin_err(path, format!("`{}` returned an invalid graph: {e}", self.info.name)))?;
         Ok(graph)
+    }
+}
+
+impl Regularizer for RegularizerPlugin {
+    fn name(&self) -> &str {
+        &self.0.info.name
+    }
+
+    fn source(&self) -> Source {
+        self.0.info.source.unwrap_or(Source::Gates)
+    }
+
+    fn unit(&self) -> &str {
+        self.0.info.unit.as_deref().unwrap_or("")
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        self.0.info.params.clone()
+    }
+
+    fn bind(&self, graph: &Graph, params: &BTreeMap<String, String>) -> Result<Box<dyn BoundRegularizer>> {
+        let g = serde_json::to_string(graph).map_err(|e| Error::GraphGlobal(format!("cannot serialise: {e}")))?;
+        let p = serde_json::to_string(params).unwrap_or_else(|_| "{}".into());
+        let mut inst: RegInstance = std::ptr::null_mut();
+        let mut err = FfiBuf::empty();
+        let t = &self.0.table.0;
+        // SAFETY: the handshake passed; `reg_bind` reads the two buffers and writes one output.
+        let code = unsafe { (t.reg_bind)(g.as_ptr(), g.len(), p.as_ptr(), p.len(), &mut inst, &mut err) };
+        // SAFETY: `err` is empty or written by this plugin.
+        let text = unsafe { take_buf(t, err) };
+        if code != OK || inst.is_null() {
+            return Err(self.0.reg_err(format!("cannot bind to `{}`: {text}", graph.name)));
+        }
+        Ok(Box::new(PluginBound { plugin: self.0.clone(), inst }))
+    }
+}
+
+impl Plugin {
+    fn reg_err(&self, message: String) -> Error {
+        Error::Regularizer { name: self.info.name.clone(), message }
+    }
+}
+
+/// A regularizer instance living in a plugin; released when dropped.
+struct PluginBound {
+    plugin: Plugin,
+    inst: RegInstance,
+}
+
+// SAFETY: the instance is owned by this value alone, and the SDK's `BoundRegularizer: Send`
+// bound holds for what it points at.
+unsafe impl Send for PluginBound {}
+
+impl BoundRegularizer for PluginBound {
+    fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> Result<Tensor> {
+        if r.len() != alive.len() {
+            return Err(self.plugin.reg_err(format!("{} r vectors but {} alive counts", r.len(), alive.len())));
+        }
+        // Borrowed handles: the plugin clones what it keeps.
+        let handles: Vec<TensorHandle> =
+            r.iter().map(|t| t.as_ref().map_or(std::ptr::null_mut(), |t| t.as_ptr() as TensorHandle)).collect();
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let mut err = FfiBuf::empty();
+        let t = &self.plugin.table.0;
+        // SAFETY: `inst` came from this plugin's `reg_bind`; both arrays hold `n` entries.
+        let code =
+            unsafe { (t.reg_penalty)(self.inst, handles.as_ptr(), alive.as_ptr(), alive.len(), &mut out, &mut err) };
+        // SAFETY: `err` is empty or written by this plugin.
+        let text = unsafe { take_buf(t, err) };
+        if code != OK || out.is_null() {
+            return Err(self.plugin.reg_err(format!("the penalty failed: {text}")));
+        }
+        // SAFETY: on OK the plugin handed over a new tensor handle; we own it now.
+        Ok(unsafe { Tensor::from_ptr(out as *mut _) })
+    }
+
+    fn reported(&self, alive: &[f64]) -> Result<f64> {
+        let mut cost = f64::NAN;
+        let mut err = FfiBuf::empty();
+        let t = &self.plugin.table.0;
+        // SAFETY: as in `penalty`.
+        let code = unsafe { (t.reg_reported)(self.inst, alive.as_ptr(), alive.len(), &mut cost, &mut err) };
+        // SAFETY: `err` is empty or written by this plugin.
+        let text = unsafe { take_buf(t, err) };
+        if code != OK {
+            return Err(self.plugin.reg_err(format!("the reported cost failed: {text}")));
+        }
+        Ok(cost)
+    }
+}
+
+impl Drop for PluginBound {
+    fn drop(&mut self) {
+        // SAFETY: `inst` came from this plugin's `reg_bind` and is not used again.
+        unsafe { (self.plugin.table.0.reg_drop)(self.inst) }
     }
 }

@@ -1,0 +1,93 @@
+//! The `latency` regularizer: per-layer roofline latency on a device from a hardware table
+//! (bundled: `h200`, `h200_bf16`, `cpu`; or your own JSON file with `table=PATH`).
+//!
+//! Reported cost: `Σ max(FLOPs / peak, bytes / bandwidth)` over conv and linear layers, in
+//! seconds, where bytes are input and output activations plus weights. Penalty:
+//! `Σ_g (∂latency/∂A_g) · R_g` at the current alive counts `A` (first-order, the active side
+//! of each max), so compute-bound layers are pushed by their FLOPs and memory-bound ones by
+//! their traffic. Elementwise ops, launch overheads and caches are not modelled.
+
+pub mod hardware;
+pub mod roofline;
+
+use figs::graph::Graph;
+use figs::regularizer::{BoundRegularizer, Regularizer};
+use figs::space::{ParamSpec, Params};
+use roofline::Roofline;
+use std::collections::BTreeMap;
+use tch::{Kind, Tensor};
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Latency;
+
+impl Regularizer for Latency {
+    fn name(&self) -> &str {
+        "latency"
+    }
+    fn unit(&self) -> &str {
+        "s"
+    }
+    fn params(&self) -> Vec<ParamSpec> {
+        vec![
+            ParamSpec::new("hardware", "h200", "device entry of the hardware table (bundled: h200, h200_bf16, cpu)"),
+            ParamSpec::new("table", "", "path of your own hardware table JSON (default: the bundled one)"),
+            ParamSpec::new("batch", "1", "batch size the latency is measured at"),
+        ]
+    }
+    fn bind(&self, graph: &Graph, params: &BTreeMap<String, String>) -> figs::Result<Box<dyn BoundRegularizer>> {
+        let p = Params::new("latency", self.params(), params)?;
+        let bad = |m: String| figs::Error::Regularizer { name: "latency".into(), message: m };
+        let table = p.raw("table");
+        let (json, origin) = if table.is_empty() {
+            (hardware::BUNDLED.to_string(), "(bundled)".to_string())
+        } else {
+            let text =
+                std::fs::read_to_string(table).map_err(|e| bad(format!("cannot read hardware table {table}: {e}")))?;
+            (text, table.to_string())
+        };
+        let hw = hardware::pick(&json, &origin, p.raw("hardware")).map_err(bad)?;
+        let batch: f64 = p.get("batch")?;
+        if !(batch >= 1.0 && batch.is_finite()) {
+            return Err(bad(format!("batch must be at least 1, got {batch}")));
+        }
+        let a = graph.analyze()?;
+        Ok(Box::new(Roofline::new(graph, &a, hw, batch)))
+    }
+}
+
+impl BoundRegularizer for Roofline {
+    fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> figs::Result<Tensor> {
+        let grad = self.gradient(alive);
+        let mut constant = 0.0;
+        let mut total: Option<Tensor> = None;
+        for (g, c) in grad.iter().enumerate() {
+            match r.get(g).and_then(Option::as_ref) {
+                Some(r) => {
+                    let term = r.sum(Kind::Float) * *c;
+                    total = Some(match total {
+                        Some(t) => t + term,
+                        None => term,
+                    });
+                }
+                None => constant += c * alive.get(g).copied().unwrap_or(0.0),
+            }
+        }
+        Ok(match total {
+            Some(t) => t + constant,
+            None => Tensor::from(constant).to_kind(Kind::Float),
+        })
+    }
+
+    fn reported(&self, alive: &[f64]) -> figs::Result<f64> {
+        Ok(self.latency(alive))
+    }
+}
+
+figs::export_plugin!(
+    regularizer: Latency,
+    version: env!("CARGO_PKG_VERSION"),
+    description: "roofline latency max(FLOPs/peak, bytes/bandwidth) per layer on a device from a hardware table",
+);
+
+#[cfg(test)]
+mod tests;
