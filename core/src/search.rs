@@ -334,6 +334,26 @@ impl Search {
         Ok(())
     }
 
+    /// Changes (or clears) the target between steps; λ keeps its current value.
+    pub fn set_target(&mut self, target: Option<f64>) -> Result<()> {
+        let mut c = self.config.clone();
+        c.target = target;
+        c.lambda = self.lambda.max(1e-4);
+        c.validate()?;
+        self.config.target = target;
+        Ok(())
+    }
+
+    /// The epoch the next batch comes from.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// Batches per epoch of the training split.
+    pub fn steps_per_epoch(&self) -> u64 {
+        (self.train.len() / self.config.batch_size).max(1) as u64
+    }
+
     fn next_batch(&mut self) -> (Tensor, Tensor) {
         loop {
             if let Some(b) = self.batches.as_mut() {

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct CostArgs {
-    /// An architecture file (arch.json, supernet.json); or use --space.
+    /// An architecture file (arch.json, supernet.json); or use --space. At the prompt,
+    /// without either, the session's supernet.
     arch: Option<PathBuf>,
     /// A search space to build (with --param) instead of a file.
     #[arg(long, conflicts_with = "arch")]
@@ -31,14 +32,17 @@ pub struct CostArgs {
     json: bool,
 }
 
-pub fn run(a: CostArgs) -> Result<()> {
-    let graph: Graph = match (&a.arch, &a.space) {
-        (Some(path), _) => Graph::load(path)?,
-        (None, Some(name)) => {
+pub fn run(a: CostArgs, supernet: Option<&Graph>) -> Result<()> {
+    let graph: Graph = match (&a.arch, &a.space, supernet) {
+        (Some(path), _, _) => Graph::load(path)?,
+        (None, Some(name), _) => {
             let space = figs::plugin::find(name)?;
             space.build(&parse_kv(&a.params)?).with_context(|| format!("building space `{name}`"))?
         }
-        (None, None) => bail!("give an architecture file (figs cost arch.json) or a space (figs cost --space NAME)"),
+        (None, None, Some(g)) => g.clone(),
+        (None, None, None) => {
+            bail!("give an architecture file (figs cost arch.json) or a space (figs cost --space NAME)")
+        }
     };
     let an = graph.analyze()?;
     let c = count(&graph, &an);

@@ -1,5 +1,17 @@
 //! Human-readable numbers and plain aligned tables.
 
+/// A progress bar (hidden when stderr is not a terminal): position, rate, ETA, a message.
+pub fn bar(len: u64, prefix: &str) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(prefix.to_string());
+    pb
+}
+
 /// `1234567` → `1.23 M`, with k / M / G suffixes.
 pub fn human(x: f64) -> String {
     let a = x.abs();
@@ -59,6 +71,12 @@ pub fn parse_quantity(s: &str) -> Result<f64, String> {
         }
     }
     parse_count(t)
+}
+
+/// `name  value` lines, names padded to the longest.
+pub fn kv(rows: &[(String, String)]) -> String {
+    let w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+    rows.iter().map(|(k, v)| format!("{k:<w$}  {v}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Renders rows as a table with a header, columns padded to their widest cell. Columns

@@ -1,31 +1,38 @@
-//! `figs`: the command line of figs. `figs search` runs a whole FiGS search: supernet,
-//! search, export, plot, retrain of the found and the seed network, summary.
+//! `figs`: FiGS searches at an interactive prompt (`figs` alone), from the shell
+//! (`figs search …`, `figs step …` — the same command table), from script files
+//! (`figs run FILE.figs`) and from `figs -c "cmd; cmd"`.
 
+mod cmd_data;
+mod cmd_gates;
+mod cmd_retrain;
+mod cmd_search;
+mod cmd_supernet;
+mod commands;
 mod cost_cmd;
 mod format;
+mod interrupt;
 mod plugins_cmd;
+mod repl;
+mod script;
 mod search_cmd;
+mod session;
 
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(name = "figs", version, about = "Fine-Grained Stochastic Architecture Search (FiGS) on libtorch")]
-#[command(args_override_self = true)]
+#[command(args_override_self = true, args_conflicts_with_subcommands = true)]
+#[command(after_help = "Without a command, figs opens its interactive prompt; `help` there lists the same commands.")]
 struct Cli {
+    /// Run these commands (separated by `;`) in one session and exit.
+    #[arg(short = 'c', value_name = "COMMANDS")]
+    commands: Option<String>,
+    /// History file of the interactive prompt (default: ~/.local/share/figs/history).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Search a space on a data set, export the found architecture, retrain and compare it
-    /// with the seed network.
-    Search(search_cmd::SearchArgs),
-    /// List the plugins on the plugin search path (FIGS_PLUGIN_PATH, then the directory of
-    /// the figs binary) with their parameters.
-    Plugins(plugins_cmd::PluginsArgs),
-    /// Parameters, MACs and channel groups of an architecture file or a search space.
-    Cost(cost_cmd::CostArgs),
+    command: Option<commands::Command>,
 }
 
 fn main() {
@@ -36,13 +43,25 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Search(args) => search_cmd::run(args),
-        Command::Plugins(args) => plugins_cmd::run(args),
-        Command::Cost(args) => cost_cmd::run(args),
+    let mut session = session::Session::default();
+    let result = match (cli.command, cli.commands) {
+        (Some(cmd), _) => commands::execute(&mut session, cmd).map(|_| ()),
+        (None, Some(text)) => script::run_text(&mut session, &script::split_commands(&text), "-c").map(|_| ()),
+        (None, None) => repl::run(cli.history),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_tables_are_consistent() {
+        super::Cli::command().debug_assert();
+        crate::commands::Line::command().debug_assert();
     }
 }

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct PluginsArgs {
+    /// Show only this plugin.
+    name: Option<String>,
     /// Also load these plugin files (in addition to the search path).
     #[arg(long = "load", value_name = "FILE")]
     load: Vec<PathBuf>,
@@ -31,7 +33,14 @@ pub fn run(a: PluginsArgs) -> Result<()> {
             }
         }
     }
-    let plugins = figs::plugin::loaded();
+    let mut plugins = figs::plugin::loaded();
+    if let Some(n) = &a.name {
+        plugins.retain(|p| &p.info().name == n);
+        if plugins.is_empty() {
+            let all: Vec<String> = figs::plugin::loaded().iter().map(|p| p.info().name.clone()).collect();
+            anyhow::bail!("no plugin `{n}` on the plugin path; there are {}", all.join(", "));
+        }
+    }
     if a.json {
         let infos: Vec<_> = plugins.iter().map(|p| p.info().clone()).collect();
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"plugins": infos, "errors": errors}))?);

@@ -1,6 +1,6 @@
 //! `figs search`: the main job, end to end.
 
-use crate::format::{human, human_unit, parse_count, parse_quantity, table};
+use crate::format::{bar, human, human_unit, parse_count, parse_quantity, table};
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::count::{count, Counts};
@@ -13,11 +13,10 @@ use figs::regularizer::{Regularizer, Source};
 use figs::search::{Search, SearchConfig};
 use figs::space::{parse_kv, SearchSpace};
 use figs::train::{train_from_scratch, TrainConfig, TrainResult};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 #[derive(Args, Debug)]
@@ -108,17 +107,6 @@ pub struct SearchArgs {
     /// Evaluate on the validation split every N steps (0 = only at the end).
     #[arg(long, default_value_t = 200)]
     eval_every: u64,
-}
-
-fn bar(len: u64, prefix: &str) -> ProgressBar {
-    let pb = ProgressBar::new(len);
-    pb.set_style(
-        ProgressStyle::with_template("{prefix:>8} [{bar:30}] {pos}/{len} {per_sec} eta {eta} {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    pb.set_prefix(prefix.to_string());
-    pb
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
@@ -243,17 +231,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
         human_unit(cost0, &unit)
     );
     // Ctrl-C stops the running phase after the current step; the run still exports,
-    // plots and reports what it has. A second Ctrl-C ends the process.
-    let cancel = Arc::new(AtomicBool::new(false));
-    {
-        let cancel = cancel.clone();
-        let _ = ctrlc::set_handler(move || {
-            if cancel.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-            eprintln!("\nCtrl-C: stopping after the current step (press again to quit now)");
-        });
-    }
+    // plots and reports what it has. A second Ctrl-C ends the process (not at the prompt).
+    let cancel = crate::interrupt::fresh();
     let mut metrics = std::fs::File::create(out.join("metrics.jsonl")).context("cannot create metrics.jsonl")?;
     let pb = bar(a.steps, "search");
     let started = std::time::Instant::now();

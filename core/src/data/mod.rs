@@ -1,10 +1,12 @@
-//! Data sets held in memory as tensors: IDX files (Fashion-MNIST, MNIST) and a synthetic
-//! set for tests. Search splits the training set into train / validation; the test set is
+//! Data sets held in memory as tensors: IDX files (Fashion-MNIST, MNIST), CIFAR-10's binary
+//! release and a synthetic set for tests. Search splits the training set into train / validation; the test set is
 //! only for final numbers.
 
+mod cifar;
 mod idx;
 mod synthetic;
 
+pub use cifar::load_cifar10_dir;
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
 pub use synthetic::synthetic;
 

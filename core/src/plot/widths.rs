@@ -1,21 +1,9 @@
-//! Charts written as SVG and PNG with plotters. Text uses the embedded DejaVu Sans font, so
-//! plotting needs no system fonts.
+//! Alive width per channel group, supernet vs found.
 
+use super::{render, Area};
 use crate::error::{Error, Result};
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
-
-static FONT: Once = Once::new();
-
-fn register_font() {
-    FONT.call_once(|| {
-        // Registering a well-formed embedded font cannot fail; if it did, text would be
-        // missing from the charts and the draw calls below would report it.
-        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
-    });
-}
 
 /// One row of the alive-width chart.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,36 +16,11 @@ pub struct WidthRow {
 /// Draws "alive width per group, supernet vs found" as `<stem>.svg` and `<stem>.png`.
 /// Returns the two paths.
 pub fn alive_width_chart(title: &str, rows: &[WidthRow], stem: &Path) -> Result<Vec<PathBuf>> {
-    register_font();
-    let svg = stem.with_extension("svg");
-    let png = stem.with_extension("png");
     let height = 120 + 26 * rows.len().max(1) as u32;
-    let size = (900, height);
-    let err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |e: String| Error::Plot { path: p.clone(), message: e }
-    };
-    if let Some(dir) = stem.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
-        draw_widths(&root, title, rows).map_err(err(&svg))?;
-        root.present().map_err(|e| err(&svg)(e.to_string()))?;
-    }
-    {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
-        draw_widths(&root, title, rows).map_err(err(&png))?;
-        root.present().map_err(|e| err(&png)(e.to_string()))?;
-    }
-    Ok(vec![svg, png])
+    render!(stem, (900, height), draw_widths(title, rows))
 }
 
-fn draw_widths<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
-    title: &str,
-    rows: &[WidthRow],
-) -> std::result::Result<(), String> {
+fn draw_widths<DB: DrawingBackend>(area: &Area<DB>, title: &str, rows: &[WidthRow]) -> std::result::Result<(), String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     area.fill(&WHITE).map_err(s)?;
     let n = rows.len().max(1) as i32;

@@ -1,0 +1,134 @@
+//! `export`, `retrain`, `compare`.
+
+use crate::format::{bar, human, table};
+use crate::session::{Retrained, Session};
+use anyhow::{bail, Result};
+use clap::Args;
+use figs::count::count;
+use figs::graph::Graph;
+use figs::train::{train_from_scratch, TrainConfig};
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Where to write the architecture (default: <out>/arch.json).
+    file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RetrainArgs {
+    /// `found` (the last export, made now if there is none), `seed` (the supernet without
+    /// gates) or an architecture file.
+    #[arg(default_value = "found")]
+    what: String,
+    /// Epochs of training (fractions allowed).
+    #[arg(long, default_value_t = 1.0)]
+    epochs: f64,
+    /// Label in `compare` and the Pareto plot (default: what was retrained).
+    #[arg(long)]
+    label: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
+    let (g, report) = s.search()?.export()?;
+    let path = a.file.unwrap_or_else(|| s.opts.out.join("arch.json"));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    }
+    g.save(&path)?;
+    let c = count(&g, &g.analyze()?);
+    println!("wrote {}: {} params, {} MACs", path.display(), human(c.params as f64), human(c.macs as f64));
+    if !report.removed_nodes.is_empty() {
+        println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
+    }
+    if !report.kept_at_one.is_empty() {
+        println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
+    }
+    s.found = Some(g);
+    s.unsaved_steps = 0;
+    Ok(())
+}
+
+pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
+    if !(a.epochs > 0.0 && a.epochs.is_finite()) {
+        bail!("--epochs must be positive, got {}", a.epochs);
+    }
+    let graph: Graph = match a.what.as_str() {
+        "found" => match (&s.found, &s.search) {
+            (Some(g), _) => g.clone(),
+            (None, Some(search)) => search.export()?.0,
+            (None, None) => bail!("nothing found yet: `init` and `step N` first, or `retrain FILE`"),
+        },
+        "seed" => s.supernet()?.clone(),
+        file => Graph::load(std::path::Path::new(file))?,
+    };
+    let data = s.data()?.clone();
+    let o = &s.opts;
+    let steps = ((a.epochs * (data.train.len() / o.batch_size).max(1) as f64).round() as u64).max(1);
+    let cfg =
+        TrainConfig { seed: o.seed, device: o.device, batch_size: o.batch_size, steps, lr: o.lr, weight_decay: 0.0 };
+    let cancel = crate::interrupt::fresh();
+    let pb = bar(steps, "retrain");
+    let r = train_from_scratch(&graph, &data.train, &data.test, &cfg, &cancel, |p| {
+        pb.inc(1);
+        pb.set_message(format!("loss {:.3}", p.loss));
+    })?;
+    pb.finish_and_clear();
+    let label = a.label.unwrap_or_else(|| a.what.clone());
+    if r.cancelled {
+        println!("retraining stopped by Ctrl-C after {} of {steps} steps; no accuracy recorded", r.steps);
+        return Ok(());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&json!({"label": label, "result": r}))?);
+    } else {
+        println!(
+            "retrained {label}: {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
+            human(r.counts.params as f64),
+            human(r.counts.macs as f64),
+            r.steps,
+            r.seconds,
+            r.test_accuracy
+        );
+    }
+    s.retrained.retain(|x| x.label != label);
+    s.retrained.push(Retrained { label, result: r });
+    Ok(())
+}
+
+pub fn compare(s: &mut Session, json: bool) -> Result<()> {
+    if s.retrained.is_empty() {
+        bail!("nothing retrained yet: `retrain seed` and `retrain found`");
+    }
+    if json {
+        let v: Vec<_> = s
+            .retrained
+            .iter()
+            .map(|r| {
+                json!({"network": r.label, "params": r.result.counts.params, "macs": r.result.counts.macs,
+                "steps": r.result.steps, "test_accuracy": r.result.test_accuracy})
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = s
+        .retrained
+        .iter()
+        .map(|r| {
+            vec![
+                r.label.clone(),
+                human(r.result.counts.params as f64),
+                human(r.result.counts.macs as f64),
+                r.result.steps.to_string(),
+                format!("{:.4}", r.result.test_accuracy),
+            ]
+        })
+        .collect();
+    println!("{}", table(&["network", "params", "MACs", "steps", "test acc"], &rows));
+    Ok(())
+}

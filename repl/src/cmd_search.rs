@@ -1,0 +1,309 @@
+//! `regularizer`, `init`, `step`, `eval`, `status`: the search session step by step.
+
+use crate::format::{bar, human_unit, kv};
+use crate::session::Session;
+use anyhow::{bail, Result};
+use clap::Args;
+use figs::gate::GateConfig;
+use figs::regularizer::Regularizer;
+use figs::search::{Search, SearchConfig};
+use figs::space::parse_kv;
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Args, Debug)]
+pub struct JsonArg {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RegularizerArgs {
+    /// Regularizer plugin: flops, model_size, latency, gamma_flops …; none shows the current.
+    name: Option<String>,
+    /// Regularizer parameter as name=value (repeatable), e.g. `-R hardware=cpu`.
+    #[arg(long = "reg-param", short = 'R', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Penalty strength λ (applies at once to a running search).
+    #[arg(long)]
+    lambda: Option<f64>,
+    /// Target cost in the regularizer's unit (`2M`, `40us`), or `off`.
+    #[arg(long)]
+    target: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Adam learning rate of the weights (default: `get lr`).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Adam learning rate of the gate logits.
+    #[arg(long)]
+    gate_lr: Option<f64>,
+    /// Examples per step.
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Planned steps (τ anneals over them).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// Seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+pub struct StepArgs {
+    /// Number of steps.
+    #[arg(default_value_t = 1)]
+    n: u64,
+    /// Run this many epochs of the training split instead (fractions allowed).
+    #[arg(long, conflicts_with = "n")]
+    epochs: Option<f64>,
+}
+
+fn reg_or_default(s: &mut Session) -> Result<()> {
+    if s.regularizer.is_none() {
+        s.regularizer = Some((figs::plugin::find_regularizer("flops")?, Default::default()));
+    }
+    Ok(())
+}
+
+pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
+    if let Some(name) = &a.name {
+        let reg = figs::plugin::find_regularizer(name)?;
+        let params = parse_kv(&a.params)?;
+        // Bind once to check the parameters now rather than at `init`.
+        if let Some(g) = &s.supernet {
+            reg.bind(g, &params)?;
+        }
+        s.regularizer = Some((reg, params));
+        if s.search.is_some() {
+            println!("(a regularizer change takes effect at the next `init`)");
+        }
+    } else if !a.params.is_empty() {
+        bail!("give the regularizer's name with its parameters: `regularizer NAME -R name=value`");
+    }
+    if let Some(l) = a.lambda {
+        s.opts.set("lambda", &l.to_string())?;
+        apply_live(s, "lambda")?;
+    }
+    if let Some(t) = &a.target {
+        s.opts.set("target", t)?;
+        apply_live(s, "target")?;
+    }
+    reg_or_default(s)?;
+    let (reg, params) = s.regularizer.as_ref().expect("set above");
+    let unit = reg.unit().to_string();
+    let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    println!(
+        "regularizer {} (source {}, cost in {unit}){}; λ {}; target {}",
+        reg.info().name,
+        reg.source().as_str(),
+        if p.is_empty() { String::new() } else { format!(" with {}", p.join(" ")) },
+        s.search.as_ref().map(|x| x.lambda()).unwrap_or(s.opts.lambda),
+        s.opts.target.map(|t| human_unit(t, &unit)).unwrap_or_else(|| "off".into())
+    );
+    Ok(())
+}
+
+/// Pushes an option that a running search can change at once.
+pub fn apply_live(s: &mut Session, name: &str) -> Result<()> {
+    let (lambda, target) = (s.opts.lambda, s.opts.target);
+    if let Some(search) = s.search.as_mut() {
+        match name {
+            "lambda" => search.set_lambda(lambda)?,
+            "target" => search.set_target(target)?,
+            "threads" if s.opts.threads > 0 => tch::set_num_threads(s.opts.threads),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
+    for (name, v) in [
+        ("lr", a.lr.map(|v| v.to_string())),
+        ("gate-lr", a.gate_lr.map(|v| v.to_string())),
+        ("batch-size", a.batch_size.map(|v| v.to_string())),
+        ("steps", a.steps.map(|v| v.to_string())),
+        ("seed", a.seed.map(|v| v.to_string())),
+    ] {
+        if let Some(v) = v {
+            s.opts.set(name, &v)?;
+        }
+    }
+    reg_or_default(s)?;
+    let graph = s.supernet()?.clone();
+    let train = s.data()?.train.clone();
+    let o = &s.opts;
+    if o.threads > 0 {
+        tch::set_num_threads(o.threads);
+    }
+    let (reg, params) = s.regularizer.clone().expect("set above");
+    let cfg = SearchConfig {
+        seed: o.seed,
+        device: o.device,
+        batch_size: o.batch_size,
+        steps: o.steps,
+        lr: o.lr,
+        gate_lr: o.gate_lr,
+        lambda: o.lambda,
+        regularizer_params: params,
+        gamma_threshold: o.gamma_threshold,
+        gate: GateConfig {
+            tau: o.tau,
+            tau_final: (o.tau_final != o.tau).then_some(o.tau_final),
+            ..GateConfig::default()
+        },
+        target: o.target,
+        ..SearchConfig::default()
+    };
+    let unit = reg.unit().to_string();
+    let search = Search::new(&graph, &train, cfg, Arc::new(reg))?;
+    let (tr, va) = search.split_sizes();
+    println!(
+        "search initialised: {} on {}, regularizer {} (supernet cost {}), {tr} train / {va} validation images, {} steps per epoch",
+        graph.name,
+        figs::device::device_name(search.device()),
+        search.regularizer().0,
+        human_unit(search.initial_cost(), &unit),
+        search.steps_per_epoch()
+    );
+    s.search = Some(search);
+    s.found = None;
+    s.unsaved_steps = 0;
+    s.quit_warned = false;
+    Ok(())
+}
+
+pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
+    let eval_every = s.opts.eval_every;
+    let search = s.search()?;
+    let n = match a.epochs {
+        Some(e) if e > 0.0 && e.is_finite() => ((e * search.steps_per_epoch() as f64).round() as u64).max(1),
+        Some(e) => bail!("--epochs must be positive, got {e}"),
+        None => a.n,
+    };
+    if n == 0 {
+        bail!("the number of steps must be at least 1");
+    }
+    let cancel = crate::interrupt::fresh();
+    let cost0 = search.initial_cost();
+    let pb = bar(n, "step");
+    let start = search.steps_done();
+    let mut result: Result<()> = Ok(());
+    while search.steps_done() - start < n {
+        let left = n - (search.steps_done() - start);
+        let chunk = if eval_every > 0 && n > eval_every { eval_every.min(left) } else { left };
+        let r = search.run(chunk, &cancel, |m| {
+            pb.inc(1);
+            pb.set_message(format!(
+                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2} λ {:.3}",
+                m.task_loss,
+                m.batch_accuracy,
+                100.0 * m.cost / cost0,
+                100.0 * m.alive_fraction,
+                m.tau,
+                m.lambda
+            ));
+        });
+        if let Err(e) = r {
+            result = Err(e.into());
+            break;
+        }
+        if cancel.load(Ordering::SeqCst) {
+            break;
+        }
+        if eval_every > 0 && n > eval_every {
+            let ev = search.evaluate()?;
+            let line = format!("  step {:>5}: val acc {:.4}  val loss {:.4}", ev.step, ev.accuracy, ev.loss);
+            pb.suspend(|| println!("{line}"));
+        }
+    }
+    pb.finish_and_clear();
+    let done = search.steps_done() - start;
+    let total = search.steps_done();
+    s.unsaved_steps += done;
+    s.quit_warned = false;
+    if cancel.load(Ordering::SeqCst) {
+        println!("stopped by Ctrl-C after {done} of {n} steps; the search is at step {total}");
+    }
+    result?;
+    let last = s.search()?.history().last().cloned();
+    if let Some(m) = last {
+        println!(
+            "step {total}: loss {:.4}, batch acc {:.3}, cost {:.1}% of supernet, {:.1}% of channels alive, τ {:.3}, λ {:.4}",
+            m.task_loss,
+            m.batch_accuracy,
+            100.0 * m.cost / cost0,
+            100.0 * m.alive_fraction,
+            m.tau,
+            m.lambda
+        );
+    }
+    Ok(())
+}
+
+pub fn eval(s: &mut Session, json: bool) -> Result<()> {
+    let search = s.search()?;
+    let unit = search.regularizer().1.to_string();
+    let cost0 = search.initial_cost();
+    let ev = search.evaluate()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({"eval": ev, "initial_cost": cost0, "unit": unit}))?);
+    } else {
+        println!(
+            "step {}: val acc {:.4}, val loss {:.4}, cost of the export {} ({:.1}% of supernet)",
+            ev.step,
+            ev.accuracy,
+            ev.loss,
+            human_unit(ev.cost, &unit),
+            100.0 * ev.cost / cost0
+        );
+    }
+    Ok(())
+}
+
+pub fn status(s: &mut Session, json: bool) -> Result<()> {
+    let unsaved = s.unsaved_steps;
+    let search = s.search()?;
+    let (reg, unit) = search.regularizer();
+    let (reg, unit) = (reg.to_string(), unit.to_string());
+    let cost0 = search.initial_cost();
+    let cost = search.current_cost();
+    let alive = search.alive();
+    let (a, t) = alive.iter().filter(|g| g.gated).fold((0, 0), |(a, t), g| (a + g.alive, t + g.width));
+    let last = search.history().last().cloned();
+    let eval = search.evals().last().cloned();
+    if json {
+        let v = json!({"step": search.steps_done(), "epoch": search.epoch(), "lambda": search.lambda(),
+            "regularizer": reg, "unit": unit, "initial_cost": cost0, "cost": cost,
+            "alive_channels": a, "searchable_channels": t, "last_step": last, "last_eval": eval,
+            "unexported_steps": unsaved});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let mut rows = vec![
+        ("step".to_string(), format!("{} (epoch {})", search.steps_done(), search.epoch())),
+        ("regularizer".into(), format!("{reg}, λ {:.4}", search.lambda())),
+        (
+            "cost of the export".into(),
+            format!("{} ({:.1}% of supernet)", human_unit(cost, &unit), 100.0 * cost / cost0),
+        ),
+        ("alive channels".into(), format!("{a} / {t}")),
+        ("not exported".into(), format!("{unsaved} steps")),
+    ];
+    if let Some(m) = last {
+        rows.push((
+            "last step".into(),
+            format!("loss {:.4}, batch acc {:.3}, τ {:.3}", m.task_loss, m.batch_accuracy, m.tau),
+        ));
+    }
+    if let Some(e) = eval {
+        rows.push(("last eval".into(), format!("step {}: val acc {:.4}", e.step, e.accuracy)));
+    }
+    println!("{}", kv(&rows));
+    Ok(())
+}

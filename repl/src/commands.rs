@@ -1,0 +1,195 @@
+//! The one command table: parsed by clap for the shell CLI (`figs search …`), for lines at
+//! the `figs>` prompt and for script files, so no command exists in only one of them.
+
+use crate::session::Session;
+use crate::{cmd_data, cmd_gates, cmd_retrain, cmd_search, cmd_supernet, cost_cmd, plugins_cmd, search_cmd};
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// The whole job in one go: search a space on a data set, export, plot, retrain the found
+    /// and the seed network and compare them.
+    Search(search_cmd::SearchArgs),
+    /// List the plugins (search spaces and regularizers) on the plugin path, show one, or
+    /// load a file.
+    Plugins(plugins_cmd::PluginsArgs),
+    /// Parameters, MACs and channel groups of an architecture file, a space or the supernet.
+    Cost(cost_cmd::CostArgs),
+    /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, synthetic) or show
+    /// the current one.
+    Data(cmd_data::DataArgs),
+    /// Build the supernet from a search space, load one from a file, or show it.
+    #[command(subcommand)]
+    Supernet(cmd_supernet::SupernetCmd),
+    /// Choose the regularizer and its parameters, set λ or a target, or show them.
+    Regularizer(cmd_search::RegularizerArgs),
+    /// Start a search on the supernet (optimizer settings from `set`, overridable here).
+    Init(cmd_search::InitArgs),
+    /// Run search steps (default 1) or epochs, with a progress bar; Ctrl-C stops after the
+    /// current step and keeps everything.
+    Step(cmd_search::StepArgs),
+    /// Evaluate the search on the validation split with deterministic gates.
+    Eval(cmd_search::JsonArg),
+    /// Where the search stands: step, epoch, λ, τ, cost, alive channels.
+    Status(cmd_search::JsonArg),
+    /// Gates per channel group (alive / total, mean p, histogram of p), or one group in detail.
+    Gates(cmd_gates::GatesArgs),
+    /// Plot to SVG and PNG: gate heat map, alive widths, surviving branches, search curves,
+    /// cost vs accuracy.
+    Plot(cmd_gates::PlotArgs),
+    /// Write the found architecture (default: <out>/arch.json).
+    Export(cmd_retrain::ExportArgs),
+    /// Train an architecture from scratch and report its test accuracy: `found` (the last
+    /// export), `seed` (the supernet) or an arch.json file.
+    Retrain(cmd_retrain::RetrainArgs),
+    /// The retrained networks side by side: params, MACs, test accuracy.
+    Compare(cmd_search::JsonArg),
+    /// Set a session option (seed, device, batch-size, lr, gate-lr, tau, lambda, target …).
+    Set {
+        name: String,
+        #[arg(allow_hyphen_values = true)]
+        value: String,
+    },
+    /// Show one session option or all of them.
+    Get {
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the commands of a script file (one per line, `#` comments).
+    Run { file: PathBuf },
+    /// Leave figs (warns once if the search has steps that were not exported).
+    #[command(alias = "exit")]
+    Quit {
+        /// Quit even with unexported progress.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// A line typed at the prompt or read from a script.
+#[derive(Parser, Debug)]
+#[command(name = "figs", no_binary_name = true, disable_version_flag = true, args_override_self = true)]
+#[command(help_template = "{all-args}")]
+pub struct Line {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What the caller should do after a command.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Runs one command against the session.
+pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
+    match cmd {
+        Command::Search(a) => search_cmd::run(a)?,
+        Command::Plugins(a) => plugins_cmd::run(a)?,
+        Command::Cost(a) => cost_cmd::run(a, s.supernet.as_ref())?,
+        Command::Data(a) => cmd_data::run(s, a)?,
+        Command::Supernet(c) => cmd_supernet::run(s, c)?,
+        Command::Regularizer(a) => cmd_search::regularizer(s, a)?,
+        Command::Init(a) => cmd_search::init(s, a)?,
+        Command::Step(a) => cmd_search::step(s, a)?,
+        Command::Eval(a) => cmd_search::eval(s, a.json)?,
+        Command::Status(a) => cmd_search::status(s, a.json)?,
+        Command::Gates(a) => cmd_gates::gates(s, a)?,
+        Command::Plot(a) => cmd_gates::plot(s, a)?,
+        Command::Export(a) => cmd_retrain::export(s, a)?,
+        Command::Retrain(a) => cmd_retrain::retrain(s, a)?,
+        Command::Compare(a) => cmd_retrain::compare(s, a.json)?,
+        Command::Set { name, value } => {
+            s.opts.set(&name, &value)?;
+            cmd_search::apply_live(s, &name)?;
+            get(s, Some(&name), false, true)?;
+        }
+        Command::Get { name, json } => get(s, name.as_deref(), json, false)?,
+        Command::Run { file } => return crate::script::run_file(s, &file),
+        Command::Quit { force } => {
+            if s.unsaved_steps > 0 && !force && !s.quit_warned {
+                s.quit_warned = true;
+                eprintln!(
+                    "warning: the search has {} steps that were not exported; `export` them, or `quit` again (or `quit --force`) to leave anyway",
+                    s.unsaved_steps
+                );
+                return Ok(Flow::Continue);
+            }
+            return Ok(Flow::Quit);
+        }
+    }
+    Ok(Flow::Continue)
+}
+
+/// Prints options; `named` prefixes a single value with `name = `.
+fn get(s: &Session, name: Option<&str>, json: bool, named: bool) -> Result<()> {
+    let all = s.opts.to_json();
+    let value = match name {
+        Some(n) => match all.get(n) {
+            Some(v) => v.clone(),
+            None => anyhow::bail!(
+                "no option `{n}`; options: {}",
+                crate::session::OPTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            ),
+        },
+        None => all.clone(),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(());
+    }
+    let show = |v: &serde_json::Value| match v {
+        serde_json::Value::String(t) => t.clone(),
+        serde_json::Value::Null => "off".into(),
+        v => v.to_string(),
+    };
+    match name {
+        Some(n) if named => println!("{n} = {}", show(&value)),
+        Some(_) => println!("{}", show(&value)),
+        None => {
+            let rows: Vec<Vec<String>> = crate::session::OPTIONS
+                .iter()
+                .map(|(n, help)| vec![n.to_string(), show(&all[*n]), help.to_string()])
+                .collect();
+            println!("{}", crate::format::table(&["option", "value", "meaning"], &rows));
+        }
+    }
+    Ok(())
+}
+
+/// Splits a line into words like a shell (quotes group, `\` escapes); an error names an
+/// unclosed quote.
+pub fn split_words(line: &str) -> Result<Vec<String>> {
+    shlex::split(line).ok_or_else(|| anyhow::anyhow!("unclosed quote in `{line}`"))
+}
+
+/// Parses and runs one line. Blank lines and `#` comments do nothing.
+pub fn execute_line(s: &mut Session, line: &str) -> Result<Flow> {
+    let line = line.replace("\\\n", " ");
+    let t = line.trim();
+    if t.is_empty() || t.starts_with('#') {
+        return Ok(Flow::Continue);
+    }
+    let words = split_words(t)?;
+    match Line::try_parse_from(&words) {
+        Ok(l) => execute(s, l.command),
+        Err(e) => match e.kind() {
+            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                print!("{e}");
+                Ok(Flow::Continue)
+            }
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+                print!("{e}");
+                Ok(Flow::Continue)
+            }
+            _ => {
+                let text = e.render().to_string();
+                Err(anyhow::anyhow!("{}", text.trim_end().trim_start_matches("error: ")))
+            }
+        },
+    }
+}

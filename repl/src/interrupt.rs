@@ -1,0 +1,32 @@
+//! Ctrl-C: one process-wide flag that long commands poll between steps. In the shell CLI a
+//! second Ctrl-C quits at once; at the interactive prompt it never ends the session.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+static INTERACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Marks the process as an interactive session (Ctrl-C never exits).
+pub fn set_interactive() {
+    INTERACTIVE.store(true, Ordering::SeqCst);
+}
+
+/// The flag, cleared, with the handler installed: call at the start of a long command.
+pub fn fresh() -> Arc<AtomicBool> {
+    let flag = FLAG
+        .get_or_init(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let f = flag.clone();
+            let _ = ctrlc::set_handler(move || {
+                if f.swap(true, Ordering::SeqCst) && !INTERACTIVE.load(Ordering::SeqCst) {
+                    std::process::exit(130);
+                }
+                eprintln!("\nCtrl-C: stopping after the current step");
+            });
+            flag
+        })
+        .clone();
+    flag.store(false, Ordering::SeqCst);
+    flag
+}

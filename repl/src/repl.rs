@@ -1,0 +1,247 @@
+//! The interactive prompt: rustyline with history, completion, hints and `\` continuation.
+
+use crate::commands::{execute_line, split_words, Flow, Line};
+use crate::session::{Session, OPTIONS};
+use clap::CommandFactory;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
+use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::{Hinter, HistoryHinter};
+use rustyline::history::DefaultHistory;
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Context, Editor};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// Names that change while the session runs.
+#[derive(Default)]
+struct Dynamic {
+    spaces: Vec<String>,
+    regularizers: Vec<String>,
+    space_params: Vec<String>,
+    reg_params: Vec<String>,
+    groups: Vec<String>,
+}
+
+struct Helper {
+    table: clap::Command,
+    dynamic: Arc<Mutex<Dynamic>>,
+    files: FilenameCompleter,
+    hinter: HistoryHinter,
+}
+
+fn pairs(cands: impl IntoIterator<Item = String>, prefix: &str) -> Vec<Pair> {
+    let mut v: Vec<Pair> = cands
+        .into_iter()
+        .filter(|c| c.starts_with(prefix))
+        // A finished word gets its space; `name=` waits for the value.
+        .map(|c| Pair { display: c.clone(), replacement: if c.ends_with('=') { c } else { format!("{c} ") } })
+        .collect();
+    v.sort_by(|a, b| a.display.cmp(&b.display));
+    v.dedup_by(|a, b| a.display == b.display);
+    v
+}
+
+impl Helper {
+    /// Completions for the word `cur` after the complete words `before`.
+    fn candidates(&self, before: &[String], cur: &str) -> Option<Vec<String>> {
+        let d = self.dynamic.lock().unwrap_or_else(|e| e.into_inner());
+        let names = |c: &clap::Command| c.get_subcommands().map(|s| s.get_name().to_string()).collect::<Vec<_>>();
+        let Some(first) = before.first() else {
+            let mut v = names(&self.table);
+            v.push("exit".into());
+            return Some(v);
+        };
+        let mut cmd = self.table.find_subcommand(first)?.clone();
+        let mut rest = &before[1..];
+        // Descend into nested subcommands (supernet build, …).
+        if let Some(sub) = rest.first().and_then(|w| cmd.find_subcommand(w).cloned()) {
+            cmd = sub;
+            rest = &rest[1..];
+        }
+        let prev = before.last().map(String::as_str).unwrap_or("");
+        if cur.starts_with('-') {
+            return Some(
+                cmd.get_arguments()
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .chain(std::iter::once("--help".to_string()))
+                    .collect(),
+            );
+        }
+        match prev {
+            "-p" | "--param" => return Some(d.space_params.iter().map(|p| format!("{p}=")).collect()),
+            "-R" | "--reg-param" => return Some(d.reg_params.iter().map(|p| format!("{p}=")).collect()),
+            "--space" => return Some(d.spaces.clone()),
+            "--regularizer" | "-r" => return Some(d.regularizers.clone()),
+            _ => {}
+        }
+        let positional = rest.iter().filter(|w| !w.starts_with('-')).count();
+        if cmd.has_subcommands() && positional == 0 {
+            return Some(names(&cmd));
+        }
+        match (first.as_str(), cmd.get_name(), positional) {
+            ("help", _, 0) => Some(names(&self.table)),
+            (_, "build", 0) => Some(d.spaces.clone()),
+            ("regularizer", _, 0) => Some(d.regularizers.clone()),
+            ("plugins", _, 0) => Some(d.spaces.iter().chain(&d.regularizers).cloned().collect()),
+            ("gates", _, 0) => Some(d.groups.clone()),
+            ("set" | "get", _, 0) => Some(OPTIONS.iter().map(|(n, _)| n.to_string()).collect()),
+            ("data", _, 0) => {
+                Some(["fashion-mnist", "mnist", "idx", "cifar10", "synthetic"].map(String::from).to_vec())
+            }
+            ("retrain", _, 0) => Some(vec!["found".into(), "seed".into()]),
+            ("plot", _, 0) => Some(
+                cmd.get_arguments()
+                    .filter(|a| a.get_id() == "kind")
+                    .flat_map(|a| a.get_possible_values())
+                    .map(|v| v.get_name().to_string())
+                    .collect(),
+            ),
+            ("set", _, 1) if before.get(1).is_some_and(|w| w == "device") => {
+                Some(["cpu", "cuda", "auto"].map(String::from).to_vec())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Completer for Helper {
+    type Candidate = Pair;
+    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let head = &line[..pos];
+        let start = head.rfind(char::is_whitespace).map(|i| i + 1).unwrap_or(0);
+        let cur = &head[start..];
+        let before = split_words(&head[..start]).unwrap_or_default();
+        match self.candidates(&before, cur) {
+            Some(c) => Ok((start, pairs(c, cur))),
+            None => self.files.complete(line, pos, ctx),
+        }
+    }
+}
+
+impl Hinter for Helper {
+    type Hint = String;
+    fn hint(&self, line: &str, pos: usize, ctx: &Context<'_>) -> Option<String> {
+        self.hinter.hint(line, pos, ctx)
+    }
+}
+
+impl Highlighter for Helper {}
+
+impl Validator for Helper {
+    fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
+        // A trailing backslash continues the command on the next line.
+        if ctx.input().ends_with('\\') {
+            Ok(ValidationResult::Incomplete)
+        } else {
+            Ok(ValidationResult::Valid(None))
+        }
+    }
+}
+
+impl rustyline::Helper for Helper {}
+
+fn refresh(d: &Arc<Mutex<Dynamic>>, s: &Session) {
+    let mut d = d.lock().unwrap_or_else(|e| e.into_inner());
+    let plugins = figs::plugin::loaded();
+    let of = |kind: &str| plugins.iter().filter(|p| p.info().kind == kind).map(|p| p.info().name.clone()).collect();
+    d.spaces = of(figs::plugin::SEARCH_SPACE);
+    d.regularizers = of(figs::plugin::REGULARIZER);
+    let mut sp: Vec<String> = plugins
+        .iter()
+        .filter(|p| p.info().kind == figs::plugin::SEARCH_SPACE)
+        .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
+        .collect();
+    sp.sort();
+    sp.dedup();
+    d.space_params = sp;
+    let mut rp: Vec<String> = plugins
+        .iter()
+        .filter(|p| p.info().kind == figs::plugin::REGULARIZER)
+        .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
+        .collect();
+    rp.sort();
+    rp.dedup();
+    d.reg_params = rp;
+    d.groups = s
+        .supernet
+        .as_ref()
+        .and_then(|g| g.analyze().ok())
+        .map(|a| a.groups.iter().filter(|g| g.gated).map(|g| g.name.clone()).collect())
+        .unwrap_or_default();
+}
+
+/// The default history file: `$XDG_DATA_HOME/figs/history`, else `~/.local/share/figs/history`.
+pub fn default_history() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(base.join("figs").join("history"))
+}
+
+fn red(text: &str) -> String {
+    if std::io::stderr().is_terminal() {
+        format!("\x1b[31m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Runs the prompt until `quit` or Ctrl-D.
+pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
+    crate::interrupt::set_interactive();
+    let mut session = Session::default();
+    figs::plugin::load_all();
+    let dynamic = Arc::new(Mutex::new(Dynamic::default()));
+    refresh(&dynamic, &session);
+    let helper = Helper {
+        table: Line::command(),
+        dynamic: dynamic.clone(),
+        files: FilenameCompleter::new(),
+        hinter: HistoryHinter::new(),
+    };
+    let mut rl: Editor<Helper, DefaultHistory> = Editor::new()?;
+    rl.set_helper(Some(helper));
+    let history = history.or_else(default_history);
+    if let Some(h) = &history {
+        if let Some(dir) = h.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = rl.load_history(h);
+    }
+    println!(
+        "figs {} — FiGS at the prompt. `help` lists the commands, `help CMD` explains one; Ctrl-D leaves.",
+        env!("CARGO_PKG_VERSION")
+    );
+    loop {
+        match rl.readline("figs> ") {
+            Ok(line) => {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let _ = rl.add_history_entry(line.as_str());
+                if let Some(h) = &history {
+                    // Saved after every command, so a crash loses nothing typed before it.
+                    let _ = rl.save_history(h);
+                }
+                match execute_line(&mut session, &line) {
+                    Ok(Flow::Quit) => break,
+                    Ok(Flow::Continue) => {}
+                    Err(e) => eprintln!("{} {e:#}", red("error:")),
+                }
+                refresh(&dynamic, &session);
+            }
+            // Ctrl-C at the prompt clears the line; it never ends the session.
+            Err(ReadlineError::Interrupted) => continue,
+            Err(ReadlineError::Eof) => {
+                if session.unsaved_steps > 0 {
+                    eprintln!("warning: leaving with {} steps that were not exported", session.unsaved_steps);
+                }
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}

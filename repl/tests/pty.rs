@@ -1,0 +1,77 @@
+//! Typing at the real prompt through a pseudo-terminal: completion of a command and of a
+//! plugin name, history recall, Ctrl-C during `step` keeping the step counter, an error
+//! that leaves the session alive, Ctrl-C at an empty prompt, Ctrl-D to leave.
+
+use expectrl::{ControlCode, Regex};
+use std::process::Command;
+use std::time::Duration;
+
+type Pty = expectrl::Session;
+
+/// Waits for `want` in the output, then lets the prompt come back: keys sent while a
+/// command still runs could arrive before the line editor reads them.
+fn wait(p: &mut Pty, want: &str) {
+    p.expect(want).unwrap_or_else(|e| panic!("waiting for `{want}`: {e}"));
+    std::thread::sleep(Duration::from_millis(400));
+}
+
+fn command(p: &mut Pty, line: &str, want: &str) {
+    p.send_line(line).unwrap();
+    wait(p, want);
+}
+
+#[test]
+fn typing_at_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_figs"));
+    cmd.arg("--history").arg(dir.path().join("history")).env("TERM", "xterm");
+    let mut p = expectrl::Session::spawn(cmd).expect("figs starts in a pty");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    wait(&mut p, "figs> ");
+
+    // An error leaves the session alive.
+    command(&mut p, "bogus", "error:");
+    command(&mut p, "data synthetic --size 256", "256 train");
+
+    // Tab completes a command name, a subcommand and a plugin name.
+    p.send("superne\t").unwrap();
+    p.expect("supernet ").unwrap();
+    p.send("bu\t").unwrap();
+    p.expect("build ").unwrap();
+    p.send("mobilenet\t").unwrap();
+    p.expect("mobilenet_v2 ").unwrap();
+    command(&mut p, "-p width=0.5", "supernet mobilenet_v2:");
+
+    command(&mut p, "set device cpu", "device = cpu");
+    command(&mut p, "set batch-size 16", "batch-size = 16");
+    command(&mut p, "init", "search initialised");
+
+    // Ctrl-C during a long `step` stops it and keeps the state.
+    p.send_line("step 100000").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    p.send(ControlCode::EndOfText).unwrap();
+    let caps = p.expect(Regex(r"the search is at step (\d+)")).unwrap();
+    let steps: u64 = String::from_utf8_lossy(caps.get(1).unwrap()).parse().unwrap();
+    assert!(steps > 0 && steps < 100000, "{steps}");
+    wait(&mut p, "figs> ");
+    let at_step = format!("{steps} (epoch");
+    command(&mut p, "status", &at_step);
+
+    // Up recalls the last line from history.
+    p.send("\x1b[A").unwrap();
+    p.expect("status").unwrap();
+    p.send("\r").unwrap();
+    wait(&mut p, &at_step);
+
+    // Ctrl-C at an empty prompt does not leave; the session still answers.
+    p.send(ControlCode::EndOfText).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    command(&mut p, "get seed", "0");
+    command(&mut p, "get batch-size", "16");
+
+    // Ctrl-D leaves, warning about the unexported steps.
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect("not exported").unwrap();
+    let history = std::fs::read_to_string(dir.path().join("history")).unwrap();
+    assert!(history.contains("step 100000") && history.contains("supernet build mobilenet_v2"), "{history}");
+}

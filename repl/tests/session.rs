@@ -1,0 +1,172 @@
+//! The session commands in script mode (`figs run FILE.figs`, `figs -c`): a whole workflow
+//! on synthetic data, checked against the files it writes; errors stop a script with its
+//! line; every command's help renders.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn figs() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_figs"))
+}
+
+fn text(o: &Output) -> (String, String) {
+    (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+}
+
+/// The JSON that command `cmd` printed in a script's output (between its echo and the next).
+fn json_after(stdout: &str, cmd: &str) -> Value {
+    let echo = format!("figs> {cmd}\n");
+    let start = stdout.find(&echo).unwrap_or_else(|| panic!("`{cmd}` not echoed in:\n{stdout}")) + echo.len();
+    let rest = &stdout[start..];
+    let end = rest.find("figs> ").unwrap_or(rest.len());
+    serde_json::from_str(&rest[..end]).unwrap_or_else(|e| panic!("`{cmd}` did not print JSON ({e}):\n{}", &rest[..end]))
+}
+
+const WORKFLOW: &str = r#"# a whole FiGS session on synthetic data
+data synthetic --size 512
+supernet build mobilenet_v2 -p width=0.5
+regularizer flops --lambda 4
+set device cpu
+set batch-size 32
+set eval-every 10
+init --steps 30
+step 20
+step \
+  10
+status --json
+gates --json
+gates stem.conv
+plot heatmap
+plot widths
+plot curves
+export
+retrain found --epochs 0.25
+retrain seed --epochs 0.25
+compare --json
+plot pareto
+"#;
+
+#[test]
+fn a_script_runs_the_whole_workflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = dir.path().join("session.figs");
+    std::fs::write(&script, format!("set out {}\n{WORKFLOW}", out.display())).unwrap();
+    let o = figs().arg("run").arg(&script).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let status = json_after(&stdout, "status --json");
+    assert_eq!(status["step"], 30, "two `step` commands (one continued over two lines)");
+    assert_eq!(status["regularizer"], "flops");
+    assert_eq!(status["lambda"], 4.0);
+    let gates = json_after(&stdout, "gates --json");
+    let alive: u64 = gates["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["searched"] == true)
+        .map(|g| g["alive"].as_u64().unwrap())
+        .sum();
+    assert_eq!(Some(alive), status["alive_channels"].as_u64());
+    for f in [
+        "heatmap.svg",
+        "heatmap.png",
+        "widths.svg",
+        "curves.svg",
+        "curves.png",
+        "pareto.svg",
+        "pareto.png",
+        "arch.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing; stdout:\n{stdout}");
+    }
+    let heat = std::fs::read_to_string(out.join("heatmap.svg")).unwrap();
+    assert!(heat.contains("stem.conv"), "the heat map names the groups");
+    // The retrained `found` network is the exported arch.json.
+    let arch = figs::graph::Graph::load(&out.join("arch.json")).unwrap();
+    let counts = figs::count::count(&arch, &arch.analyze().unwrap());
+    let cmp = json_after(&stdout, "compare --json");
+    let found = cmp.as_array().unwrap().iter().find(|r| r["network"] == "found").unwrap();
+    let seed = cmp.as_array().unwrap().iter().find(|r| r["network"] == "seed").unwrap();
+    assert_eq!(found["macs"].as_u64(), Some(counts.macs));
+    assert!(found["macs"].as_u64() <= seed["macs"].as_u64());
+    let acc = found["test_accuracy"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(stdout.contains("stem.conv:") && stdout.contains("logit a"), "gates GROUP shows channels:\n{stdout}");
+}
+
+#[test]
+fn a_failing_line_stops_the_script_and_names_it() {
+    let o = figs().args(["-c", "get lr; set lr -1; get lr"]).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(stderr.contains("-c, line 2") && stderr.contains("`-1` is not valid for `lr`"), "{stderr}");
+    assert_eq!(stdout.matches("figs> get lr").count(), 1, "nothing after the failing line ran:\n{stdout}");
+}
+
+#[test]
+fn session_errors_name_the_missing_step() {
+    for (cmd, want) in [
+        ("step", "no search yet"),
+        ("init", "no supernet yet"),
+        ("export", "no search yet"),
+        ("retrain seed", "no supernet yet"),
+        ("data cifar10", "needs a directory"),
+        ("supernet build no_such_space", "no search space `no_such_space`"),
+        ("regularizer no_such_reg", "no regularizer `no_such_reg`"),
+        ("set device tpu", "unknown device `tpu`"),
+        ("bogus", "unrecognized subcommand"),
+    ] {
+        let o = figs().args(["-c", cmd]).output().unwrap();
+        let (_, stderr) = text(&o);
+        assert!(!o.status.success(), "{cmd}");
+        assert!(stderr.contains(want), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
+fn cuda_on_a_machine_without_it_fails_at_init_and_the_session_goes_on() {
+    if tch::Cuda::is_available() {
+        return;
+    }
+    let o = figs()
+        .args(["-c", "data synthetic --size 128; supernet build mobilenet_v2 -p width=0.25; set device cuda; init"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert!(stderr.contains("line 4") && stderr.contains("cuda"), "{stderr}");
+}
+
+#[test]
+fn every_command_has_help() {
+    let o = figs().arg("--help").output().unwrap();
+    let (top, _) = text(&o);
+    let names: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(String::from))
+        .filter(|n| n != "help")
+        .collect();
+    assert!(names.len() >= 18, "{names:?}");
+    for n in &names {
+        let o = figs().args(["-c", &format!("help {n}")]).output().unwrap();
+        let (stdout, stderr) = text(&o);
+        assert!(o.status.success() && stdout.contains("Usage:"), "help {n}: {stdout}{stderr}");
+    }
+    let o = figs().args(["-c", "help supernet build"]).output().unwrap();
+    assert!(text(&o).0.contains("--param"));
+}
+
+#[test]
+fn scripts_and_the_shell_share_the_command_table() {
+    // `figs get lr` in a shell and `get lr` in a script print the same.
+    let a = figs().args(["get", "lr"]).output().unwrap();
+    let b = figs().args(["-c", "get lr"]).output().unwrap();
+    assert_eq!(text(&a).0.trim(), text(&b).0.trim_start_matches("figs> get lr\n").trim());
+    let missing = Path::new("/nonexistent/x.figs");
+    let o = figs().arg("run").arg(missing).output().unwrap();
+    assert!(text(&o).1.contains("cannot read script /nonexistent/x.figs"));
+}
