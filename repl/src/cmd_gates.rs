@@ -117,13 +117,16 @@ pub fn plot(s: &mut Session, a: PlotArgs) -> Result<()> {
     let stem = a.out.clone().unwrap_or_else(|| s.opts.out.join(&name));
     let paths = match a.kind {
         PlotKind::Pareto => {
-            let mut pts = s.points.clone();
-            pts.extend(s.retrained.iter().map(|r| ParetoPoint {
-                label: r.label.clone(),
-                cost: r.result.counts.macs as f64,
-                accuracy: r.result.test_accuracy,
-                baseline: r.label == "seed",
-            }));
+            let pts: Vec<ParetoPoint> = s
+                .retrained
+                .iter()
+                .map(|r| ParetoPoint {
+                    label: r.label.clone(),
+                    cost: r.result.counts.macs as f64,
+                    accuracy: r.result.test_accuracy,
+                    baseline: r.baseline,
+                })
+                .collect();
             if pts.is_empty() {
                 bail!("no retrained network yet: `retrain found`, `retrain seed` (each adds a point)");
             }

@@ -28,6 +28,10 @@ pub struct RetrainArgs {
     /// Label in `compare` and the Pareto plot (default: what was retrained).
     #[arg(long)]
     label: Option<String>,
+    /// Draw this network on the Pareto plot's baseline curve (`seed` always is), e.g. the
+    /// seed at other width multipliers.
+    #[arg(long)]
+    baseline: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -96,7 +100,8 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
         );
     }
     s.retrained.retain(|x| x.label != label);
-    s.retrained.push(Retrained { label, result: r });
+    let baseline = a.baseline || a.what == "seed";
+    s.retrained.push(Retrained { label, result: r, baseline });
     Ok(())
 }
 

@@ -58,8 +58,13 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run the commands of a script file (one per line, `#` comments).
-    Run { file: PathBuf },
+    /// Run the commands of a script file (one per line, `#` comments, `\` continues a line).
+    Run {
+        file: PathBuf,
+        /// Only check that every line is a valid command; run nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Leave figs (warns once if the search has steps that were not exported).
     #[command(alias = "exit")]
     Quit {
@@ -109,7 +114,7 @@ pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
             get(s, Some(&name), false, true)?;
         }
         Command::Get { name, json } => get(s, name.as_deref(), json, false)?,
-        Command::Run { file } => return crate::script::run_file(s, &file),
+        Command::Run { file, check } => return crate::script::run_file(s, &file, check),
         Command::Quit { force } => {
             if s.unsaved_steps > 0 && !force && !s.quit_warned {
                 s.quit_warned = true;
@@ -167,29 +172,35 @@ pub fn split_words(line: &str) -> Result<Vec<String>> {
     shlex::split(line).ok_or_else(|| anyhow::anyhow!("unclosed quote in `{line}`"))
 }
 
-/// Parses and runs one line. Blank lines and `#` comments do nothing.
-pub fn execute_line(s: &mut Session, line: &str) -> Result<Flow> {
+/// Parses one line: `None` for blank lines, `#` comments and help requests (printed).
+pub fn parse_line(line: &str) -> Result<Option<Command>> {
     let line = line.replace("\\\n", " ");
     let t = line.trim();
     if t.is_empty() || t.starts_with('#') {
-        return Ok(Flow::Continue);
+        return Ok(None);
     }
     let words = split_words(t)?;
     match Line::try_parse_from(&words) {
-        Ok(l) => execute(s, l.command),
+        Ok(l) => Ok(Some(l.command)),
         Err(e) => match e.kind() {
-            clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+            clap::error::ErrorKind::DisplayHelp
+            | clap::error::ErrorKind::DisplayVersion
+            | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
                 print!("{e}");
-                Ok(Flow::Continue)
-            }
-            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-                print!("{e}");
-                Ok(Flow::Continue)
+                Ok(None)
             }
             _ => {
                 let text = e.render().to_string();
                 Err(anyhow::anyhow!("{}", text.trim_end().trim_start_matches("error: ")))
             }
         },
+    }
+}
+
+/// Parses and runs one line. Blank lines and `#` comments do nothing.
+pub fn execute_line(s: &mut Session, line: &str) -> Result<Flow> {
+    match parse_line(line)? {
+        Some(cmd) => execute(s, cmd),
+        None => Ok(Flow::Continue),
     }
 }

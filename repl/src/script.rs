@@ -2,7 +2,7 @@
 //! the same commands as the prompt, one per line. A failing command stops the script with
 //! its line number.
 
-use crate::commands::{execute_line, Flow};
+use crate::commands::{execute_line, parse_line, Flow};
 use crate::session::Session;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -25,9 +25,22 @@ pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
     Ok(Flow::Continue)
 }
 
-pub fn run_file(s: &mut Session, path: &Path) -> Result<Flow> {
+/// Runs a script file, or with `check` only parses every line.
+pub fn run_file(s: &mut Session, path: &Path, check: bool) -> Result<Flow> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
-    run_text(s, &text, &path.display().to_string())
+    let origin = path.display().to_string();
+    if !check {
+        return run_text(s, &text, &origin);
+    }
+    let joined = text.replace("\\\n", " ");
+    let mut n = 0;
+    for (i, line) in joined.lines().enumerate() {
+        if parse_line(line).with_context(|| format!("{origin}, line {}: `{}`", i + 1, line.trim()))?.is_some() {
+            n += 1;
+        }
+    }
+    println!("{origin}: {n} commands, all valid");
+    Ok(Flow::Continue)
 }
 
 /// `figs -c "a; b"`: `;` separates commands (outside quotes).

@@ -4,7 +4,6 @@ use anyhow::{bail, Result};
 use figs::data::TrainTest;
 use figs::device::DeviceChoice;
 use figs::graph::Graph;
-use figs::plot::ParetoPoint;
 use figs::plugin::{Plugin, RegularizerPlugin};
 use figs::search::Search;
 use figs::train::TrainResult;
@@ -137,6 +136,8 @@ impl Options {
 pub struct Retrained {
     pub label: String,
     pub result: TrainResult,
+    /// Part of the Pareto plot's baseline curve.
+    pub baseline: bool,
 }
 
 /// Everything the commands share.
@@ -155,8 +156,6 @@ pub struct Session {
     /// Steps taken since the last export.
     pub unsaved_steps: u64,
     pub retrained: Vec<Retrained>,
-    /// Extra points for the Pareto plot (e.g. from `plot pareto --add`).
-    pub points: Vec<ParetoPoint>,
     /// Set once `quit` has warned about unsaved progress.
     pub quit_warned: bool,
 }

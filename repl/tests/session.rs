@@ -170,3 +170,19 @@ fn scripts_and_the_shell_share_the_command_table() {
     let o = figs().arg("run").arg(missing).output().unwrap();
     assert!(text(&o).1.contains("cannot read script /nonexistent/x.figs"));
 }
+
+#[test]
+fn the_main_job_script_is_valid_and_check_catches_a_bad_line() {
+    // examples/main-job.figs takes minutes on real data; `run --check` parses every line.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/main-job.figs");
+    let o = figs().arg("run").arg("--check").arg(&path).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success() && stdout.contains("all valid"), "{stdout}{stderr}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.figs");
+    std::fs::write(&bad, "data synthetic\nstep --epochs\n").unwrap();
+    let o = figs().arg("run").arg("--check").arg(&bad).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("line 2"), "{stdout}{stderr}");
+    assert!(!stdout.contains("data: synthetic"), "check runs nothing: {stdout}");
+}
