@@ -1,6 +1,6 @@
 //! `regularizer`, `init`, `step`, `eval`, `status`: the search session step by step.
 
-use crate::format::{bar, human_unit, kv};
+use crate::format::{bar, human_unit, kv, step_message};
 use crate::session::Session;
 use anyhow::{bail, Result};
 use clap::Args;
@@ -199,15 +199,7 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
         let chunk = if eval_every > 0 && n > eval_every { eval_every.min(left) } else { left };
         let r = search.run(chunk, &cancel, |m| {
             pb.inc(1);
-            pb.set_message(format!(
-                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2} λ {:.3}",
-                m.task_loss,
-                m.batch_accuracy,
-                100.0 * m.cost / cost0,
-                100.0 * m.alive_fraction,
-                m.tau,
-                m.lambda
-            ));
+            pb.set_message(step_message(m, cost0));
         });
         if let Err(e) = r {
             result = Err(e.into());
@@ -233,15 +225,7 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
     result?;
     let last = s.search()?.history().last().cloned();
     if let Some(m) = last {
-        println!(
-            "step {total}: loss {:.4}, batch acc {:.3}, cost {:.1}% of supernet, {:.1}% of channels alive, τ {:.3}, λ {:.4}",
-            m.task_loss,
-            m.batch_accuracy,
-            100.0 * m.cost / cost0,
-            100.0 * m.alive_fraction,
-            m.tau,
-            m.lambda
-        );
+        println!("step {total}: {}", step_message(&m, cost0));
     }
     Ok(())
 }

@@ -12,6 +12,19 @@ pub fn bar(len: u64, prefix: &str) -> indicatif::ProgressBar {
     pb
 }
 
+/// One step's numbers for a progress bar or a summary line.
+pub fn step_message(m: &figs::search::StepMetrics, cost0: f64) -> String {
+    format!(
+        "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2} λ {:.3}",
+        m.task_loss,
+        m.batch_accuracy,
+        100.0 * m.cost / cost0,
+        100.0 * m.alive_fraction,
+        m.tau,
+        m.lambda
+    )
+}
+
 /// `1234567` → `1.23 M`, with k / M / G suffixes.
 pub fn human(x: f64) -> String {
     let a = x.abs();

@@ -148,22 +148,18 @@ fn refresh(d: &Arc<Mutex<Dynamic>>, s: &Session) {
     let of = |kind: &str| plugins.iter().filter(|p| p.info().kind == kind).map(|p| p.info().name.clone()).collect();
     d.spaces = of(figs::plugin::SEARCH_SPACE);
     d.regularizers = of(figs::plugin::REGULARIZER);
-    let mut sp: Vec<String> = plugins
-        .iter()
-        .filter(|p| p.info().kind == figs::plugin::SEARCH_SPACE)
-        .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
-        .collect();
-    sp.sort();
-    sp.dedup();
-    d.space_params = sp;
-    let mut rp: Vec<String> = plugins
-        .iter()
-        .filter(|p| p.info().kind == figs::plugin::REGULARIZER)
-        .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
-        .collect();
-    rp.sort();
-    rp.dedup();
-    d.reg_params = rp;
+    let params = |kind: &str| {
+        let mut v: Vec<String> = plugins
+            .iter()
+            .filter(|p| p.info().kind == kind)
+            .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    };
+    d.space_params = params(figs::plugin::SEARCH_SPACE);
+    d.reg_params = params(figs::plugin::REGULARIZER);
     d.groups = s
         .supernet
         .as_ref()

@@ -1,6 +1,6 @@
 //! `figs search`: the main job, end to end.
 
-use crate::format::{bar, human, human_unit, parse_count, parse_quantity, table};
+use crate::format::{bar, human, human_unit, parse_count, parse_quantity, step_message, table};
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::count::{count, Counts};
@@ -242,15 +242,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
         let mut write_err = None;
         search.run(chunk, &cancel, |m| {
             pb.inc(1);
-            pb.set_message(format!(
-                "loss {:.3} acc {:.2} cost {:.0}% alive {:.0}% τ {:.2} λ {:.3}",
-                m.task_loss,
-                m.batch_accuracy,
-                100.0 * m.cost / cost0,
-                100.0 * m.alive_fraction,
-                m.tau,
-                m.lambda
-            ));
+            pb.set_message(step_message(m, cost0));
             let line = json!({"kind": "step", "metrics": m});
             if let Err(e) = writeln!(metrics, "{line}") {
                 write_err.get_or_insert(e);

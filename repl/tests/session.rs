@@ -25,6 +25,7 @@ fn json_after(stdout: &str, cmd: &str) -> Value {
 
 const WORKFLOW: &str = r#"# a whole FiGS session on synthetic data
 data synthetic --size 512
+plugins mobilenet_v2 --json
 supernet build mobilenet_v2 -p width=0.5
 regularizer flops --lambda 4
 set device cpu
@@ -56,6 +57,8 @@ fn a_script_runs_the_whole_workflow() {
     let o = figs().arg("run").arg(&script).output().unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let plugins = json_after(&stdout, "plugins mobilenet_v2 --json");
+    assert_eq!(plugins["plugins"][0]["name"], "mobilenet_v2");
     let status = json_after(&stdout, "status --json");
     assert_eq!(status["step"], 30, "two `step` commands (one continued over two lines)");
     assert_eq!(status["regularizer"], "flops");

@@ -1,6 +1,6 @@
 //! Search curves: loss, accuracy and cost against the step.
 
-use super::{render, Area};
+use super::{legend, render, Area};
 use crate::error::{Error, Result};
 use crate::search::{EvalMetrics, StepMetrics};
 use plotters::prelude::*;
@@ -33,13 +33,14 @@ fn draw<DB: DrawingBackend>(
     let st = |f: &dyn Fn(&StepMetrics) -> f64| -> Series { steps.iter().map(|m| (m.step as f64, f(m))).collect() };
     let ev = |f: &dyn Fn(&EvalMetrics) -> f64| -> Series { evals.iter().map(|m| (m.step as f64, f(m))).collect() };
     let pct = 100.0 / cost0.max(f64::MIN_POSITIVE);
-    let specs: [(&str, Series, Series); 3] = [
-        ("loss", st(&|m| m.task_loss), ev(&|m| m.loss)),
-        ("accuracy", st(&|m| m.batch_accuracy), ev(&|m| m.accuracy)),
-        ("cost (% of supernet)", st(&|m| m.cost * pct), ev(&|m| m.cost * pct)),
+    // Legends go where the curves usually are not: loss and cost fall, accuracy rises.
+    let specs: [(&str, Series, Series, SeriesLabelPosition); 3] = [
+        ("loss", st(&|m| m.task_loss), ev(&|m| m.loss), SeriesLabelPosition::UpperRight),
+        ("accuracy", st(&|m| m.batch_accuracy), ev(&|m| m.accuracy), SeriesLabelPosition::LowerRight),
+        ("cost (% of supernet)", st(&|m| m.cost * pct), ev(&|m| m.cost * pct), SeriesLabelPosition::UpperRight),
     ];
     let last = steps.last().map(|m| m.step).unwrap_or(1).max(1) as f64;
-    for (panel, (name, train, val)) in panels.iter().zip(specs) {
+    for (panel, (name, train, val, pos)) in panels.iter().zip(specs) {
         let all = train.iter().chain(&val).map(|p| p.1).filter(|v| v.is_finite());
         let (lo, hi) = all.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
         let (lo, hi) = if lo.is_finite() { (lo.min(0.0), hi.max(lo + 1e-9) * 1.05) } else { (0.0, 1.0) };
@@ -49,7 +50,14 @@ fn draw<DB: DrawingBackend>(
             .y_label_area_size(50)
             .build_cartesian_2d(0.0..last, lo..hi)
             .map_err(s)?;
-        chart.configure_mesh().y_desc(name).x_desc("step").label_style(("sans-serif", 12)).draw().map_err(s)?;
+        chart
+            .configure_mesh()
+            .y_desc(name)
+            .x_desc("step")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .label_style(("sans-serif", 12))
+            .draw()
+            .map_err(s)?;
         let light = RGBColor(150, 170, 200);
         chart
             .draw_series(LineSeries::new(train, light.stroke_width(1)))
@@ -63,14 +71,7 @@ fn draw<DB: DrawingBackend>(
             .label("validation")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 14, y)], dark));
         chart.draw_series(val.iter().map(|p| Circle::new(*p, 3, dark.filled()))).map_err(s)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font(("sans-serif", 12))
-            .draw()
-            .map_err(s)?;
+        legend(&mut chart, pos)?;
     }
     Ok(())
 }

@@ -60,6 +60,21 @@ macro_rules! render {
 }
 pub(crate) use render;
 
+/// Draws the series legend of `chart` at `pos` (one look for every chart).
+pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    pos: SeriesLabelPosition,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 12))
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
 /// Colour for a value in [0, 1]: white → dark blue.
 pub(crate) fn shade(v: f64) -> RGBColor {
     let v = if v.is_finite() { v.clamp(0.0, 1.0) } else { 0.0 };

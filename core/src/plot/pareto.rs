@@ -1,6 +1,6 @@
 //! Cost against accuracy of several networks (runs, and a width-multiplier baseline).
 
-use super::{render, Area};
+use super::{legend, render, Area};
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -68,13 +68,6 @@ fn draw<DB: DrawingBackend>(
             Text::new(p.label.clone(), (p.cost + max_c * 0.01, p.accuracy + (hi_a - lo_a) * 0.01), ("sans-serif", 12))
         }))
         .map_err(s)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 12))
-        .draw()
-        .map_err(s)?;
+    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     Ok(())
 }

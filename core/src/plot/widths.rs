@@ -1,6 +1,6 @@
 //! Alive width per channel group, supernet vs found.
 
-use super::{render, Area};
+use super::{legend, render, Area};
 use crate::error::{Error, Result};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
@@ -77,14 +77,7 @@ fn draw_widths<DB: DrawingBackend>(area: &Area<DB>, title: &str, rows: &[WidthRo
             )
         }))
         .map_err(s)?;
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 13))
-        .draw()
-        .map_err(s)?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }
 
