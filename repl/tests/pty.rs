@@ -1,6 +1,7 @@
 //! Typing at the real prompt through a pseudo-terminal: completion of a command and of a
-//! plugin name, history recall, Ctrl-C during `step` keeping the step counter, an error
-//! that leaves the session alive, Ctrl-C at an empty prompt, Ctrl-D to leave.
+//! plugin name, history recall, Ctrl-C during `step` keeping the step counter, errors (a
+//! bad command, a NaN loss) that leave the session alive, Ctrl-C at an empty prompt, Ctrl-D
+//! to leave.
 
 use expectrl::{ControlCode, Regex};
 use std::process::Command;
@@ -68,6 +69,11 @@ fn typing_at_the_prompt() {
     std::thread::sleep(Duration::from_millis(300));
     command(&mut p, "get seed", "0");
     command(&mut p, "get batch-size", "16");
+
+    // A NaN loss is an error, not the end: the session answers and can start over.
+    command(&mut p, "init --lr 1e30", "search initialised");
+    command(&mut p, "step 20", "the loss became NaN");
+    command(&mut p, "status", "(epoch");
 
     // Ctrl-D leaves, warning about the unexported steps.
     p.send(ControlCode::EndOfTransmission).unwrap();
