@@ -505,8 +505,24 @@ impl Search {
         Ok(n)
     }
 
+    /// The gates of the network [`Search::export`] returns: per searched group, 1 for the
+    /// `alive_counts()[g]` highest-scoring channels (exactly those with a score above 0,
+    /// unless target mode fitted the count), 0 for the rest.
     fn deterministic_gates(&self) -> Vec<Option<Tensor>> {
-        (0..self.analysis.groups.len()).map(|g| self.score(g).map(|s| gate::deterministic(&s))).collect()
+        let counts = self.alive_counts();
+        (0..self.analysis.groups.len())
+            .map(|g| {
+                self.score(g).map(|s| {
+                    let open = gate::deterministic(&s);
+                    let k = counts[g] as i64;
+                    if f64::try_from(open.sum(Kind::Float)).ok() == Some(k as f64) {
+                        return open;
+                    }
+                    let (_, idx) = s.topk(k, 0, true, false);
+                    s.zeros_like().index_fill(0, &idx, 1.0)
+                })
+            })
+            .collect()
     }
 
     /// Alive channels per group under the export rule `1[a > 0]`; in target mode, fitted to
@@ -634,7 +650,8 @@ impl Search {
         self.export().and_then(|(g, _)| cost(&g)).unwrap_or(f64::NAN)
     }
 
-    /// Validation loss and accuracy with deterministic gates; recorded in [`Search::evals`].
+    /// Validation loss and accuracy of the network [`Search::export`] would return (the
+    /// supernet with its gates fixed to 0/1); recorded in [`Search::evals`].
     pub fn evaluate(&mut self) -> Result<EvalMetrics> {
         let gates = self.deterministic_gates();
         if self.config.bn_recalibration_batches > 0 {

@@ -70,15 +70,23 @@ pub fn gates(s: &mut Session, a: GatesArgs) -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&v)?);
             return Ok(());
         }
+        // The export keeps the `alive` highest-logit channels (all with a > 0 unless target
+        // mode fitted the count).
+        let mut order: Vec<usize> = (0..p.len()).collect();
+        order.sort_by(|&x, &y| p[y].total_cmp(&p[x]));
+        let mut kept = vec![false; p.len()];
+        for &c in order.iter().take(alive[g].alive) {
+            kept[c] = true;
+        }
         let rows: Vec<Vec<String>> = p
             .iter()
             .enumerate()
             .map(|(c, p)| {
-                let alive = if logit(*p) > 0.0 { "yes" } else { "no" };
+                let alive = if kept[c] { "yes" } else { "no" };
                 vec![c.to_string(), format!("{:.3}", logit(*p)), format!("{p:.3}"), alive.to_string()]
             })
             .collect();
-        println!("{name}: {} of {} channels alive (export rule a > 0)", alive[g].alive, alive[g].width);
+        println!("{name}: {} of {} channels kept by the export", alive[g].alive, alive[g].width);
         println!("{}", table(&["channel", "logit a", "p = σ(a)", "alive"], &rows));
         return Ok(());
     }

@@ -75,6 +75,9 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
     let steps = ((a.epochs * (data.train.len() / o.batch_size).max(1) as f64).round() as u64).max(1);
     let cfg =
         TrainConfig { seed: o.seed, device: o.device, batch_size: o.batch_size, steps, lr: o.lr, weight_decay: 0.0 };
+    if o.threads > 0 {
+        tch::set_num_threads(o.threads);
+    }
     let cancel = crate::interrupt::fresh();
     let pb = bar(steps, "retrain");
     let r = train_from_scratch(&graph, &data.train, &data.test, &cfg, &cancel, |p| {

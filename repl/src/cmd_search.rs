@@ -63,39 +63,52 @@ pub struct StepArgs {
     epochs: Option<f64>,
 }
 
-fn reg_or_default(s: &mut Session) -> Result<()> {
-    if s.regularizer.is_none() {
-        s.regularizer = Some((figs::plugin::find_regularizer("flops")?, Default::default()));
-    }
-    Ok(())
-}
-
 pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
-    if let Some(name) = &a.name {
-        let reg = figs::plugin::find_regularizer(name)?;
-        let params = parse_kv(&a.params)?;
-        // Bind once to check the parameters now rather than at `init`.
-        if let Some(g) = &s.supernet {
-            reg.bind(g, &params)?;
+    // Everything is checked before anything changes: a failing call leaves the session as it was.
+    let new = match &a.name {
+        Some(name) => {
+            let reg = figs::plugin::find_regularizer(name)?;
+            let params = parse_kv(&a.params)?;
+            // Bind once to check the parameters now rather than at `init`.
+            if let Some(g) = &s.supernet {
+                reg.bind(g, &params)?;
+            }
+            Some((reg, params))
         }
-        s.regularizer = Some((reg, params));
-        if s.search.is_some() {
-            println!("(a regularizer change takes effect at the next `init`)");
+        None if !a.params.is_empty() => {
+            bail!("give the regularizer's name with its parameters: `regularizer NAME -R name=value`")
         }
-    } else if !a.params.is_empty() {
-        bail!("give the regularizer's name with its parameters: `regularizer NAME -R name=value`");
-    }
+        None => None,
+    };
+    let mut opts = s.opts.clone();
     if let Some(l) = a.lambda {
-        s.opts.set("lambda", &l.to_string())?;
-        apply_live(s, "lambda")?;
+        opts.set("lambda", &l.to_string())?;
     }
     if let Some(t) = &a.target {
-        s.opts.set("target", t)?;
-        apply_live(s, "target")?;
+        opts.set("target", t)?;
     }
-    reg_or_default(s)?;
-    let (reg, params) = s.regularizer.as_ref().expect("set above");
+    let (reg, params) = match new.clone().or_else(|| s.regularizer.clone()) {
+        Some(r) => r,
+        None => (figs::plugin::find_regularizer("flops")?, Default::default()),
+    };
     let unit = reg.unit().to_string();
+    let target = opts.target_value(&unit, &reg.info().name)?;
+    if let Some(search) = s.search.as_mut() {
+        // The running search keeps its own regularizer; only its unit counts for a live target.
+        let live_unit = search.regularizer().1.to_string();
+        let live_target = opts.target_value(&live_unit, search.regularizer().0)?;
+        if a.lambda.is_some() {
+            search.set_lambda(opts.lambda)?;
+        }
+        if a.target.is_some() {
+            search.set_target(live_target)?;
+        }
+        if new.is_some() {
+            println!("(a regularizer change takes effect at the next `init`)");
+        }
+    }
+    s.opts = opts;
+    s.regularizer = Some((reg.clone(), params.clone()));
     let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
         "regularizer {} (source {}, cost in {unit}){}; λ {}; target {}",
@@ -103,19 +116,26 @@ pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
         reg.source().as_str(),
         if p.is_empty() { String::new() } else { format!(" with {}", p.join(" ")) },
         s.search.as_ref().map(|x| x.lambda()).unwrap_or(s.opts.lambda),
-        s.opts.target.map(|t| human_unit(t, &unit)).unwrap_or_else(|| "off".into())
+        target.map(|t| human_unit(t, &unit)).unwrap_or_else(|| "off".into())
     );
     Ok(())
 }
 
-/// Pushes an option that a running search can change at once.
+/// Pushes an option that takes effect at once: λ and the target of a running search, and
+/// libtorch's thread count.
 pub fn apply_live(s: &mut Session, name: &str) -> Result<()> {
-    let (lambda, target) = (s.opts.lambda, s.opts.target);
+    if name == "threads" && s.opts.threads > 0 {
+        tch::set_num_threads(s.opts.threads);
+    }
+    let (lambda, opts) = (s.opts.lambda, s.opts.clone());
     if let Some(search) = s.search.as_mut() {
         match name {
             "lambda" => search.set_lambda(lambda)?,
-            "target" => search.set_target(target)?,
-            "threads" if s.opts.threads > 0 => tch::set_num_threads(s.opts.threads),
+            "target" => {
+                let (reg, unit) = search.regularizer();
+                let t = opts.target_value(unit, reg)?;
+                search.set_target(t)?
+            }
             _ => {}
         }
     }
@@ -123,6 +143,8 @@ pub fn apply_live(s: &mut Session, name: &str) -> Result<()> {
 }
 
 pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
+    // Overrides are kept only if the search starts.
+    let mut o = s.opts.clone();
     for (name, v) in [
         ("lr", a.lr.map(|v| v.to_string())),
         ("gate-lr", a.gate_lr.map(|v| v.to_string())),
@@ -131,17 +153,19 @@ pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
         ("seed", a.seed.map(|v| v.to_string())),
     ] {
         if let Some(v) = v {
-            s.opts.set(name, &v)?;
+            o.set(name, &v)?;
         }
     }
-    reg_or_default(s)?;
     let graph = s.supernet()?.clone();
     let train = s.data()?.train.clone();
-    let o = &s.opts;
+    let (reg, params) = match s.regularizer.clone() {
+        Some(r) => r,
+        None => (figs::plugin::find_regularizer("flops")?, Default::default()),
+    };
+    let target = o.target_value(reg.unit(), &reg.info().name)?;
     if o.threads > 0 {
         tch::set_num_threads(o.threads);
     }
-    let (reg, params) = s.regularizer.clone().expect("set above");
     let cfg = SearchConfig {
         seed: o.seed,
         device: o.device,
@@ -150,18 +174,18 @@ pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
         lr: o.lr,
         gate_lr: o.gate_lr,
         lambda: o.lambda,
-        regularizer_params: params,
+        regularizer_params: params.clone(),
         gamma_threshold: o.gamma_threshold,
         gate: GateConfig {
             tau: o.tau,
             tau_final: (o.tau_final != o.tau).then_some(o.tau_final),
             ..GateConfig::default()
         },
-        target: o.target,
+        target,
         ..SearchConfig::default()
     };
     let unit = reg.unit().to_string();
-    let search = Search::new(&graph, &train, cfg, Arc::new(reg))?;
+    let search = Search::new(&graph, &train, cfg, Arc::new(reg.clone()))?;
     let (tr, va) = search.split_sizes();
     println!(
         "search initialised: {} on {}, regularizer {} (supernet cost {}), {tr} train / {va} validation images, {} steps per epoch",
@@ -172,6 +196,8 @@ pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
         search.steps_per_epoch()
     );
     s.search = Some(search);
+    s.regularizer.get_or_insert((reg, params));
+    s.opts = o;
     s.found = None;
     s.unsaved_steps = 0;
     s.quit_warned = false;
@@ -209,9 +235,16 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
             break;
         }
         if eval_every > 0 && n > eval_every {
-            let ev = search.evaluate()?;
-            let line = format!("  step {:>5}: val acc {:.4}  val loss {:.4}", ev.step, ev.accuracy, ev.loss);
-            pb.suspend(|| println!("{line}"));
+            match search.evaluate() {
+                Ok(ev) => {
+                    let line = format!("  step {:>5}: val acc {:.4}  val loss {:.4}", ev.step, ev.accuracy, ev.loss);
+                    pb.suspend(|| println!("{line}"));
+                }
+                Err(e) => {
+                    result = Err(e.into());
+                    break;
+                }
+            }
         }
     }
     pb.finish_and_clear();

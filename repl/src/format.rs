@@ -71,6 +71,20 @@ pub fn parse_count(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A target in a regularizer's unit: a time (`40us`) for a regularizer measuring seconds,
+/// a count (`2M`) for any other; a mix-up is an error naming both.
+pub fn parse_target(text: &str, unit: &str, regularizer: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let is_time = ["ms", "us", "µs", "ns", "s"].iter().any(|suf| t.ends_with(suf));
+    match (is_time, unit == "s") {
+        (true, false) => Err(format!("`{t}` is a time, but `{regularizer}` measures {unit}: give a count such as 2M")),
+        (false, true) => {
+            Err(format!("`{regularizer}` measures time: give the target with a unit, such as 40us or 2ms"))
+        }
+        _ => parse_quantity(t),
+    }
+}
+
 /// A count (`3M`) or a time with a unit (`40us`, `40µs`, `2.5ms`, `1s`, `80ns`) → a number
 /// (times in seconds).
 pub fn parse_quantity(s: &str) -> Result<f64, String> {
@@ -165,6 +179,14 @@ mod tests {
         assert!((parse_quantity("2.5ms").unwrap() - 2.5e-3).abs() < 1e-15);
         assert!(parse_quantity("-1").is_err());
         assert!(parse_quantity("fast").is_err());
+    }
+
+    #[test]
+    fn targets_match_the_unit() {
+        assert_eq!(parse_target("2M", "FLOPs", "flops"), Ok(2e6));
+        assert!(parse_target("40us", "FLOPs", "flops").unwrap_err().contains("is a time"));
+        assert!(parse_target("2M", "s", "latency").unwrap_err().contains("measures time"));
+        assert!((parse_target("40us", "s", "latency").unwrap() - 40e-6).abs() < 1e-15);
     }
 
     #[test]

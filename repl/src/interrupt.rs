@@ -7,26 +7,36 @@ use std::sync::{Arc, OnceLock};
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static INTERACTIVE: AtomicBool = AtomicBool::new(false);
 
-/// Marks the process as an interactive session (Ctrl-C never exits).
+/// Marks the process as an interactive session (Ctrl-C never exits) and installs the
+/// handler at once, so Ctrl-C during any command (not only the long ones) is caught.
 pub fn set_interactive() {
     INTERACTIVE.store(true, Ordering::SeqCst);
+    let _ = flag();
+}
+
+/// Whether Ctrl-C was pressed since the last [`fresh`].
+pub fn interrupted() -> bool {
+    FLAG.get().is_some_and(|f| f.load(Ordering::SeqCst))
 }
 
 /// The flag, cleared, with the handler installed: call at the start of a long command.
 pub fn fresh() -> Arc<AtomicBool> {
-    let flag = FLAG
-        .get_or_init(|| {
-            let flag = Arc::new(AtomicBool::new(false));
-            let f = flag.clone();
-            let _ = ctrlc::set_handler(move || {
-                if f.swap(true, Ordering::SeqCst) && !INTERACTIVE.load(Ordering::SeqCst) {
-                    std::process::exit(130);
-                }
-                eprintln!("\nCtrl-C: stopping after the current step");
-            });
-            flag
-        })
-        .clone();
+    let flag = flag();
     flag.store(false, Ordering::SeqCst);
     flag
+}
+
+fn flag() -> Arc<AtomicBool> {
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = flag.clone();
+        let _ = ctrlc::set_handler(move || {
+            if f.swap(true, Ordering::SeqCst) && !INTERACTIVE.load(Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("\nCtrl-C: stopping after the current step");
+        });
+        flag
+    })
+    .clone()
 }

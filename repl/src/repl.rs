@@ -76,7 +76,23 @@ impl Helper {
             "--regularizer" | "-r" => return Some(d.regularizers.clone()),
             _ => {}
         }
-        let positional = rest.iter().filter(|w| !w.starts_with('-')).count();
+        // Words that are values of options (`--epochs 2`, `-R x=y`) are not positionals.
+        let mut positional = 0;
+        let mut skip = false;
+        for w in rest {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if let Some(flag) = w.strip_prefix('-') {
+                let arg = cmd.get_arguments().find(|a| match flag.strip_prefix('-') {
+                    Some(long) => a.get_long() == Some(long),
+                    None => flag.len() == 1 && flag.chars().next().is_some_and(|c| a.get_short() == Some(c)),
+                });
+                skip = arg.is_some_and(|a| a.get_action().takes_values());
+            } else {
+                positional += 1;
+            }
+        }
         if cmd.has_subcommands() && positional == 0 {
             return Some(names(&cmd));
         }
@@ -110,7 +126,8 @@ impl Completer for Helper {
     type Candidate = Pair;
     fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
         let head = &line[..pos];
-        let start = head.rfind(char::is_whitespace).map(|i| i + 1).unwrap_or(0);
+        let start =
+            head.char_indices().rev().find(|(_, c)| c.is_whitespace()).map(|(i, c)| i + c.len_utf8()).unwrap_or(0);
         let cur = &head[start..];
         let before = split_words(&head[..start]).unwrap_or_default();
         match self.candidates(&before, cur) {
@@ -191,12 +208,11 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
     figs::plugin::load_all();
     let dynamic = Arc::new(Mutex::new(Dynamic::default()));
     refresh(&dynamic, &session);
-    let helper = Helper {
-        table: Line::command(),
-        dynamic: dynamic.clone(),
-        files: FilenameCompleter::new(),
-        hinter: HistoryHinter::new(),
-    };
+    // Built, so clap's own `help` subcommand is in the table too.
+    let mut table = Line::command();
+    table.build();
+    let helper =
+        Helper { table, dynamic: dynamic.clone(), files: FilenameCompleter::new(), hinter: HistoryHinter::new() };
     let mut rl: Editor<Helper, DefaultHistory> = Editor::new()?;
     rl.set_helper(Some(helper));
     let history = history.or_else(default_history);
@@ -240,4 +256,42 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn helper() -> Helper {
+        let mut table = Line::command();
+        table.build();
+        let dynamic =
+            Dynamic { spaces: vec!["mobilenet_v2".into()], groups: vec!["stem.conv".into()], ..Default::default() };
+        Helper {
+            table,
+            dynamic: Arc::new(Mutex::new(dynamic)),
+            files: FilenameCompleter::new(),
+            hinter: HistoryHinter::new(),
+        }
+    }
+
+    fn words(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn completes_commands_help_and_values() {
+        let h = helper();
+        assert!(h.candidates(&[], "hel").unwrap().contains(&"help".to_string()));
+        assert!(h.candidates(&words(&["help"]), "ste").unwrap().contains(&"step".to_string()));
+        assert!(h.candidates(&words(&["supernet", "build"]), "mob").unwrap().contains(&"mobilenet_v2".to_string()));
+        assert!(h.candidates(&words(&["gates"]), "").unwrap().contains(&"stem.conv".to_string()));
+        // `--epochs 2` is an option with its value, not a positional: `found` still offered.
+        assert!(h.candidates(&words(&["retrain", "--epochs", "2"]), "").unwrap().contains(&"found".to_string()));
+        assert!(h.candidates(&words(&["step"]), "--ep").unwrap().contains(&"--epochs".to_string()));
+        // A multi-byte space before the cursor does not split a character.
+        let line = "get\u{a0}";
+        let history = rustyline::history::DefaultHistory::new();
+        assert!(h.complete(line, line.len(), &Context::new(&history)).is_ok());
+    }
 }

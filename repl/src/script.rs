@@ -7,19 +7,48 @@ use crate::session::Session;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Runs `text` line by line; `origin` names it in errors.
-pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
-    // A trailing backslash continues a command on the next line.
-    let joined = text.replace("\\\n", " ");
-    for (i, line) in joined.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
+/// The commands of a script with the line each starts on: `#` comments and blank lines
+/// dropped, a trailing `\` joining the next line.
+pub fn commands(text: &str) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    let mut pending: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim_end_matches('\r');
+        let (start, mut acc) = pending.take().unwrap_or((i + 1, String::new()));
+        if acc.is_empty() && (line.trim().is_empty() || line.trim_start().starts_with('#')) {
             continue;
         }
-        println!("figs> {t}");
-        match execute_line(s, t).with_context(|| format!("{origin}, line {}: `{t}`", i + 1))? {
-            Flow::Quit => return Ok(Flow::Quit),
-            Flow::Continue => {}
+        match line.strip_suffix('\\') {
+            Some(head) => {
+                acc.push_str(head);
+                acc.push(' ');
+                pending = Some((start, acc));
+            }
+            None => {
+                acc.push_str(line);
+                out.push((start, acc.trim().to_string()));
+            }
+        }
+    }
+    if let Some((start, acc)) = pending {
+        out.push((start, acc.trim().to_string()));
+    }
+    out
+}
+
+/// Runs `text` command by command; `origin` names it in errors. Ctrl-C stops the script
+/// after the command it interrupted.
+pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
+    // A Ctrl-C from before the script must not stop it.
+    crate::interrupt::fresh();
+    for (line, cmd) in commands(text) {
+        println!("figs> {cmd}");
+        let flow = execute_line(s, &cmd).with_context(|| format!("{origin}, line {line}: `{cmd}`"))?;
+        if flow == Flow::Quit {
+            return Ok(Flow::Quit);
+        }
+        if crate::interrupt::interrupted() {
+            anyhow::bail!("{origin}: stopped by Ctrl-C after line {line}; the commands after it did not run");
         }
     }
     Ok(Flow::Continue)
@@ -32,14 +61,11 @@ pub fn run_file(s: &mut Session, path: &Path, check: bool) -> Result<Flow> {
     if !check {
         return run_text(s, &text, &origin);
     }
-    let joined = text.replace("\\\n", " ");
-    let mut n = 0;
-    for (i, line) in joined.lines().enumerate() {
-        if parse_line(line).with_context(|| format!("{origin}, line {}: `{}`", i + 1, line.trim()))?.is_some() {
-            n += 1;
-        }
+    let cmds = commands(&text);
+    for (line, cmd) in &cmds {
+        parse_line(cmd).with_context(|| format!("{origin}, line {line}: `{cmd}`"))?;
     }
-    println!("{origin}: {n} commands, all valid");
+    println!("{origin}: {} commands, all valid", cmds.len());
     Ok(Flow::Continue)
 }
 
@@ -65,6 +91,15 @@ pub fn split_commands(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn continuations_keep_the_line_numbers() {
+        let text = "# c\nset lr 0.1\r\nstep \\\n  10\n\nget lr\n";
+        assert_eq!(
+            commands(text),
+            vec![(2, "set lr 0.1".to_string()), (3, "step    10".to_string()), (6, "get lr".to_string())]
+        );
+    }
 
     #[test]
     fn semicolons_split_outside_quotes() {

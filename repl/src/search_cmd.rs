@@ -1,6 +1,6 @@
 //! `figs search`: the main job, end to end.
 
-use crate::format::{bar, human, human_unit, parse_count, parse_quantity, step_message, table};
+use crate::format::{bar, human, human_unit, parse_count, parse_target, step_message, table};
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::count::{count, Counts};
@@ -50,8 +50,8 @@ pub struct SearchArgs {
     target_macs: Option<f64>,
     /// Target mode in the regularizer's own unit: `2.5M` weights for model_size, `40us`
     /// for latency, `3M` FLOPs for flops.
-    #[arg(long, value_parser = parse_quantity)]
-    target: Option<f64>,
+    #[arg(long)]
+    target: Option<String>,
     /// Regularizer plugin: flops, model_size, latency, gamma_flops (`figs plugins` lists
     /// what is on the plugin path).
     #[arg(long, short = 'r', default_value = "flops")]
@@ -126,7 +126,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
         );
     }
     // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
-    let target = a.target.or(a.target_macs.map(|m| 2.0 * m));
+    let target = match &a.target {
+        Some(t) => Some(parse_target(t, &unit, &a.regularizer).map_err(|e| anyhow::anyhow!("--target: {e}"))?),
+        None => a.target_macs.map(|m| 2.0 * m),
+    };
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
@@ -327,7 +330,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             100.0 * found_counts.macs as f64 / t,
             search.lambda()
         );
-    } else if let Some(t) = a.target {
+    } else if let Some(t) = target {
         println!(
             "target {}: landed at {} ({:.1}% of the target; λ ended at {:.3})",
             human_unit(t, &unit),

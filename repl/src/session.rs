@@ -22,7 +22,8 @@ pub struct Options {
     pub tau: f64,
     pub tau_final: f64,
     pub lambda: f64,
-    pub target: Option<f64>,
+    /// As typed (`2M`, `40us`): its meaning depends on the regularizer's unit.
+    pub target: Option<String>,
     pub steps: u64,
     pub gamma_threshold: f64,
     pub eval_every: u64,
@@ -102,7 +103,10 @@ impl Options {
             "target" => {
                 self.target = match value {
                     "off" | "none" => None,
-                    v => Some(crate::format::parse_quantity(v).map_err(|e| anyhow::anyhow!(e))?),
+                    v => {
+                        crate::format::parse_quantity(v).map_err(|e| anyhow::anyhow!(e))?;
+                        Some(v.to_string())
+                    }
                 }
             }
             "steps" => self.steps = value.parse().ok().filter(|s| *s > 0).ok_or_else(|| bad("expected a count ≥ 1"))?,
@@ -117,6 +121,14 @@ impl Options {
             }
         }
         Ok(())
+    }
+
+    /// The target in the unit of `regularizer`, checked against it.
+    pub fn target_value(&self, unit: &str, regularizer: &str) -> Result<Option<f64>> {
+        match &self.target {
+            None => Ok(None),
+            Some(t) => crate::format::parse_target(t, unit, regularizer).map(Some).map_err(|e| anyhow::anyhow!(e)),
+        }
     }
 
     /// Every option as JSON (name → value).
@@ -196,7 +208,8 @@ mod tests {
         o.set("target", "40us").unwrap();
         o.set("device", "cpu").unwrap();
         assert_eq!((o.lambda, o.device), (2.0, DeviceChoice::Cpu));
-        assert!((o.target.unwrap() - 40e-6).abs() < 1e-15);
+        assert!((o.target_value("s", "latency").unwrap().unwrap() - 40e-6).abs() < 1e-15);
+        assert!(o.target_value("FLOPs", "flops").is_err());
         o.set("target", "off").unwrap();
         assert_eq!(o.target, None);
         let e = o.set("lr", "-1").unwrap_err().to_string();

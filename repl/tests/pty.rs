@@ -70,6 +70,13 @@ fn typing_at_the_prompt() {
     command(&mut p, "get seed", "0");
     command(&mut p, "get batch-size", "16");
 
+    // A failed change leaves the session as it was.
+    command(&mut p, "regularizer latency --target 2M", "measures time");
+    command(&mut p, "regularizer", "regularizer flops");
+    p.send("hel\t").unwrap();
+    p.expect("help ").unwrap();
+    command(&mut p, "get", "Usage: get");
+
     // A NaN loss is an error, not the end: the session answers and can start over.
     command(&mut p, "init --lr 1e30", "search initialised");
     command(&mut p, "step 20", "the loss became NaN");

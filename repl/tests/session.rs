@@ -189,3 +189,39 @@ fn the_main_job_script_is_valid_and_check_catches_a_bad_line() {
     assert!(!o.status.success() && stderr.contains("line 2"), "{stdout}{stderr}");
     assert!(!stdout.contains("data: synthetic"), "check runs nothing: {stdout}");
 }
+
+#[test]
+fn ctrl_c_stops_a_script_after_the_interrupted_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = format!(
+        "set out {}; data synthetic --size 256; supernet build mobilenet_v2 -p width=0.25; set device cpu; \
+         set batch-size 16; init; step 100000; export",
+        out.display()
+    );
+    let child = figs()
+        .args(["-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let o = child.wait_with_output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(!o.status.success());
+    assert!(stdout.contains("stopped by Ctrl-C after"), "{stdout}");
+    assert!(stderr.contains("stopped by Ctrl-C after line 7"), "{stderr}");
+    assert!(!stdout.contains("figs> export") && !out.join("arch.json").exists(), "the script stopped: {stdout}");
+}
+
+#[test]
+fn a_target_in_the_wrong_unit_is_refused_and_changes_nothing() {
+    let o = figs().args(["-c", "regularizer latency --target 2M"]).output().unwrap();
+    let (_, stderr) = text(&o);
+    assert!(stderr.contains("`latency` measures time") && stderr.contains("40us"), "{stderr}");
+    let o = figs().args(["-c", "regularizer flops --target 40us"]).output().unwrap();
+    assert!(text(&o).1.contains("`40us` is a time"), "{}", text(&o).1);
+    let o = figs().args(["-c", "regularizer model_size --target 2k"]).output().unwrap();
+    assert!(text(&o).0.contains("target 2.0 k weights"), "{}", text(&o).0);
+}

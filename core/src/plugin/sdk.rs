@@ -26,13 +26,20 @@ pub fn guarded(f: impl FnOnce() -> Result<String, String>) -> (i32, String) {
     }
 }
 
-/// The body of a plugin's `build` function.
+/// The body of a plugin's `build` function; `make` constructs the space inside the panic
+/// guard.
 ///
 /// # Safety
 /// `params` must point to `len` readable bytes and `out` to a writable `FfiBuf`.
-pub unsafe fn build_trampoline<S: SearchSpace>(space: &S, params: *const u8, len: usize, out: *mut FfiBuf) -> i32 {
+pub unsafe fn build_trampoline<S: SearchSpace>(
+    make: impl FnOnce() -> S,
+    params: *const u8,
+    len: usize,
+    out: *mut FfiBuf,
+) -> i32 {
     let bytes: &[u8] = if params.is_null() { &[] } else { std::slice::from_raw_parts(params, len) };
     let (code, text) = guarded(|| {
+        let space = make();
         let map: BTreeMap<String, String> = if bytes.is_empty() {
             BTreeMap::new()
         } else {
@@ -72,12 +79,13 @@ unsafe fn write_err(err: *mut FfiBuf, text: String) -> i32 {
     ERR
 }
 
-/// The body of a regularizer plugin's `reg_bind`.
+/// The body of a regularizer plugin's `reg_bind`; `make` constructs the regularizer inside
+/// the panic guard.
 ///
 /// # Safety
 /// The pointers must be valid as documented on [`super::abi::PluginTable::reg_bind`].
 pub unsafe fn reg_bind_trampoline<R: Regularizer>(
-    reg: &R,
+    make: impl FnOnce() -> R,
     graph: *const u8,
     graph_len: usize,
     params: *const u8,
@@ -88,6 +96,7 @@ pub unsafe fn reg_bind_trampoline<R: Regularizer>(
     let (graph, params) = (bytes(graph, graph_len), bytes(params, params_len));
     let mut bound: Option<Box<dyn BoundRegularizer>> = None;
     let (code, text) = guarded(|| {
+        let reg = make();
         let g: Graph = serde_json::from_slice(graph).map_err(|e| format!("the graph is not valid JSON: {e}"))?;
         let p: BTreeMap<String, String> = if params.is_empty() {
             BTreeMap::new()
@@ -246,8 +255,7 @@ macro_rules! export_plugin {
             use $crate::plugin::sdk;
             use $crate::space::SearchSpace as _;
             unsafe extern "C" fn build(params: *const u8, len: usize, out: *mut FfiBuf) -> i32 {
-                let space = <$ty as ::std::default::Default>::default();
-                sdk::build_trampoline(&space, params, len, out)
+                sdk::build_trampoline(<$ty as ::std::default::Default>::default, params, len, out)
             }
             static TABLE: ::std::sync::OnceLock<StaticTable> = ::std::sync::OnceLock::new();
             let t = TABLE.get_or_init(|| {
@@ -297,8 +305,7 @@ macro_rules! export_plugin {
                 inst: *mut RegInstance,
                 err: *mut FfiBuf,
             ) -> i32 {
-                let reg: $ty = $make;
-                sdk::reg_bind_trampoline(&reg, graph, graph_len, params, params_len, inst, err)
+                sdk::reg_bind_trampoline(|| -> $ty { $make }, graph, graph_len, params, params_len, inst, err)
             }
             static TABLE: ::std::sync::OnceLock<StaticTable> = ::std::sync::OnceLock::new();
             let t = TABLE.get_or_init(|| {
