@@ -12,7 +12,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 steps=${1:-300}
 lambda=${2:-1}
 bin=${FIGS_BIN:-target/debug/figs}
-[ -n "${FIGS_BIN:-}" ] || cargo build -q -p figs-repl -p figs-mobilenet-v2
+[ -n "${FIGS_BIN:-}" ] || cargo build -q -p figs-repl -p figs-mobilenet-v2 -p figs-flops
 out=$(mktemp -d)
 printf '%-44s %8s %8s %8s\n' setting val_acc cost_% alive_%
 run() {
