@@ -20,8 +20,15 @@ pub struct ExportArgs {
 pub struct RetrainArgs {
     /// `found` (the last export, made now if there is none), `seed` (the supernet without
     /// gates) or an architecture file.
-    #[arg(default_value = "found")]
+    #[arg(default_value = "found", conflicts_with = "space")]
     what: String,
+    /// Build the network from this search space instead (e.g. the seed at another width for
+    /// the Pareto baseline: `retrain --space mobilenet_v2 -p width=0.5 --baseline`).
+    #[arg(long)]
+    space: Option<String>,
+    /// Space parameter as name=value (repeatable), with --space.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE", requires = "space")]
+    params: Vec<String>,
     /// Epochs of training (fractions allowed).
     #[arg(long, default_value_t = 1.0)]
     epochs: f64,
@@ -61,14 +68,19 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
     if !(a.epochs > 0.0 && a.epochs.is_finite()) {
         bail!("--epochs must be positive, got {}", a.epochs);
     }
-    let graph: Graph = match a.what.as_str() {
-        "found" => match (&s.found, &s.search) {
+    let what = match &a.space {
+        Some(space) => format!("{space} {}", a.params.join(" ")).trim().to_string(),
+        None => a.what.clone(),
+    };
+    let graph: Graph = match (a.space.as_deref(), a.what.as_str()) {
+        (Some(space), _) => crate::cmd_supernet::build_space(s, space, &a.params)?.2,
+        (None, "found") => match (&s.found, &s.search) {
             (Some(g), _) => g.clone(),
             (None, Some(search)) => search.export()?.0,
             (None, None) => bail!("nothing found yet: `init` and `step N` first, or `retrain FILE`"),
         },
-        "seed" => s.supernet()?.clone(),
-        file => Graph::load(std::path::Path::new(file))?,
+        (None, "seed") => s.supernet()?.clone(),
+        (None, file) => Graph::load(std::path::Path::new(file))?,
     };
     let data = s.data()?.clone();
     let o = &s.opts;
@@ -85,7 +97,7 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
         pb.set_message(format!("loss {:.3}", p.loss));
     })?;
     pb.finish_and_clear();
-    let label = a.label.unwrap_or_else(|| a.what.clone());
+    let label = a.label.unwrap_or(what);
     if r.cancelled {
         println!("retraining stopped by Ctrl-C after {} of {steps} steps; no accuracy recorded", r.steps);
         return Ok(());

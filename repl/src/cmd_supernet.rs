@@ -6,8 +6,10 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use figs::count::count;
 use figs::graph::Graph;
+use figs::plugin::Plugin;
 use figs::space::{parse_kv, SearchSpace};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -32,18 +34,7 @@ pub enum SupernetCmd {
 pub fn run(s: &mut Session, c: SupernetCmd) -> Result<()> {
     match c {
         SupernetCmd::Build { space, params } => {
-            let plugin = figs::plugin::find(&space)?;
-            let mut p = parse_kv(&params)?;
-            if let Some((_, d)) = &s.data {
-                let (ch, h, _) = d.train.image_shape();
-                let known: Vec<String> = plugin.params().into_iter().map(|p| p.name).collect();
-                for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.train.classes)] {
-                    if known.iter().any(|n| n == k) {
-                        p.entry(k.to_string()).or_insert_with(|| v.to_string());
-                    }
-                }
-            }
-            let g = plugin.build(&p).with_context(|| format!("building space `{space}`"))?;
+            let (plugin, p, g) = build_space(s, &space, &params)?;
             set(s, g);
             s.space = Some((plugin, p));
         }
@@ -55,6 +46,24 @@ pub fn run(s: &mut Session, c: SupernetCmd) -> Result<()> {
         SupernetCmd::Show { json } => return show(s, json),
     }
     show(s, false)
+}
+
+/// Builds a network from a search space; `resolution`, `channels` and `classes` default to
+/// the session's data set.
+pub fn build_space(s: &Session, space: &str, params: &[String]) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
+    let plugin = figs::plugin::find(space)?;
+    let mut p = parse_kv(params)?;
+    if let Some((_, d)) = &s.data {
+        let (ch, h, _) = d.train.image_shape();
+        let known: Vec<String> = plugin.params().into_iter().map(|p| p.name).collect();
+        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.train.classes)] {
+            if known.iter().any(|n| n == k) {
+                p.entry(k.to_string()).or_insert_with(|| v.to_string());
+            }
+        }
+    }
+    let g = plugin.build(&p).with_context(|| format!("building space `{space}`"))?;
+    Ok((plugin, p, g))
 }
 
 fn set(s: &mut Session, g: Graph) {

@@ -44,6 +44,7 @@ plot curves
 export
 retrain found --epochs 0.25
 retrain seed --epochs 0.25
+retrain --space mobilenet_v2 -p width=0.25 --epochs 0.25 --baseline
 compare --json
 plot pareto
 "#;
@@ -94,6 +95,8 @@ fn a_script_runs_the_whole_workflow() {
     let seed = cmp.as_array().unwrap().iter().find(|r| r["network"] == "seed").unwrap();
     assert_eq!(found["macs"].as_u64(), Some(counts.macs));
     assert!(found["macs"].as_u64() <= seed["macs"].as_u64());
+    let narrow = cmp.as_array().unwrap().iter().find(|r| r["network"] == "mobilenet_v2 width=0.25").unwrap();
+    assert!(narrow["macs"].as_u64() < seed["macs"].as_u64(), "a quarter-width seed is smaller: {cmp}");
     let acc = found["test_accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));
     assert!(stdout.contains("stem.conv:") && stdout.contains("logit a"), "gates GROUP shows channels:\n{stdout}");
