@@ -21,6 +21,7 @@ pub mod regularizer;
 pub mod search;
 pub mod space;
 pub mod train;
+pub mod units;
 
 #[cfg(test)]
 pub(crate) mod testutil;

@@ -73,7 +73,7 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
         None => a.what.clone(),
     };
     let graph: Graph = match (a.space.as_deref(), a.what.as_str()) {
-        (Some(space), _) => crate::cmd_supernet::build_space(s, space, &a.params)?.2,
+        (Some(space), _) => crate::cmd_supernet::build_space(space, &a.params, Some(&s.data()?.train))?.2,
         (None, "found") => match (&s.found, &s.search) {
             (Some(g), _) => g.clone(),
             (None, Some(search)) => search.export()?.0,

@@ -87,9 +87,9 @@ pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
     if let Some(t) = &a.target {
         opts.set("target", t)?;
     }
-    let (reg, params) = match new.clone().or_else(|| s.regularizer.clone()) {
+    let (reg, params) = match new.clone() {
         Some(r) => r,
-        None => (figs::plugin::find_regularizer("flops")?, Default::default()),
+        None => s.regularizer_or_default()?,
     };
     let unit = reg.unit().to_string();
     let target = opts.target_value(&unit, &reg.info().name)?;
@@ -158,10 +158,7 @@ pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
     }
     let graph = s.supernet()?.clone();
     let train = s.data()?.train.clone();
-    let (reg, params) = match s.regularizer.clone() {
-        Some(r) => r,
-        None => (figs::plugin::find_regularizer("flops")?, Default::default()),
-    };
+    let (reg, params) = s.regularizer_or_default()?;
     let target = o.target_value(reg.unit(), &reg.info().name)?;
     if o.threads > 0 {
         tch::set_num_threads(o.threads);

@@ -5,6 +5,7 @@ use crate::session::Session;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use figs::count::count;
+use figs::data::Dataset;
 use figs::graph::Graph;
 use figs::plugin::Plugin;
 use figs::space::{parse_kv, SearchSpace};
@@ -34,7 +35,7 @@ pub enum SupernetCmd {
 pub fn run(s: &mut Session, c: SupernetCmd) -> Result<()> {
     match c {
         SupernetCmd::Build { space, params } => {
-            let (plugin, p, g) = build_space(s, &space, &params)?;
+            let (plugin, p, g) = build_space(&space, &params, s.data.as_ref().map(|(_, d)| &d.train))?;
             set(s, g);
             s.space = Some((plugin, p));
         }
@@ -49,14 +50,18 @@ pub fn run(s: &mut Session, c: SupernetCmd) -> Result<()> {
 }
 
 /// Builds a network from a search space; `resolution`, `channels` and `classes` default to
-/// the session's data set.
-pub fn build_space(s: &Session, space: &str, params: &[String]) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
+/// those of `data` when given.
+pub fn build_space(
+    space: &str,
+    params: &[String],
+    data: Option<&Dataset>,
+) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
     let plugin = figs::plugin::find(space)?;
     let mut p = parse_kv(params)?;
-    if let Some((_, d)) = &s.data {
-        let (ch, h, _) = d.train.image_shape();
+    if let Some(d) = data {
+        let (ch, h, _) = d.image_shape();
         let known: Vec<String> = plugin.params().into_iter().map(|p| p.name).collect();
-        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.train.classes)] {
+        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes)] {
             if known.iter().any(|n| n == k) {
                 p.entry(k.to_string()).or_insert_with(|| v.to_string());
             }

@@ -25,19 +25,7 @@ pub fn step_message(m: &figs::search::StepMetrics, cost0: f64) -> String {
     )
 }
 
-/// `1234567` → `1.23 M`, with k / M / G suffixes.
-pub fn human(x: f64) -> String {
-    let a = x.abs();
-    if a >= 1e9 {
-        format!("{:.2} G", x / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.2} M", x / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.1} k", x / 1e3)
-    } else {
-        format!("{x:.0}")
-    }
-}
+pub use figs::units::human;
 
 /// A cost in its unit: seconds as `12.3 µs`, anything else as `1.23 M FLOPs`.
 pub fn human_unit(x: f64, unit: &str) -> String {
@@ -150,14 +138,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_units() {
-        assert_eq!(human(3_504_872.0), "3.50 M");
-        assert_eq!(human(300_774_272.0), "300.77 M");
-        assert_eq!(human(1_500.0), "1.5 k");
-        assert_eq!(human(12.0), "12");
-    }
 
     #[test]
     fn table_aligns_text_left_and_numbers_right() {

@@ -11,7 +11,7 @@ use figs::graph::Graph;
 use figs::plot::{alive_width_chart, WidthRow};
 use figs::regularizer::{Regularizer, Source};
 use figs::search::{Search, SearchConfig};
-use figs::space::{parse_kv, SearchSpace};
+use figs::space::parse_kv;
 use figs::train::{train_from_scratch, TrainConfig, TrainResult};
 use serde_json::json;
 use std::io::Write;
@@ -142,17 +142,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     if a.test_limit > 0 {
         data.test = data.test.take(a.test_limit);
     }
-    let (c, h, _) = data.train.image_shape();
-
-    let space = figs::plugin::find(&a.space)?;
-    let mut params = parse_kv(&a.params)?;
-    let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
-    for (k, v) in [("resolution", h), ("channels", c), ("classes", data.train.classes)] {
-        if known.iter().any(|n| n == k) {
-            params.entry(k.to_string()).or_insert_with(|| v.to_string());
-        }
-    }
-    let supernet = space.build(&params).with_context(|| format!("building space `{}`", a.space))?;
+    let (_, params, supernet) = crate::cmd_supernet::build_space(&a.space, &a.params, Some(&data.train))?;
     let sa = supernet.analyze()?;
     let seed_counts = count(&supernet, &sa);
 

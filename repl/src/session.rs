@@ -189,6 +189,14 @@ impl Session {
         }
     }
 
+    /// The chosen regularizer and its parameters; `flops` until one is chosen.
+    pub fn regularizer_or_default(&self) -> Result<(RegularizerPlugin, BTreeMap<String, String>)> {
+        match &self.regularizer {
+            Some(r) => Ok(r.clone()),
+            None => Ok((figs::plugin::find_regularizer("flops")?, BTreeMap::new())),
+        }
+    }
+
     pub fn supernet(&self) -> Result<&Graph> {
         match &self.supernet {
             Some(g) => Ok(g),

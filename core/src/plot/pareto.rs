@@ -2,6 +2,7 @@
 
 use super::{legend, render, Area};
 use crate::error::{Error, Result};
+use crate::units::human;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -19,20 +20,6 @@ pub struct ParetoPoint {
 /// Draws `points` with cost (in `unit`) on x and accuracy on y.
 pub fn pareto_chart(title: &str, points: &[ParetoPoint], unit: &str, stem: &Path) -> Result<Vec<PathBuf>> {
     render!(stem, (900, 600), draw(title, points, unit))
-}
-
-/// `1250000` → `1.25M`: axis labels of costs that span orders of magnitude.
-fn short(x: f64) -> String {
-    let a = x.abs();
-    if a >= 1e9 {
-        format!("{:.3}G", x / 1e9)
-    } else if a >= 1e6 {
-        format!("{:.2}M", x / 1e6)
-    } else if a >= 1e3 {
-        format!("{:.1}k", x / 1e3)
-    } else {
-        format!("{x:.3}")
-    }
 }
 
 fn draw<DB: DrawingBackend>(
@@ -56,7 +43,7 @@ fn draw<DB: DrawingBackend>(
     chart
         .configure_mesh()
         .x_desc(format!("cost ({unit})"))
-        .x_label_formatter(&|x| short(*x))
+        .x_label_formatter(&|x| human(*x))
         .y_desc("test accuracy")
         .label_style(("sans-serif", 12))
         .draw()
