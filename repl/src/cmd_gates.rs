@@ -40,6 +40,39 @@ pub struct PlotArgs {
     /// Output path without extension (default: <out>/<kind>); writes .svg and .png.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// pareto: also draw the seed and found networks of a `figs search` run directory (its
+    /// summary.json); repeatable, e.g. one run per λ.
+    #[arg(long = "run", value_name = "DIR")]
+    runs: Vec<PathBuf>,
+}
+
+/// The retrained networks of a `figs search` run directory as (run name, network, point);
+/// the seed joins the baseline curve.
+fn run_points(dir: &std::path::Path) -> Result<Vec<(String, String, ParetoPoint)>> {
+    let file = dir.join("summary.json");
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        anyhow::anyhow!("cannot read {}: {e} (give the run directory of a `figs search`)", file.display())
+    })?;
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a figs search summary: {e}", file.display()))?;
+    let run = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
+    let pts: Vec<(String, String, ParetoPoint)> = rows
+        .iter()
+        .filter_map(|r| {
+            let network = r["network"].as_str()?;
+            let point = ParetoPoint {
+                label: String::new(),
+                cost: r["macs"].as_f64()?,
+                accuracy: r["test_accuracy"].as_f64()?,
+                baseline: network == "seed",
+            };
+            Some((run.clone(), network.to_string(), point))
+        })
+        .collect();
+    if pts.is_empty() {
+        bail!("{} has no retrained network with a test accuracy (was the run made with --no-retrain?)", file.display());
+    }
+    Ok(pts)
 }
 
 /// A ten-bin histogram of values in [0, 1] as block characters.
@@ -123,9 +156,12 @@ pub fn gates(s: &mut Session, a: GatesArgs) -> Result<()> {
 pub fn plot(s: &mut Session, a: PlotArgs) -> Result<()> {
     let name = format!("{:?}", a.kind).to_lowercase();
     let stem = a.out.clone().unwrap_or_else(|| s.opts.out.join(&name));
+    if !a.runs.is_empty() && !matches!(a.kind, PlotKind::Pareto) {
+        bail!("--run adds points to `plot pareto` only");
+    }
     let paths = match a.kind {
         PlotKind::Pareto => {
-            let pts: Vec<ParetoPoint> = s
+            let mut pts: Vec<ParetoPoint> = s
                 .retrained
                 .iter()
                 .map(|r| ParetoPoint {
@@ -135,8 +171,30 @@ pub fn plot(s: &mut Session, a: PlotArgs) -> Result<()> {
                     baseline: r.baseline,
                 })
                 .collect();
+            // Runs that share a seed network retrain it identically: one point labelled
+            // `seed (run-a, run-b)`, not labels printed over each other.
+            let mut from_runs: Vec<(ParetoPoint, String, Vec<String>)> = Vec::new();
+            for dir in &a.runs {
+                for (run, network, p) in run_points(dir)? {
+                    match from_runs
+                        .iter_mut()
+                        .find(|(q, n, _)| *n == network && q.cost == p.cost && q.accuracy == p.accuracy)
+                    {
+                        Some((_, _, runs)) => runs.push(run),
+                        None => from_runs.push((p, network, vec![run])),
+                    }
+                }
+            }
+            pts.extend(from_runs.into_iter().map(|(p, network, runs)| ParetoPoint {
+                label: if runs.len() == 1 {
+                    format!("{} {network}", runs[0])
+                } else {
+                    format!("{network} ({})", runs.join(", "))
+                },
+                ..p
+            }));
             if pts.is_empty() {
-                bail!("no retrained network yet: `retrain found`, `retrain seed` (each adds a point)");
+                bail!("no retrained network yet: `retrain found`, `retrain seed` (each adds a point), or `--run DIR` of a `figs search`");
             }
             pareto_chart("test accuracy vs MACs", &pts, "MACs", &stem)?
         }

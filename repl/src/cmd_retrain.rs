@@ -14,6 +14,9 @@ use std::path::PathBuf;
 pub struct ExportArgs {
     /// Where to write the architecture (default: <out>/arch.json).
     file: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -52,12 +55,18 @@ pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
     }
     g.save(&path)?;
     let c = count(&g, &g.analyze()?);
-    println!("wrote {}: {} params, {} MACs", path.display(), human(c.params as f64), human(c.macs as f64));
-    if !report.removed_nodes.is_empty() {
-        println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
-    }
-    if !report.kept_at_one.is_empty() {
-        println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
+    if a.json {
+        let v = json!({"file": path, "params": c.params, "macs": c.macs,
+            "removed_nodes": report.removed_nodes, "kept_at_one": report.kept_at_one});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!("wrote {}: {} params, {} MACs", path.display(), human(c.params as f64), human(c.macs as f64));
+        if !report.removed_nodes.is_empty() {
+            println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
+        }
+        if !report.kept_at_one.is_empty() {
+            println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
+        }
     }
     s.found = Some(g);
     s.unsaved_steps = 0;

@@ -32,6 +32,9 @@ pub struct RegularizerArgs {
     /// Target cost in the regularizer's unit (`2M`, `40us`), or `off`.
     #[arg(long)]
     target: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args, Debug)]
@@ -61,6 +64,9 @@ pub struct StepArgs {
     /// Run this many epochs of the training split instead (fractions allowed).
     #[arg(long, conflicts_with = "n")]
     epochs: Option<f64>,
+    /// Print the last step's metrics as JSON (no progress bar).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
@@ -103,19 +109,26 @@ pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
         if a.target.is_some() {
             search.set_target(live_target)?;
         }
-        if new.is_some() {
+        if new.is_some() && !a.json {
             println!("(a regularizer change takes effect at the next `init`)");
         }
     }
     s.opts = opts;
     s.regularizer = Some((reg.clone(), params.clone()));
+    let lambda = s.search.as_ref().map(|x| x.lambda()).unwrap_or(s.opts.lambda);
+    if a.json {
+        let v = json!({"regularizer": reg.info().name, "source": reg.source().as_str(), "unit": unit,
+            "params": params, "lambda": lambda, "target": target,
+            "applies_at_next_init": new.is_some() && s.search.is_some()});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
     let p: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!(
-        "regularizer {} (source {}, cost in {unit}){}; λ {}; target {}",
+        "regularizer {} (source {}, cost in {unit}){}; λ {lambda}; target {}",
         reg.info().name,
         reg.source().as_str(),
         if p.is_empty() { String::new() } else { format!(" with {}", p.join(" ")) },
-        s.search.as_ref().map(|x| x.lambda()).unwrap_or(s.opts.lambda),
         target.map(|t| human_unit(t, &unit)).unwrap_or_else(|| "off".into())
     );
     Ok(())
@@ -214,7 +227,7 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
     }
     let cancel = crate::interrupt::fresh();
     let cost0 = search.initial_cost();
-    let pb = bar(n, "step");
+    let pb = if a.json { indicatif::ProgressBar::hidden() } else { bar(n, "step") };
     let start = search.steps_done();
     let mut result: Result<()> = Ok(());
     while search.steps_done() - start < n {
@@ -233,6 +246,7 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
         }
         if eval_every > 0 && n > eval_every {
             match search.evaluate() {
+                Ok(_) if a.json => {}
                 Ok(ev) => {
                     let line = format!("  step {:>5}: val acc {:.4}  val loss {:.4}", ev.step, ev.accuracy, ev.loss);
                     pb.suspend(|| println!("{line}"));
@@ -249,12 +263,17 @@ pub fn step(s: &mut Session, a: StepArgs) -> Result<()> {
     let total = search.steps_done();
     s.unsaved_steps += done;
     s.quit_warned = false;
-    if cancel.load(Ordering::SeqCst) {
+    let stopped = cancel.load(Ordering::SeqCst);
+    if stopped && !a.json {
         println!("stopped by Ctrl-C after {done} of {n} steps; the search is at step {total}");
     }
     result?;
     let last = s.search()?.history().last().cloned();
-    if let Some(m) = last {
+    if a.json {
+        let v = json!({"step": total, "steps_run": done, "steps_asked": n, "stopped_by_ctrl_c": stopped,
+            "initial_cost": cost0, "last_step": last});
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if let Some(m) = last {
         println!("step {total}: {}", step_message(&m, cost0));
     }
     Ok(())
@@ -264,20 +283,28 @@ pub fn eval(s: &mut Session, json: bool) -> Result<()> {
     let search = s.search()?;
     let unit = search.regularizer().1.to_string();
     let cost0 = search.initial_cost();
+    let target = search.config().target;
     let ev = search.evaluate()?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&json!({"eval": ev, "initial_cost": cost0, "unit": unit}))?);
+        let v = json!({"eval": ev, "initial_cost": cost0, "unit": unit, "target": target});
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
-            "step {}: val acc {:.4}, val loss {:.4}, cost of the export {} ({:.1}% of supernet)",
+            "step {}: val acc {:.4}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
             ev.step,
             ev.accuracy,
             ev.loss,
             human_unit(ev.cost, &unit),
-            100.0 * ev.cost / cost0
+            100.0 * ev.cost / cost0,
+            target.map(|t| format!("; {}", landing(ev.cost, t, &unit))).unwrap_or_default()
         );
     }
     Ok(())
+}
+
+/// How close a cost is to the target: `target 2 M FLOPs, at 97.1% of it`.
+fn landing(cost: f64, target: f64, unit: &str) -> String {
+    format!("target {}, at {:.1}% of it", human_unit(target, unit), 100.0 * cost / target)
 }
 
 pub fn status(s: &mut Session, json: bool) -> Result<()> {
@@ -291,11 +318,12 @@ pub fn status(s: &mut Session, json: bool) -> Result<()> {
     let (a, t) = alive.iter().filter(|g| g.gated).fold((0, 0), |(a, t), g| (a + g.alive, t + g.width));
     let last = search.history().last().cloned();
     let eval = search.evals().last().cloned();
+    let target = search.config().target;
     if json {
         let v = json!({"step": search.steps_done(), "epoch": search.epoch(), "lambda": search.lambda(),
             "regularizer": reg, "unit": unit, "initial_cost": cost0, "cost": cost,
             "alive_channels": a, "searchable_channels": t, "last_step": last, "last_eval": eval,
-            "unexported_steps": unsaved});
+            "unexported_steps": unsaved, "target": target});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -309,6 +337,9 @@ pub fn status(s: &mut Session, json: bool) -> Result<()> {
         ("alive channels".into(), format!("{a} / {t}")),
         ("not exported".into(), format!("{unsaved} steps")),
     ];
+    if let Some(tg) = target {
+        rows.insert(3, ("target mode".into(), landing(cost, tg, &unit)));
+    }
     if let Some(m) = last {
         rows.push((
             "last step".into(),

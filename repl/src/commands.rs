@@ -4,7 +4,7 @@
 use crate::session::Session;
 use crate::{cmd_data, cmd_gates, cmd_retrain, cmd_search, cmd_supernet, cost_cmd, plugins_cmd, search_cmd};
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -189,12 +189,37 @@ pub fn parse_line(line: &str) -> Result<Option<Command>> {
                 print!("{e}");
                 Ok(None)
             }
-            _ => {
-                let text = e.render().to_string();
-                Err(anyhow::anyhow!("{}", text.trim_end().trim_start_matches("error: ")))
-            }
+            _ => Err(anyhow::anyhow!("{}", one_line(&e.render().to_string(), &words[0]))),
         },
     }
+}
+
+/// Folds clap's several-line parse error into one line, pointing at `help` (a shell's
+/// `--help` hint does not fit the prompt): `unrecognized subcommand 'stpe'; tip: … 'step';
+/// `help` lists the commands`.
+fn one_line(rendered: &str, command: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("For more information") {
+            continue;
+        }
+        let line = line.trim_start_matches("error: ");
+        match line.strip_prefix("Usage: ") {
+            Some(u) => parts.push(format!("usage: {}", u.trim_start_matches("figs "))),
+            // Continuation lines (`<NAME>`, `[possible values: …]`) belong to the line before.
+            None if line.starts_with('<') || line.starts_with('[') => match parts.last_mut() {
+                Some(last) => {
+                    last.push(' ');
+                    last.push_str(line);
+                }
+                None => parts.push(line.to_string()),
+            },
+            None => parts.push(line.to_string()),
+        }
+    }
+    let known = Line::command().find_subcommand(command).is_some();
+    parts.push(if known { format!("`help {command}` explains it") } else { "`help` lists the commands".into() });
+    parts.join("; ")
 }
 
 /// Parses and runs one line. Blank lines and `#` comments do nothing.
@@ -202,5 +227,23 @@ pub fn execute_line(s: &mut Session, line: &str) -> Result<Flow> {
     match parse_line(line)? {
         Some(cmd) => execute(s, cmd),
         None => Ok(Flow::Continue),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_errors_are_one_line_that_points_at_help() {
+        let e = parse_line("stpe 3").unwrap_err().to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains("unrecognized subcommand 'stpe'") && e.contains("'step'"), "{e}");
+        assert!(e.ends_with("`help` lists the commands"), "{e}");
+        let e = parse_line("set").unwrap_err().to_string();
+        assert!(!e.contains('\n') && e.contains("<NAME> <VALUE>") && e.contains("usage: set"), "{e}");
+        assert!(e.ends_with("`help set` explains it"), "{e}");
+        let e = parse_line("plot bogus").unwrap_err().to_string();
+        assert!(e.contains("possible values: heatmap"), "{e}");
     }
 }

@@ -19,20 +19,11 @@ pub struct PluginsArgs {
 }
 
 pub fn run(a: PluginsArgs) -> Result<()> {
-    let mut errors = Vec::new();
+    // A file named with --load is the user's request: failing it is an error, not a warning.
     for p in &a.load {
-        if let Err(e) = figs::plugin::load(p) {
-            errors.push(e.to_string());
-        }
+        figs::plugin::load(p)?;
     }
-    for p in figs::plugin::discover() {
-        let already = figs::plugin::loaded().iter().any(|l| p.canonicalize().is_ok_and(|c| c == l.info().path));
-        if !already {
-            if let Err(e) = figs::plugin::load(&p) {
-                errors.push(e.to_string());
-            }
-        }
-    }
+    let errors: Vec<String> = figs::plugin::load_search_path().iter().map(ToString::to_string).collect();
     let mut plugins = figs::plugin::loaded();
     if let Some(n) = &a.name {
         plugins.retain(|p| &p.info().name == n);

@@ -10,6 +10,8 @@ use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
 use rustyline::{Context, Editor};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -19,9 +21,32 @@ use std::sync::{Arc, Mutex};
 struct Dynamic {
     spaces: Vec<String>,
     regularizers: Vec<String>,
-    space_params: Vec<String>,
-    reg_params: Vec<String>,
+    /// Parameter names per plugin name.
+    params: BTreeMap<String, Vec<String>>,
+    /// The session's regularizer, whose parameters `-R` completes when the line names none.
+    regularizer: Option<String>,
     groups: Vec<String>,
+}
+
+impl Dynamic {
+    /// The parameters of `plugin` (`k=` words), or of every plugin of `names` when the line
+    /// does not say which one it means.
+    fn params_of(&self, plugin: Option<&str>, names: &[String]) -> Vec<String> {
+        let known = plugin.and_then(|p| self.params.get(p));
+        let lists: Vec<&Vec<String>> = match known {
+            Some(l) => vec![l],
+            None => names.iter().filter_map(|n| self.params.get(n)).collect(),
+        };
+        let mut v: Vec<String> = lists.into_iter().flatten().map(|p| format!("{p}=")).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The word after `flag` in `words`, if any.
+fn value_of<'a>(words: &'a [String], flags: &[&str]) -> Option<&'a str> {
+    words.windows(2).find(|w| flags.contains(&w[0].as_str())).map(|w| w[1].as_str())
 }
 
 struct Helper {
@@ -70,8 +95,20 @@ impl Helper {
             );
         }
         match prev {
-            "-p" | "--param" => return Some(d.space_params.iter().map(|p| format!("{p}=")).collect()),
-            "-R" | "--reg-param" => return Some(d.reg_params.iter().map(|p| format!("{p}=")).collect()),
+            "-p" | "--param" => {
+                // `supernet build NAME -p`, `… --space NAME -p`; else every space's.
+                let built = (cmd.get_name() == "build").then(|| rest.first().map(String::as_str)).flatten();
+                let space = value_of(before, &["--space"]).or(built);
+                return Some(d.params_of(space, &d.spaces));
+            }
+            "-R" | "--reg-param" => {
+                // `regularizer NAME -R`, `… --regularizer NAME -R`; else the session's.
+                let named = (first == "regularizer")
+                    .then(|| rest.first().map(String::as_str).filter(|w| !w.starts_with('-')))
+                    .flatten();
+                let reg = value_of(before, &["--regularizer", "-r"]).or(named).or(d.regularizer.as_deref());
+                return Some(d.params_of(reg, &d.regularizers));
+            }
             "--space" => return Some(d.spaces.clone()),
             "--regularizer" | "-r" => return Some(d.regularizers.clone()),
             _ => {}
@@ -144,7 +181,13 @@ impl Hinter for Helper {
     }
 }
 
-impl Highlighter for Helper {}
+impl Highlighter for Helper {
+    /// Hints are dim, so they read as a suggestion, not as typed text (rustyline calls this
+    /// only when it writes to a terminal).
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(format!("\x1b[2m{hint}\x1b[0m"))
+    }
+}
 
 impl Validator for Helper {
     fn validate(&self, ctx: &mut ValidationContext) -> rustyline::Result<ValidationResult> {
@@ -165,18 +208,11 @@ fn refresh(d: &Arc<Mutex<Dynamic>>, s: &Session) {
     let of = |kind: &str| plugins.iter().filter(|p| p.info().kind == kind).map(|p| p.info().name.clone()).collect();
     d.spaces = of(figs::plugin::SEARCH_SPACE);
     d.regularizers = of(figs::plugin::REGULARIZER);
-    let params = |kind: &str| {
-        let mut v: Vec<String> = plugins
-            .iter()
-            .filter(|p| p.info().kind == kind)
-            .flat_map(|p| p.info().params.iter().map(|x| x.name.clone()))
-            .collect();
-        v.sort();
-        v.dedup();
-        v
-    };
-    d.space_params = params(figs::plugin::SEARCH_SPACE);
-    d.reg_params = params(figs::plugin::REGULARIZER);
+    d.params = plugins
+        .iter()
+        .map(|p| (p.info().name.clone(), p.info().params.iter().map(|x| x.name.clone()).collect()))
+        .collect();
+    d.regularizer = Some(s.regularizer.as_ref().map_or("flops".to_string(), |(r, _)| r.info().name.clone()));
     d.groups = s
         .supernet
         .as_ref()
@@ -265,8 +301,19 @@ mod tests {
     fn helper() -> Helper {
         let mut table = Line::command();
         table.build();
-        let dynamic =
-            Dynamic { spaces: vec!["mobilenet_v2".into()], groups: vec!["stem.conv".into()], ..Default::default() };
+        let params = [
+            ("mobilenet_v2", vec!["width".to_string(), "preset".into()]),
+            ("resnet", vec!["width".into(), "depth".into()]),
+            ("flops", vec![]),
+            ("latency", vec!["hardware".into(), "batch".into()]),
+        ];
+        let dynamic = Dynamic {
+            spaces: words(&["mobilenet_v2", "resnet"]),
+            regularizers: words(&["flops", "latency"]),
+            params: params.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            regularizer: Some("latency".into()),
+            groups: vec!["stem.conv".into()],
+        };
         Helper {
             table,
             dynamic: Arc::new(Mutex::new(dynamic)),
@@ -293,5 +340,22 @@ mod tests {
         let line = "get\u{a0}";
         let history = rustyline::history::DefaultHistory::new();
         assert!(h.complete(line, line.len(), &Context::new(&history)).is_ok());
+    }
+
+    #[test]
+    fn parameters_are_those_of_the_plugin_the_line_names() {
+        let h = helper();
+        let got = |w: &[&str]| {
+            let mut v = h.candidates(&words(w), "").unwrap();
+            v.sort();
+            v
+        };
+        assert_eq!(got(&["supernet", "build", "resnet", "-p"]), words(&["depth=", "width="]));
+        assert_eq!(got(&["search", "--space", "mobilenet_v2", "-p"]), words(&["preset=", "width="]));
+        // No space named: every space's parameters.
+        assert_eq!(got(&["search", "-p"]), words(&["depth=", "preset=", "width="]));
+        assert_eq!(got(&["regularizer", "flops", "-R"]), Vec::<String>::new());
+        // No regularizer named: the session's (latency here).
+        assert_eq!(got(&["regularizer", "-R"]), words(&["batch=", "hardware="]));
     }
 }

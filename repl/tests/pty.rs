@@ -1,7 +1,7 @@
 //! Typing at the real prompt through a pseudo-terminal: completion of a command and of a
 //! plugin name, history recall, Ctrl-C during `step` keeping the step counter, errors (a
-//! bad command, a NaN loss) that leave the session alive, Ctrl-C at an empty prompt, Ctrl-D
-//! to leave.
+//! bad command, a NaN loss) that leave the session alive, Ctrl-C at an empty prompt and
+//! during `retrain`, Ctrl-D to leave, and the history back in the next session.
 
 use expectrl::{ControlCode, Regex};
 use std::process::Command;
@@ -41,7 +41,10 @@ fn typing_at_the_prompt() {
     p.expect("build ").unwrap();
     p.send("mobilenet\t").unwrap();
     p.expect("mobilenet_v2 ").unwrap();
-    command(&mut p, "-p width=0.5", "supernet mobilenet_v2:");
+    // … and a parameter of the space the line names.
+    p.send("-p wid\t").unwrap();
+    p.expect("width=").unwrap();
+    command(&mut p, "0.5", "supernet mobilenet_v2:");
 
     command(&mut p, "set device cpu", "device = cpu");
     command(&mut p, "set batch-size 16", "batch-size = 16");
@@ -63,6 +66,13 @@ fn typing_at_the_prompt() {
     p.expect("status").unwrap();
     p.send("\r").unwrap();
     wait(&mut p, &at_step);
+
+    // Ctrl-C during `retrain` stops it too, and the prompt comes back.
+    p.send_line("retrain seed --epochs 1000").unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    p.send(ControlCode::EndOfText).unwrap();
+    wait(&mut p, "retraining stopped by Ctrl-C");
+    command(&mut p, "get seed", "0");
 
     // Ctrl-C at an empty prompt does not leave; the session still answers.
     p.send(ControlCode::EndOfText).unwrap();
@@ -87,4 +97,13 @@ fn typing_at_the_prompt() {
     p.expect("not exported").unwrap();
     let history = std::fs::read_to_string(dir.path().join("history")).unwrap();
     assert!(history.contains("step 100000") && history.contains("supernet build mobilenet_v2"), "{history}");
+
+    // The next session starts with that history: Up recalls the last command.
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_figs"));
+    cmd.arg("--history").arg(dir.path().join("history")).env("TERM", "xterm");
+    let mut p = expectrl::Session::spawn(cmd).expect("figs starts again");
+    p.set_expect_timeout(Some(Duration::from_secs(60)));
+    wait(&mut p, "figs> ");
+    p.send("\x1b[A").unwrap();
+    p.expect("status").unwrap();
 }

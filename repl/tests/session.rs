@@ -32,7 +32,7 @@ set device cpu
 set batch-size 32
 set eval-every 10
 init --steps 30
-step 20
+step 20 --json
 step \
   10
 status --json
@@ -41,13 +41,66 @@ gates stem.conv
 plot heatmap
 plot widths
 plot curves
-export
+export --json
 retrain found --epochs 0.25
 retrain seed --epochs 0.25
 retrain --space mobilenet_v2 -p width=0.25 --epochs 0.25 --baseline
 compare --json
 plot pareto
 "#;
+
+#[test]
+fn target_mode_at_the_prompt_reports_how_close_the_export_is() {
+    let script = "data synthetic --size 256\nsupernet build mobilenet_v2 -p width=0.35\n\
+        regularizer flops --target 1M --json\nset device cpu\nset batch-size 16\ninit --steps 10\n\
+        step 5\nstatus --json\nstatus\neval";
+    let o = figs().arg("-c").arg(script.replace('\n', ";")).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let reg = json_after(&stdout, "regularizer flops --target 1M --json");
+    assert_eq!((reg["unit"].as_str(), reg["target"].as_f64()), (Some("FLOPs"), Some(1e6)), "{reg}");
+    let status = json_after(&stdout, "status --json");
+    assert_eq!(status["target"].as_f64(), Some(1e6), "{status}");
+    let pct = 100.0 * status["cost"].as_f64().unwrap() / 1e6;
+    // In target mode the export keeps the best channels that fit, so it lands at or under.
+    assert!(pct <= 100.0, "{status}");
+    let shown = format!("target 1.00 M FLOPs, at {pct:.1}% of it");
+    assert!(stdout.contains(&format!("target mode         {shown}")), "status shows `{shown}`:\n{stdout}");
+    assert!(stdout.contains(&format!("% of supernet); {shown}")), "eval reports the target:\n{stdout}");
+}
+
+#[test]
+fn pareto_draws_the_networks_of_earlier_search_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two `figs search` summaries (their format: repl/src/search_cmd.rs), numbers made up.
+    for (run, macs, acc) in [("lambda-0.5", 1_250_000, 0.83), ("lambda-2", 600_000, 0.79)] {
+        let d = dir.path().join(run);
+        std::fs::create_dir(&d).unwrap();
+        let rows = serde_json::json!([
+            {"network": "seed", "params": 73_300, "macs": 3_130_000, "test_accuracy": 0.85},
+            {"network": "found", "params": 40_000, "macs": macs, "test_accuracy": acc},
+        ]);
+        std::fs::write(d.join("summary.json"), rows.to_string()).unwrap();
+    }
+    let no_retrain = dir.path().join("no-retrain");
+    std::fs::create_dir(&no_retrain).unwrap();
+    std::fs::write(no_retrain.join("summary.json"), r#"[{"network": "seed", "macs": 1, "test_accuracy": null}]"#)
+        .unwrap();
+    let stem = dir.path().join("p");
+    let line =
+        format!("plot pareto --run {0}/lambda-0.5 --run {0}/lambda-2 --out {1}", dir.path().display(), stem.display());
+    let o = figs().arg("-c").arg(&line).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    assert!(svg.contains("lambda-0.5 found") && svg.contains("lambda-2 found"), "both runs drawn");
+    assert!(svg.contains("seed (lambda-0.5, lambda-2)"), "the shared seed is one point");
+    let bad = format!("plot pareto --run {}", no_retrain.display());
+    let (_, stderr) = text(&figs().arg("-c").arg(&bad).output().unwrap());
+    assert!(stderr.contains("no-retrain/summary.json") && stderr.contains("--no-retrain"), "{stderr}");
+    let (_, stderr) = text(&figs().arg("-c").arg("plot pareto --run /nonexistent").output().unwrap());
+    assert!(stderr.contains("/nonexistent/summary.json"), "{stderr}");
+}
 
 #[test]
 fn a_script_runs_the_whole_workflow() {
@@ -60,6 +113,9 @@ fn a_script_runs_the_whole_workflow() {
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let plugins = json_after(&stdout, "plugins mobilenet_v2 --json");
     assert_eq!(plugins["plugins"][0]["name"], "mobilenet_v2");
+    let first = json_after(&stdout, "step 20 --json");
+    assert_eq!((first["step"].as_u64(), first["steps_run"].as_u64()), (Some(20), Some(20)), "{first}");
+    assert_eq!(first["last_step"]["step"], 20, "{first}");
     let status = json_after(&stdout, "status --json");
     assert_eq!(status["step"], 30, "two `step` commands (one continued over two lines)");
     assert_eq!(status["regularizer"], "flops");
@@ -90,6 +146,8 @@ fn a_script_runs_the_whole_workflow() {
     // The retrained `found` network is the exported arch.json.
     let arch = figs::graph::Graph::load(&out.join("arch.json")).unwrap();
     let counts = figs::count::count(&arch, &arch.analyze().unwrap());
+    let exported = json_after(&stdout, "export --json");
+    assert_eq!(exported["macs"].as_u64(), Some(counts.macs), "{exported}");
     let cmp = json_after(&stdout, "compare --json");
     let found = cmp.as_array().unwrap().iter().find(|r| r["network"] == "found").unwrap();
     let seed = cmp.as_array().unwrap().iter().find(|r| r["network"] == "seed").unwrap();

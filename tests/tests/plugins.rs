@@ -60,6 +60,34 @@ fn bundled_mobilenet_loads_and_matches_the_linked_crate() {
 }
 
 #[test]
+fn a_copy_of_a_loaded_plugin_under_another_path_is_refused_by_name() {
+    let first = plugin::find("mobilenet_v2").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("libmy_mobilenet_copy.so");
+    std::fs::copy(&first.info().path, &copy).unwrap();
+    let e = err(plugin::load(&copy));
+    assert!(
+        e.contains("libmy_mobilenet_copy.so") && e.contains("a plugin named `mobilenet_v2` is already loaded from"),
+        "{e}"
+    );
+    assert!(e.contains(&first.info().path.display().to_string()), "names the first file: {e}");
+    assert!(first.build(&BTreeMap::new()).is_ok(), "the loaded one still works");
+}
+
+#[test]
+fn a_library_that_declines_is_an_error_when_asked_for_and_skipped_on_the_path() {
+    let e = err(fixture(""));
+    assert!(e.contains("returned no table") && e.contains("declines"), "{e}");
+    // The copy cargo built beside the bundled plugins declines the same way (no mode set),
+    // so scanning the search path reports nothing about it (holding ENV: no mode is set).
+    let errors = {
+        let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
+        plugin::load_search_path()
+    };
+    assert!(errors.iter().all(|e| !e.to_string().contains("fixture")), "{errors:?}");
+}
+
+#[test]
 fn unknown_parameter_is_named_across_the_boundary() {
     let p = plugin::find("mobilenet_v2").unwrap();
     let mut params = BTreeMap::new();
@@ -167,11 +195,13 @@ fn invalid_graphs_from_a_plugin_are_named() {
     assert!(e.contains("invalid graph") && e.contains("cycle"), "{e}");
     let e = err(fixture("mismatch").unwrap().build(&BTreeMap::new()));
     assert!(e.contains("invalid graph") && e.contains("class logits"), "{e}");
+    let e = err(fixture("addwidth").unwrap().build(&BTreeMap::new()));
+    assert!(e.contains("invalid graph") && e.contains("`sum`") && e.contains("`c`") && e.contains("`d`"), "{e}");
 }
 
 #[test]
 fn a_well_behaved_fixture_builds() {
-    let p = fixture("").unwrap();
+    let p = fixture("ok").unwrap();
     let g = p.build(&BTreeMap::new()).unwrap();
     assert_eq!(g.nodes.len(), 4);
 }

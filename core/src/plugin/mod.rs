@@ -65,8 +65,17 @@ static LOADED: Mutex<Vec<Plugin>> = Mutex::new(Vec::new());
 ///
 /// Errors (each naming the file): not a loadable library, no `figs_plugin_entry` symbol,
 /// another ABI or libtorch version (both versions named), an unknown kind, and a plugin whose
-/// name is already loaded (from this or another file).
+/// name is already loaded (from this or another file), and a library whose entry declines
+/// (returns no table).
 pub fn load(path: &Path) -> Result<Plugin> {
+    try_load(path)?.ok_or_else(|| {
+        plugin_err(path, "the plugin's entry function returned no table: the library declines to load here")
+    })
+}
+
+/// [`load`], except that a library whose entry returns no table is `None`: the ABI lets a
+/// library decline (a test fixture does, outside its tests), and discovery skips it quietly.
+fn try_load(path: &Path) -> Result<Option<Plugin>> {
     let canon = path.canonicalize().map_err(|e| plugin_err(path, format!("cannot open: {e}")))?;
     let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = loaded.iter().find(|p| p.info.path == canon) {
@@ -91,7 +100,7 @@ pub fn load(path: &Path) -> Result<Plugin> {
     // SAFETY: as above; the returned pointer must be to a static table.
     let table_ptr = unsafe { entry() };
     if table_ptr.is_null() {
-        return Err(plugin_err(path, "the plugin's entry function returned no table"));
+        return Ok(None);
     }
     // Keep the library for the life of the process (see the module docs).
     std::mem::forget(lib);
@@ -144,7 +153,7 @@ pub fn load(path: &Path) -> Result<Plugin> {
     let info = PluginInfo { name, kind: kind.into(), version, description, params, path: canon, source, unit };
     let p = Plugin { info: Arc::new(info), table: static_table };
     loaded.push(p.clone());
-    Ok(p)
+    Ok(Some(p))
 }
 
 /// Plugins loaded so far in this process.
@@ -215,15 +224,29 @@ impl RegularizerPlugin {
     }
 }
 
-/// Loads every plugin on the search path that is not loaded yet (files that fail to load
-/// are skipped: `figs plugins` reports them).
+/// Loads every plugin on the search path that is not loaded yet and returns all loaded
+/// plugins (files that fail to load are skipped: [`load_search_path`] reports them).
 pub fn load_all() -> Vec<Plugin> {
+    let _ = load_search_path();
+    loaded()
+}
+
+/// Loads every plugin on the search path that is not loaded yet; returns the errors of the
+/// files that failed. Libraries that decline (entry returns no table) are not errors.
+pub fn load_search_path() -> Vec<Error> {
+    let mut errors = Vec::new();
     for path in discover() {
-        if !loaded().iter().any(|p| path.canonicalize().is_ok_and(|c| c == p.info.path)) {
-            let _ = load(&path);
+        if !is_loaded(&path) {
+            if let Err(e) = try_load(&path) {
+                errors.push(e);
+            }
         }
     }
-    loaded()
+    errors
+}
+
+fn is_loaded(path: &Path) -> bool {
+    path.canonicalize().is_ok_and(|c| loaded().iter().any(|p| p.info.path == c))
 }
 
 fn find_kind(name: &str, kind: &str) -> Result<Plugin> {
@@ -232,10 +255,10 @@ fn find_kind(name: &str, kind: &str) -> Result<Plugin> {
         return Ok(p);
     }
     for path in discover() {
-        if loaded().iter().any(|p| path.canonicalize().is_ok_and(|c| c == p.info.path)) {
+        if is_loaded(&path) {
             continue;
         }
-        if let Ok(p) = load(&path) {
+        if let Ok(Some(p)) = try_load(&path) {
             if hit(&p) {
                 return Ok(p);
             }
