@@ -85,17 +85,26 @@ fn show(s: &Session, json: bool) -> Result<()> {
     let g = s.supernet()?;
     let a = g.analyze()?;
     let c = count(g, &a);
+    // The device the search runs on (or would at the next `init`), not just the option.
+    let device = match &s.search {
+        Some(search) => figs::device::device_name(search.device()),
+        None => match s.opts.device.resolve() {
+            Ok(d) => figs::device::device_name(d),
+            // `init` explains why; here it is one word in a summary line.
+            Err(_) => "unavailable here".into(),
+        },
+    };
     if json {
         let groups: Vec<_> =
             a.groups.iter().map(|g| json!({"group": g.name, "width": g.width, "searchable": g.gated})).collect();
         let v = json!({"name": g.name, "nodes": g.nodes.len(), "params": c.params, "macs": c.macs,
             "input": [g.input.channels, g.input.height, g.input.width], "classes": g.classes,
-            "device": s.opts.to_json()["device"], "groups": groups});
+            "device": device, "device_option": s.opts.to_json()["device"], "groups": groups});
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     println!(
-        "supernet {}: input {}x{}x{}, {} classes, {} nodes, {} channel groups ({} searchable), {} params, {} MACs, device {}",
+        "supernet {}: input {}x{}x{}, {} classes, {} nodes, {} channel groups ({} searchable), {} params, {} MACs, device {} (option {})",
         g.name,
         g.input.channels,
         g.input.height,
@@ -106,6 +115,7 @@ fn show(s: &Session, json: bool) -> Result<()> {
         a.groups.iter().filter(|g| g.gated).count(),
         human(c.params as f64),
         human(c.macs as f64),
+        device,
         s.opts.to_json()["device"].as_str().unwrap_or("auto")
     );
     let rows: Vec<Vec<String>> = a

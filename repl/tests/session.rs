@@ -195,11 +195,40 @@ fn cuda_on_a_machine_without_it_fails_at_init_and_the_session_goes_on() {
         return;
     }
     let o = figs()
-        .args(["-c", "data synthetic --size 128; supernet build mobilenet_v2 -p width=0.25; set device cuda; init"])
+        .args(["-c", "data synthetic --size 128; supernet build mobilenet_v2 -p width=0.25; set device cuda; supernet show; init"])
         .output()
         .unwrap();
-    let (_, stderr) = text(&o);
-    assert!(stderr.contains("line 4") && stderr.contains("cuda"), "{stderr}");
+    let (stdout, stderr) = text(&o);
+    assert!(stdout.contains("device unavailable here (option cuda:0)"), "supernet show says so: {stdout}");
+    assert!(stderr.contains("line 5") && stderr.contains("cuda"), "{stderr}");
+}
+
+#[test]
+fn a_superblock_space_and_a_loaded_plugin_file_at_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    // A plugin file outside the search path, loaded by hand: a copy of the bundled `flops`.
+    let bundled = Path::new(env!("CARGO_BIN_EXE_figs")).with_file_name("libfigs_flops.so");
+    let copy = dir.path().join("libmy_flops.so");
+    std::fs::copy(&bundled, &copy).unwrap();
+    let stem = dir.path().join("branches");
+    let script = format!(
+        "plugins flops --load {} --json; data synthetic --size 128; \
+         supernet build fbnet -p kernels=3,5 -p width=0.5; set device cpu; set batch-size 16; \
+         regularizer flops --lambda 20; init --gate-lr 0.3; step 10; plot branches --out {}; export --json",
+        copy.display(),
+        stem.display()
+    );
+    let o = figs().arg("-c").arg(&script).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let listed = json_after(&stdout, &format!("plugins flops --load {} --json", copy.display()));
+    assert_eq!(listed["plugins"][0]["path"], copy.canonicalize().unwrap().display().to_string(), "{listed}");
+    // The bundled file of the same name is then refused, and said so.
+    assert!(listed["errors"].to_string().contains("a plugin named `flops` is already loaded"), "{listed}");
+    let svg = std::fs::read_to_string(stem.with_extension("svg")).unwrap();
+    assert!(svg.contains("block1"), "the branch chart names the superblocks");
+    let exported = json_after(&stdout, "export --json");
+    assert!(exported["macs"].as_u64().is_some_and(|m| m > 0), "{exported}");
 }
 
 #[test]
@@ -215,11 +244,28 @@ fn every_command_has_help() {
         .filter(|n| n != "help")
         .collect();
     assert!(names.len() >= 18, "{names:?}");
+    let mut nested = 0;
     for n in &names {
         let o = figs().args(["-c", &format!("help {n}")]).output().unwrap();
         let (stdout, stderr) = text(&o);
         assert!(o.status.success() && stdout.contains("Usage:"), "help {n}: {stdout}{stderr}");
+        // A command with subcommands lists them: each has its own help too.
+        let subs: Vec<String> = stdout
+            .lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter_map(|l| l.split_whitespace().next().map(String::from))
+            .filter(|s| s != "help")
+            .collect();
+        for sub in subs {
+            let o = figs().args(["-c", &format!("help {n} {sub}")]).output().unwrap();
+            let (stdout, stderr) = text(&o);
+            assert!(o.status.success() && stdout.contains("Usage:"), "help {n} {sub}: {stdout}{stderr}");
+            nested += 1;
+        }
     }
+    assert_eq!(nested, 3, "supernet build, load, show");
     let o = figs().args(["-c", "help supernet build"]).output().unwrap();
     assert!(text(&o).0.contains("--param"));
 }
