@@ -231,18 +231,22 @@ fn a_superblock_space_and_a_loaded_plugin_file_at_the_prompt() {
     assert!(exported["macs"].as_u64().is_some_and(|m| m > 0), "{exported}");
 }
 
-#[test]
-fn every_command_has_help() {
-    let o = figs().arg("--help").output().unwrap();
-    let (top, _) = text(&o);
-    let names: Vec<String> = top
-        .lines()
+/// The command names under `Commands:` in a help text, without `help` itself.
+fn listed_commands(help: &str) -> Vec<String> {
+    help.lines()
         .skip_while(|l| !l.starts_with("Commands:"))
         .skip(1)
         .take_while(|l| l.starts_with("  "))
         .filter_map(|l| l.split_whitespace().next().map(String::from))
         .filter(|n| n != "help")
-        .collect();
+        .collect()
+}
+
+#[test]
+fn every_command_has_help() {
+    let o = figs().arg("--help").output().unwrap();
+    let (top, _) = text(&o);
+    let names = listed_commands(&top);
     assert!(names.len() >= 18, "{names:?}");
     let mut nested = 0;
     for n in &names {
@@ -250,15 +254,7 @@ fn every_command_has_help() {
         let (stdout, stderr) = text(&o);
         assert!(o.status.success() && stdout.contains("Usage:"), "help {n}: {stdout}{stderr}");
         // A command with subcommands lists them: each has its own help too.
-        let subs: Vec<String> = stdout
-            .lines()
-            .skip_while(|l| !l.starts_with("Commands:"))
-            .skip(1)
-            .take_while(|l| l.starts_with("  "))
-            .filter_map(|l| l.split_whitespace().next().map(String::from))
-            .filter(|s| s != "help")
-            .collect();
-        for sub in subs {
+        for sub in listed_commands(&stdout) {
             let o = figs().args(["-c", &format!("help {n} {sub}")]).output().unwrap();
             let (stdout, stderr) = text(&o);
             assert!(o.status.success() && stdout.contains("Usage:"), "help {n} {sub}: {stdout}{stderr}");
