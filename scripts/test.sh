@@ -5,4 +5,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FIGS_SKIP_DATA=${FIGS_SKIP_DATA:-1} bash scripts/setup.sh
 # Plugins are cdylibs, which `cargo test` does not build: build the workspace first.
 cargo build --workspace
+# The harness runs two tests at once and several spawn `figs`; with libtorch's OpenMP pool
+# at one thread per core on top, the threads spin against each other: the CLI tests took
+# 84-300 s that way on 2 cores and 28 s with one thread each (measured side by side).
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 cargo test --workspace "$@"
