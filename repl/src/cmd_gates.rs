@@ -46,16 +46,39 @@ pub struct PlotArgs {
     runs: Vec<PathBuf>,
 }
 
-/// The retrained networks of a `figs search` run directory as (run name, network, point);
-/// the seed joins the baseline curve.
-fn run_points(dir: &std::path::Path) -> Result<Vec<(String, String, ParetoPoint)>> {
+/// Each run directory once, labelled by its last component, or by the path as given where
+/// two runs share that name (`a/out`, `b/out`).
+fn run_labels(dirs: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut unique: Vec<&PathBuf> = Vec::new();
+    for d in dirs {
+        let same = |u: &&PathBuf| {
+            *u == d || (u.canonicalize().ok().is_some() && u.canonicalize().ok() == d.canonicalize().ok())
+        };
+        if !unique.iter().any(same) {
+            unique.push(d);
+        }
+    }
+    let name = |d: &PathBuf| {
+        d.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| d.display().to_string())
+    };
+    unique
+        .iter()
+        .map(|d| {
+            let shared = unique.iter().filter(|o| name(o) == name(d)).count() > 1;
+            ((*d).clone(), if shared { d.display().to_string() } else { name(d) })
+        })
+        .collect()
+}
+
+/// The retrained networks of a `figs search` run directory as (`run`, network, point); the
+/// seed joins the baseline curve.
+fn run_points(dir: &std::path::Path, run: &str) -> Result<Vec<(String, String, ParetoPoint)>> {
     let file = dir.join("summary.json");
     let text = std::fs::read_to_string(&file).map_err(|e| {
         anyhow::anyhow!("cannot read {}: {e} (give the run directory of a `figs search`)", file.display())
     })?;
     let rows: Vec<serde_json::Value> = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{} is not a figs search summary: {e}", file.display()))?;
-    let run = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| dir.display().to_string());
     let pts: Vec<(String, String, ParetoPoint)> = rows
         .iter()
         .filter_map(|r| {
@@ -66,7 +89,7 @@ fn run_points(dir: &std::path::Path) -> Result<Vec<(String, String, ParetoPoint)
                 accuracy: r["test_accuracy"].as_f64()?,
                 baseline: network == "seed",
             };
-            Some((run.clone(), network.to_string(), point))
+            Some((run.to_string(), network.to_string(), point))
         })
         .collect();
     if pts.is_empty() {
@@ -174,8 +197,8 @@ pub fn plot(s: &mut Session, a: PlotArgs) -> Result<()> {
             // Runs that share a seed network retrain it identically: one point labelled
             // `seed (run-a, run-b)`, not labels printed over each other.
             let mut from_runs: Vec<(ParetoPoint, String, Vec<String>)> = Vec::new();
-            for dir in &a.runs {
-                for (run, network, p) in run_points(dir)? {
+            for (dir, run) in run_labels(&a.runs) {
+                for (run, network, p) in run_points(&dir, &run)? {
                     match from_runs
                         .iter_mut()
                         .find(|(q, n, _)| *n == network && q.cost == p.cost && q.accuracy == p.accuracy)
@@ -244,4 +267,16 @@ pub fn plot(s: &mut Session, a: PlotArgs) -> Result<()> {
     };
     println!("wrote {}", paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_named_by_their_directory_unless_two_share_a_name() {
+        let dirs: Vec<PathBuf> = ["x/lambda-1", "y/out", "z/out", "x/lambda-1"].iter().map(PathBuf::from).collect();
+        let labels: Vec<String> = run_labels(&dirs).into_iter().map(|(_, l)| l).collect();
+        assert_eq!(labels, ["lambda-1", "y/out", "z/out"]);
+    }
 }

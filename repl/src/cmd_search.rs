@@ -296,15 +296,23 @@ pub fn eval(s: &mut Session, json: bool) -> Result<()> {
             ev.loss,
             human_unit(ev.cost, &unit),
             100.0 * ev.cost / cost0,
-            target.map(|t| format!("; {}", landing(ev.cost, t, &unit))).unwrap_or_default()
+            target.map(|t| format!("; target {}", landing(ev.cost, t, &unit))).unwrap_or_default()
         );
     }
     Ok(())
 }
 
-/// How close a cost is to the target: `target 2 M FLOPs, at 97.1% of it`.
+/// How close the export's cost is to the target: `1.00 M FLOPs; export at 99.99% of it
+/// (under)`. Two decimals, so that just under and just over do not both print as 100.0%.
 fn landing(cost: f64, target: f64, unit: &str) -> String {
-    format!("target {}, at {:.1}% of it", human_unit(target, unit), 100.0 * cost / target)
+    let side = if cost < target {
+        "under"
+    } else if cost > target {
+        "over"
+    } else {
+        "exactly"
+    };
+    format!("{}; export at {:.2}% of it ({side})", human_unit(target, unit), 100.0 * cost / target)
 }
 
 pub fn status(s: &mut Session, json: bool) -> Result<()> {
@@ -338,7 +346,7 @@ pub fn status(s: &mut Session, json: bool) -> Result<()> {
         ("not exported".into(), format!("{unsaved} steps")),
     ];
     if let Some(tg) = target {
-        rows.insert(3, ("target mode".into(), landing(cost, tg, &unit)));
+        rows.insert(3, ("target".into(), landing(cost, tg, &unit)));
     }
     if let Some(m) = last {
         rows.push((

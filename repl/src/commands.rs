@@ -189,7 +189,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>> {
                 print!("{e}");
                 Ok(None)
             }
-            _ => Err(anyhow::anyhow!("{}", one_line(&e.render().to_string(), &words[0]))),
+            _ => Err(anyhow::anyhow!("{}", one_line(&e.render().to_string(), &words))),
         },
     }
 }
@@ -197,28 +197,42 @@ pub fn parse_line(line: &str) -> Result<Option<Command>> {
 /// Folds clap's several-line parse error into one line, pointing at `help` (a shell's
 /// `--help` hint does not fit the prompt): `unrecognized subcommand 'stpe'; tip: … 'step';
 /// `help` lists the commands`.
-fn one_line(rendered: &str, command: &str) -> String {
+fn one_line(rendered: &str, words: &[String]) -> String {
+    let table = Line::command();
+    let known = words.first().and_then(|w| table.find_subcommand(w));
     let mut parts: Vec<String> = Vec::new();
-    for line in rendered.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        if line.starts_with("For more information") {
+    for raw in rendered.lines() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with("For more information") {
             continue;
         }
         let line = line.trim_start_matches("error: ");
-        match line.strip_prefix("Usage: ") {
-            Some(u) => parts.push(format!("usage: {}", u.trim_start_matches("figs "))),
-            // Continuation lines (`<NAME>`, `[possible values: …]`) belong to the line before.
-            None if line.starts_with('<') || line.starts_with('[') => match parts.last_mut() {
-                Some(last) => {
-                    last.push(' ');
-                    last.push_str(line);
-                }
-                None => parts.push(line.to_string()),
-            },
-            None => parts.push(line.to_string()),
+        if let Some(usage) = line.strip_prefix("Usage: ") {
+            // For an unknown command clap's usage is `figs <COMMAND>`: noise at the prompt.
+            if known.is_some() {
+                parts.push(format!("usage: {}", usage.trim_start_matches("figs ")));
+            }
+            continue;
+        }
+        // Indented lines (`<NAME>`, `--space <SPACE>`, `[possible values: …]`) continue the
+        // line before; indented tips stand on their own.
+        let continues = raw.starts_with(char::is_whitespace) && !line.starts_with("tip:");
+        match parts.last_mut() {
+            Some(last) if continues => {
+                last.push_str(if last.ends_with(':') || line.starts_with('[') { " " } else { ", " });
+                last.push_str(line);
+            }
+            _ => parts.push(line.to_string()),
         }
     }
-    let known = Line::command().find_subcommand(command).is_some();
-    parts.push(if known { format!("`help {command}` explains it") } else { "`help` lists the commands".into() });
+    parts.push(match known {
+        Some(cmd) => {
+            let sub = words.get(1).filter(|w| cmd.find_subcommand(w.as_str()).is_some());
+            let name = sub.map_or_else(|| words[0].clone(), |s| format!("{} {s}", words[0]));
+            format!("`help {name}` explains it")
+        }
+        None => "`help` lists the commands".into(),
+    });
     parts.join("; ")
 }
 
@@ -240,10 +254,15 @@ mod tests {
         assert!(!e.contains('\n'), "{e}");
         assert!(e.contains("unrecognized subcommand 'stpe'") && e.contains("'step'"), "{e}");
         assert!(e.ends_with("`help` lists the commands"), "{e}");
+        assert!(!e.contains("usage: <COMMAND>"), "no usage for an unknown command: {e}");
         let e = parse_line("set").unwrap_err().to_string();
-        assert!(!e.contains('\n') && e.contains("<NAME> <VALUE>") && e.contains("usage: set"), "{e}");
+        assert!(!e.contains('\n') && e.contains("provided: <NAME>, <VALUE>") && e.contains("usage: set"), "{e}");
         assert!(e.ends_with("`help set` explains it"), "{e}");
+        let e = parse_line("retrain --param x=1").unwrap_err().to_string();
+        assert!(e.starts_with("the following required arguments were not provided: --space <SPACE>; usage:"), "{e}");
+        let e = parse_line("supernet build").unwrap_err().to_string();
+        assert!(e.ends_with("`help supernet build` explains it"), "{e}");
         let e = parse_line("plot bogus").unwrap_err().to_string();
-        assert!(e.contains("possible values: heatmap"), "{e}");
+        assert!(e.contains("for '<KIND>' [possible values: heatmap"), "{e}");
     }
 }

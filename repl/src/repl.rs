@@ -32,9 +32,9 @@ impl Dynamic {
     /// The parameters of `plugin` (`k=` words), or of every plugin of `names` when the line
     /// does not say which one it means.
     fn params_of(&self, plugin: Option<&str>, names: &[String]) -> Vec<String> {
-        let known = plugin.and_then(|p| self.params.get(p));
-        let lists: Vec<&Vec<String>> = match known {
-            Some(l) => vec![l],
+        let lists: Vec<&Vec<String>> = match plugin {
+            // A name that is no loaded plugin (a typo) gets nothing, which shows the typo.
+            Some(p) => self.params.get(p).into_iter().collect(),
             None => names.iter().filter_map(|n| self.params.get(n)).collect(),
         };
         let mut v: Vec<String> = lists.into_iter().flatten().map(|p| format!("{p}=")).collect();
@@ -97,8 +97,12 @@ impl Helper {
         match prev {
             "-p" | "--param" => {
                 // `supernet build NAME -p`, `… --space NAME -p`; else every space's.
-                let built = (cmd.get_name() == "build").then(|| rest.first().map(String::as_str)).flatten();
-                let space = value_of(before, &["--space"]).or(built);
+                let built = (cmd.get_name() == "build")
+                    .then(|| rest.first().map(String::as_str).filter(|w| !w.starts_with('-')))
+                    .flatten();
+                // `search` without --space searches its default space.
+                let default = (first == "search").then_some("mobilenet_v2");
+                let space = value_of(before, &["--space"]).or(built).or(default);
                 return Some(d.params_of(space, &d.spaces));
             }
             "-R" | "--reg-param" => {
@@ -352,8 +356,12 @@ mod tests {
         };
         assert_eq!(got(&["supernet", "build", "resnet", "-p"]), words(&["depth=", "width="]));
         assert_eq!(got(&["search", "--space", "mobilenet_v2", "-p"]), words(&["preset=", "width="]));
-        // No space named: every space's parameters.
-        assert_eq!(got(&["search", "-p"]), words(&["depth=", "preset=", "width="]));
+        // `search` without --space: its default space's; elsewhere every space's.
+        assert_eq!(got(&["search", "-p"]), words(&["preset=", "width="]));
+        assert_eq!(got(&["cost", "-p"]), words(&["depth=", "preset=", "width="]));
+        assert_eq!(got(&["supernet", "build", "-p"]), words(&["depth=", "preset=", "width="]));
+        // A misspelt space offers nothing.
+        assert_eq!(got(&["supernet", "build", "resnt", "-p"]), Vec::<String>::new());
         assert_eq!(got(&["regularizer", "flops", "-R"]), Vec::<String>::new());
         // No regularizer named: the session's (latency here).
         assert_eq!(got(&["regularizer", "-R"]), words(&["batch=", "hardware="]));

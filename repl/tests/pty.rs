@@ -16,9 +16,12 @@ fn wait(p: &mut Pty, want: &str) {
     std::thread::sleep(Duration::from_millis(400));
 }
 
+/// Types `line`, waits for `want` and then for the next prompt, so that nothing the command
+/// printed is left over for the next check to match by accident.
 fn command(p: &mut Pty, line: &str, want: &str) {
     p.send_line(line).unwrap();
-    wait(p, want);
+    p.expect(want).unwrap_or_else(|e| panic!("`{line}`: waiting for `{want}`: {e}"));
+    wait(p, "figs> ");
 }
 
 #[test]
@@ -66,19 +69,22 @@ fn typing_at_the_prompt() {
     p.expect("status").unwrap();
     p.send("\r").unwrap();
     wait(&mut p, &at_step);
+    wait(&mut p, "figs> ");
 
     // Ctrl-C during `retrain` stops it too, and the prompt comes back.
     p.send_line("retrain seed --epochs 1000").unwrap();
     std::thread::sleep(Duration::from_secs(4));
     p.send(ControlCode::EndOfText).unwrap();
     wait(&mut p, "retraining stopped by Ctrl-C");
-    command(&mut p, "get seed", "0");
+    wait(&mut p, "no accuracy recorded");
+    wait(&mut p, "figs> ");
+    command(&mut p, "get seed", "\r\n0\r\n");
 
     // Ctrl-C at an empty prompt does not leave; the session still answers.
     p.send(ControlCode::EndOfText).unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    command(&mut p, "get seed", "0");
-    command(&mut p, "get batch-size", "16");
+    command(&mut p, "get seed", "\r\n0\r\n");
+    command(&mut p, "get batch-size", "\r\n16\r\n");
 
     // A failed change leaves the session as it was.
     command(&mut p, "regularizer latency --target 2M", "measures time");

@@ -26,6 +26,14 @@ fn lib(name: &str) -> PathBuf {
 /// The fixture reads FIGS_FIXTURE_MODE when it is loaded: one loader at a time.
 static ENV: Mutex<()> = Mutex::new(());
 
+/// Runs `f`, which may scan the search path, while no fixture mode is set: the fixture that
+/// cargo built beside the bundled plugins is on that path, and a scan that caught another
+/// test's mode would load it in that mode for the rest of the process.
+fn scan<T>(f: impl FnOnce() -> T) -> T {
+    let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 /// Loads a fresh copy of the fixture plugin in `mode`.
 fn fixture(mode: &str) -> figs::Result<plugin::Plugin> {
     let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
@@ -44,7 +52,7 @@ fn err<T: std::fmt::Debug>(r: figs::Result<T>) -> String {
 
 #[test]
 fn bundled_mobilenet_loads_and_matches_the_linked_crate() {
-    let p = plugin::find("mobilenet_v2").unwrap();
+    let p = scan(|| plugin::find("mobilenet_v2")).unwrap();
     let info = p.info();
     assert_eq!((info.name.as_str(), info.kind.as_str()), ("mobilenet_v2", "search_space"));
     assert!(info.params.iter().any(|s| s.name == "width" && s.default == "1.0"));
@@ -61,7 +69,7 @@ fn bundled_mobilenet_loads_and_matches_the_linked_crate() {
 
 #[test]
 fn a_copy_of_a_loaded_plugin_under_another_path_is_refused_by_name() {
-    let first = plugin::find("mobilenet_v2").unwrap();
+    let first = scan(|| plugin::find("mobilenet_v2")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("libmy_mobilenet_copy.so");
     std::fs::copy(&first.info().path, &copy).unwrap();
@@ -79,17 +87,17 @@ fn a_library_that_declines_is_an_error_when_asked_for_and_skipped_on_the_path() 
     let e = err(fixture(""));
     assert!(e.contains("returned no table") && e.contains("declines"), "{e}");
     // The copy cargo built beside the bundled plugins declines the same way (no mode set),
-    // so scanning the search path reports nothing about it (holding ENV: no mode is set).
-    let errors = {
-        let _g = ENV.lock().unwrap_or_else(|e| e.into_inner());
-        plugin::load_search_path()
-    };
+    // so scanning the search path reports nothing about it and loads nothing from it.
+    let bundled = lib("figs_fixture_plugin").canonicalize().unwrap();
+    assert!(plugin::discover().iter().any(|p| p.canonicalize().is_ok_and(|c| c == bundled)), "on the path");
+    let errors = scan(plugin::load_search_path);
+    assert!(plugin::loaded().iter().all(|p| p.info().path != bundled), "the bundled fixture was loaded");
     assert!(errors.iter().all(|e| !e.to_string().contains("fixture")), "{errors:?}");
 }
 
 #[test]
 fn unknown_parameter_is_named_across_the_boundary() {
-    let p = plugin::find("mobilenet_v2").unwrap();
+    let p = scan(|| plugin::find("mobilenet_v2")).unwrap();
     let mut params = BTreeMap::new();
     params.insert("depth".to_string(), "3".to_string());
     let e = err(p.build(&params));
@@ -172,9 +180,9 @@ fn bad_penalties_are_clear_errors_and_the_search_survives() {
 
 #[test]
 fn a_space_is_not_a_regularizer_and_back() {
-    let e = err(plugin::find_regularizer("mobilenet_v2"));
+    let e = err(scan(|| plugin::find_regularizer("mobilenet_v2")));
     assert!(e.contains("no regularizer `mobilenet_v2`") && e.contains("flops"), "{e}");
-    let e = err(plugin::find("flops"));
+    let e = err(scan(|| plugin::find("flops")));
     assert!(e.contains("no search space `flops`"), "{e}");
 }
 
@@ -208,6 +216,6 @@ fn a_well_behaved_fixture_builds() {
 
 #[test]
 fn unknown_space_lists_what_is_available() {
-    let e = err(plugin::find("no_such_space"));
+    let e = err(scan(|| plugin::find("no_such_space")));
     assert!(e.contains("no search space `no_such_space`") && e.contains("mobilenet_v2"), "{e}");
 }
