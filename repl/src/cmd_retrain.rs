@@ -49,6 +49,7 @@ pub struct RetrainArgs {
 
 pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
     let (g, report) = s.search()?.export()?;
+    let hint = crate::format::nothing_pruned_hint(s.search()?);
     let path = a.file.unwrap_or_else(|| s.opts.out.join("arch.json"));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -67,6 +68,9 @@ pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
         if !report.kept_at_one.is_empty() {
             println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
         }
+    }
+    if let Some(hint) = hint {
+        eprintln!("note: {hint}");
     }
     s.found = Some(g);
     s.unsaved_steps = 0;

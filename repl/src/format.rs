@@ -89,6 +89,33 @@ pub fn parse_quantity(s: &str) -> Result<f64, String> {
 }
 
 /// `name  value` lines, names padded to the longest.
+/// When a search pruned nothing, what to change, in the terms of its source. A common first
+/// experience (λ too small for the steps given; γ under Adam moving ≈ lr per step) that
+/// would otherwise look like a broken search.
+pub fn nothing_pruned_hint(search: &figs::search::Search) -> Option<String> {
+    let alive = search.alive();
+    if alive.iter().any(|g| g.gated && g.alive < g.width) {
+        return None;
+    }
+    let c = search.config();
+    Some(match search.source() {
+        figs::regularizer::Source::Gates => format!(
+            "nothing was pruned: every searched channel is still open after {} steps (λ {}). Raise λ \
+             (--lambda, `set lambda`), search longer, or give a target (--target-macs, `set target`)",
+            search.steps_done(),
+            search.lambda()
+        ),
+        figs::regularizer::Source::BnGamma => format!(
+            "nothing was pruned: no BN |γ| fell under the threshold {}. Under Adam a γ moves about \
+             lr = {} per step, so {} steps cannot bring γ from 1 that low; raise --lr or the steps, \
+             or --gamma-threshold (docs/MATH.md explains why)",
+            c.gamma_threshold,
+            c.lr,
+            search.steps_done()
+        ),
+    })
+}
+
 pub fn kv(rows: &[(String, String)]) -> String {
     let w = rows.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     rows.iter().map(|(k, v)| format!("{k:<w$}  {v}")).collect::<Vec<_>>().join("\n")

@@ -304,6 +304,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
             report.kept_at_one.join(", ")
         );
     }
+    if let Some(hint) = crate::format::nothing_pruned_hint(&search) {
+        eprintln!("note: {hint}");
+    }
     let found_cost = search.current_cost();
     println!(
         "cost ({}): supernet {} -> found {} ({:.1}%)",

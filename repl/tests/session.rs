@@ -249,6 +249,21 @@ fn listed_commands(help: &str) -> Vec<String> {
 }
 
 #[test]
+fn an_export_that_pruned_nothing_says_what_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two Adam steps move a gate logit from 2.5 by about 2 × 0.05: nothing can close.
+    let script = format!(
+        "set out {}; data synthetic --size 128; supernet build mobilenet_v2 -p width=0.25; set device cpu; \
+         set batch-size 16; init; step 2; export",
+        dir.path().display()
+    );
+    let o = figs().arg("-c").arg(&script).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("note: nothing was pruned") && stderr.contains("Raise λ"), "{stderr}");
+}
+
+#[test]
 fn every_command_has_help() {
     let o = figs().arg("--help").output().unwrap();
     let (top, _) = text(&o);
