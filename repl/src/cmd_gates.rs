@@ -49,12 +49,11 @@ pub struct PlotArgs {
 /// Each run directory once, labelled by its last component, or by the path as given where
 /// two runs share that name (`a/out`, `b/out`).
 fn run_labels(dirs: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    // Same directory however spelt: compare canonical paths (as given where it does not exist).
+    let key = |d: &PathBuf| d.canonicalize().unwrap_or_else(|_| d.clone());
     let mut unique: Vec<&PathBuf> = Vec::new();
     for d in dirs {
-        let same = |u: &&PathBuf| {
-            *u == d || (u.canonicalize().ok().is_some() && u.canonicalize().ok() == d.canonicalize().ok())
-        };
-        if !unique.iter().any(same) {
+        if !unique.iter().any(|u| key(u) == key(d)) {
             unique.push(d);
         }
     }

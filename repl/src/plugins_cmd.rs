@@ -22,8 +22,7 @@ pub fn run(a: PluginsArgs) -> Result<()> {
     // A file named with --load is the user's request: failing it is an error, not a warning.
     // The same file a second time is a no-op (a script may say it twice), said as a note.
     for p in &a.load {
-        let same = |l: &figs::plugin::Plugin| p.canonicalize().is_ok_and(|c| c == l.info().path);
-        match figs::plugin::loaded().iter().find(|l| same(l)) {
+        match figs::plugin::loaded_from(p) {
             Some(l) => eprintln!("note: {} is already loaded (plugin `{}`)", p.display(), l.info().name),
             None => {
                 figs::plugin::load(p)?;

@@ -24,14 +24,20 @@ fn command(p: &mut Pty, line: &str, want: &str) {
     wait(p, "figs> ");
 }
 
-#[test]
-fn typing_at_the_prompt() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `figs` in a pty with its history in `history` and waits for the prompt.
+fn start(history: &std::path::Path) -> Pty {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_figs"));
-    cmd.arg("--history").arg(dir.path().join("history")).env("TERM", "xterm");
+    cmd.arg("--history").arg(history).env("TERM", "xterm");
     let mut p = expectrl::Session::spawn(cmd).expect("figs starts in a pty");
     p.set_expect_timeout(Some(Duration::from_secs(60)));
     wait(&mut p, "figs> ");
+    p
+}
+
+#[test]
+fn typing_at_the_prompt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(&dir.path().join("history"));
 
     // An error leaves the session alive.
     command(&mut p, "bogus", "error:");
@@ -105,11 +111,7 @@ fn typing_at_the_prompt() {
     assert!(history.contains("step 100000") && history.contains("supernet build mobilenet_v2"), "{history}");
 
     // The next session starts with that history: Up recalls the last command.
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_figs"));
-    cmd.arg("--history").arg(dir.path().join("history")).env("TERM", "xterm");
-    let mut p = expectrl::Session::spawn(cmd).expect("figs starts again");
-    p.set_expect_timeout(Some(Duration::from_secs(60)));
-    wait(&mut p, "figs> ");
+    let mut p = start(&dir.path().join("history"));
     p.send("\x1b[A").unwrap();
     p.expect("status").unwrap();
 }

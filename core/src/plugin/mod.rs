@@ -245,8 +245,14 @@ pub fn load_search_path() -> Vec<Error> {
     errors
 }
 
+/// The plugin already loaded from this file, if any.
+pub fn loaded_from(path: &Path) -> Option<Plugin> {
+    let c = path.canonicalize().ok()?;
+    loaded().into_iter().find(|p| p.info.path == c)
+}
+
 fn is_loaded(path: &Path) -> bool {
-    path.canonicalize().is_ok_and(|c| loaded().iter().any(|p| p.info.path == c))
+    loaded_from(path).is_some()
 }
 
 fn find_kind(name: &str, kind: &str) -> Result<Plugin> {
