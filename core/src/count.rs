@@ -1,6 +1,6 @@
 //! Exact parameter and multiply-accumulate counts of a [`Graph`], counted the way PyTorch
-//! does: conv/linear weights and biases plus batch-norm affine γ and β (running statistics
-//! are buffers, not parameters). MACs count conv and linear layers only, as torchvision's
+//! does: conv/linear weights and biases, batch-norm affine γ and β (running statistics
+//! are buffers, not parameters) and the bias of an `add` that carries one. MACs count conv and linear layers only, as torchvision's
 //! published numbers do.
 
 use crate::graph::{Analysis, Graph, Op};
@@ -32,6 +32,7 @@ pub fn count(g: &Graph, a: &Analysis) -> Counts {
                 c.macs += fin * o as u64;
             }
             Op::BatchNorm => c.params += 2 * if out.flat { out.features() } else { out.c } as u64,
+            Op::Add { bias: true } => c.params += if out.flat { out.features() } else { out.c } as u64,
             _ => {}
         }
     }

@@ -56,6 +56,10 @@ pub enum Error {
     #[error("regularizer `{name}`: {message}")]
     Regularizer { name: String, message: String },
 
+    /// A weight file is unreadable, or its tensors do not fit the architecture.
+    #[error("weights {path}: {message}")]
+    Weights { path: PathBuf, message: String },
+
     /// Drawing or saving a plot failed.
     #[error("plot {path}: {message}")]
     Plot { path: PathBuf, message: String },

@@ -43,10 +43,9 @@ pub struct GateConfig {
     pub tau_final: Option<f64>,
     /// Forward pass uses the hard gate `1[a + L > 0]`, backward the sigmoid's gradient.
     pub straight_through: bool,
-    /// Per-channel value that the regularizer sums.
+    /// Per-channel value that the regularizer sums. (During search a channel counts as
+    /// alive in a step when `a + L > 0`, i.e. `z > 0.5`: alive with probability `σ(a)`.)
     pub reg_source: RegSource,
-    /// During search a channel counts as alive when its sampled gate is at least this.
-    pub alive_threshold: f64,
     /// U is drawn from [eps, 1 − eps] so the logistic noise stays finite.
     pub eps: f64,
 }
@@ -59,7 +58,6 @@ impl Default for GateConfig {
             tau_final: Some(0.1),
             straight_through: false,
             reg_source: RegSource::Prob,
-            alive_threshold: 0.1,
             eps: 1e-6,
         }
     }
@@ -76,9 +74,6 @@ impl GateConfig {
             if !(t > 0.0 && t.is_finite()) {
                 return bad("tau-final", format!("final τ must be positive and finite, got {t}"));
             }
-        }
-        if !(0.0..1.0).contains(&self.alive_threshold) {
-            return bad("alive-threshold", format!("must be in [0, 1), got {}", self.alive_threshold));
         }
         if !(self.eps > 0.0 && self.eps < 0.5) {
             return bad("eps", format!("must be in (0, 0.5), got {}", self.eps));
@@ -117,6 +112,13 @@ pub fn sample(logits: &Tensor, tau: f64, straight_through: bool, eps: f64) -> Te
     } else {
         soft
     }
+}
+
+/// Which channels a sampled gate `z` (from [`sample`]) leaves open in its step:
+/// `z > 0.5 ⇔ a + L > 0`, so a channel is open with probability `σ(a)` at any τ, soft or
+/// straight-through.
+pub fn open_in_sample(z: &Tensor) -> Tensor {
+    z.detach().gt(0.5)
 }
 
 /// The deterministic gate `1[a > 0]` used in evaluation and export.

@@ -4,13 +4,15 @@
 //! [`net::Net`] builds a gated supernet from it, [`search::Search`] trains weights and
 //! Logistic-Sigmoid gates ([`gate`]) under a resource penalty ([`regularizer`], [`cost`]), and
 //! [`search::Search::export`] returns the pruned graph — the found architecture — which the
-//! same interpreter rebuilds for retraining ([`train`]).
+//! same interpreter rebuilds for retraining ([`train`]); [`export`] carries its weights out
+//! as safetensors and as a plain PyTorch module.
 
 pub mod cost;
 pub mod count;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod export;
 pub mod gate;
 pub mod graph;
 pub mod io;

@@ -12,6 +12,8 @@ enum Layer {
     Conv(nn::Conv2D),
     Bn(nn::BatchNorm),
     Linear(nn::Linear),
+    /// The per-channel constant of an `add` with `bias`.
+    Bias(Tensor),
     Stateless,
 }
 
@@ -67,6 +69,11 @@ impl Net {
                     let cfg = nn::LinearConfig { bias, ..Default::default() };
                     Layer::Linear(nn::linear(p, ins.features() as i64, out as i64, cfg))
                 }
+                Op::Add { bias: true } => {
+                    let s = analysis.shapes[i];
+                    let n = if s.flat { s.features() } else { s.c };
+                    Layer::Bias(p.zeros("bias", &[n as i64]))
+                }
                 _ => Layer::Stateless,
             };
             layers.push(layer);
@@ -93,6 +100,12 @@ impl Net {
     /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns `[N, classes]`
     /// logits. `gates[g]` is the gate vector of group `g` (`None`: ungated or all ones).
     pub fn forward(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Tensor> {
+        let mut outs = self.forward_all(x, train, gates)?;
+        outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))
+    }
+
+    /// Like [`Net::forward`], but returns the output of every node, in graph order.
+    pub fn forward_all(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
         let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
         let size = x.size();
         if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
@@ -122,7 +135,14 @@ impl Net {
                     Act::Swish => x0.silu(),
                     Act::Sigmoid => x0.sigmoid(),
                 },
-                (Op::Add, _) => ins[1..].iter().fold(x0.shallow_clone(), |acc, t| acc + *t),
+                (Op::Add { .. }, layer) => {
+                    let sum = ins[1..].iter().fold(x0.shallow_clone(), |acc, t| acc + *t);
+                    match layer {
+                        Layer::Bias(b) if self.analysis.shapes[i].flat => sum + b.view([1, -1]),
+                        Layer::Bias(b) => sum + b.view([1, -1, 1, 1]),
+                        _ => sum,
+                    }
+                }
                 (Op::Concat, _) => Tensor::cat(&ins, 1),
                 (Op::AvgPool { kernel, stride, padding }, _) => {
                     let (k, s, p) = (*kernel as i64, *stride as i64, *padding as i64);
@@ -144,7 +164,7 @@ impl Net {
             }
             outs.push(y);
         }
-        outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))
+        Ok(outs)
     }
 
     /// The gate vector for node `i`'s output, shaped to broadcast over it.

@@ -9,6 +9,7 @@
 use crate::data::{Batches, Dataset};
 use crate::device::{device_name, DeviceChoice};
 use crate::error::{Error, Result};
+use crate::export::Exported;
 use crate::gate::{self, GateConfig, RegSource};
 use crate::graph::{prune, Analysis, Graph, PruneReport};
 use crate::net::Net;
@@ -137,7 +138,7 @@ pub struct StepMetrics {
     pub task_loss: f64,
     /// The regularization term (in cost units, before λ).
     pub reg: f64,
-    /// Reported cost with the channels alive in this step's sampled gates (z ≥ threshold).
+    /// Reported cost with the channels open in this step's sampled gates (`a + L > 0`).
     pub cost: f64,
     /// Fraction of gated channels alive in this step's sample.
     pub alive_fraction: f64,
@@ -180,7 +181,7 @@ pub struct Search {
     analysis: Analysis,
     net: Net,
     // Owns the parameters that `net` and `logits` refer to.
-    _vs: nn::VarStore,
+    vs: nn::VarStore,
     opt: nn::Optimizer,
     /// Gate logits per group (`None` for ungated groups, and all `None` with a BN-γ source).
     logits: Vec<Option<Tensor>>,
@@ -277,7 +278,7 @@ impl Search {
             graph: graph.clone(),
             analysis,
             net,
-            _vs: vs,
+            vs,
             opt,
             logits,
             regularizer,
@@ -402,7 +403,7 @@ impl Search {
                             RegSource::Sample => zg.shallow_clone(),
                             RegSource::Prob => gate::probabilities(a),
                         };
-                        (v, zg.detach().ge(cfg.alive_threshold))
+                        (v, gate::open_in_sample(zg))
                     }
                     _ => {
                         r.push(None);
@@ -505,16 +506,16 @@ impl Search {
         Ok(n)
     }
 
-    /// The gates of the network [`Search::export`] returns: per searched group, 1 for the
-    /// `alive_counts()[g]` highest-scoring channels (exactly those with a score above 0,
-    /// unless target mode fitted the count), 0 for the rest.
-    fn deterministic_gates(&self) -> Vec<Option<Tensor>> {
-        let counts = self.alive_counts();
+    /// The gates of the network [`Search::export`] returns, for its group `widths`
+    /// ([`PruneReport::widths`]): per searched group, 1 for the `widths[g]` highest-scoring
+    /// channels (exactly those with a score above 0, unless target mode fitted the count or
+    /// the group was kept at one channel to stay connected), 0 for the rest.
+    fn deterministic_gates(&self, widths: &[usize]) -> Vec<Option<Tensor>> {
         (0..self.analysis.groups.len())
             .map(|g| {
                 self.score(g).map(|s| {
                     let open = gate::deterministic(&s);
-                    let k = counts[g] as i64;
+                    let k = widths[g] as i64;
                     if f64::try_from(open.sum(Kind::Float)).ok() == Some(k as f64) {
                         return open;
                     }
@@ -523,6 +524,55 @@ impl Search {
                 })
             })
             .collect()
+    }
+
+    /// The group widths of the network [`Search::export`] returns (the alive counts, with
+    /// groups kept at one channel for connectivity at 1).
+    pub fn export_widths(&self) -> Result<Vec<usize>> {
+        Ok(self.export()?.1.widths)
+    }
+
+    /// The supernet's logits for a batch `x` in evaluation mode with the deterministic gates
+    /// of the export: the function that [`Search::export_network`] hands out.
+    pub fn eval_logits(&self, x: &Tensor) -> Result<Tensor> {
+        let gates = self.deterministic_gates(&self.export_widths()?);
+        let _no_grad = tch::no_grad_guard();
+        self.net.forward(&x.to_device(self.device), false, Some(&gates))
+    }
+
+    /// The found network with its weights: the pruned graph, what pruning did, and the
+    /// supernet's parameters and BN statistics sliced to the kept channels (constants of
+    /// removed branches folded into add biases). It computes what [`Search::eval_logits`]
+    /// computes.
+    pub fn export_network(&self) -> Result<Exported> {
+        let (graph, report) = self.export()?;
+        let gates = self.deterministic_gates(&report.widths);
+        let weights = crate::export::slice_weights(&self.net, &self.vs, &gates, &graph, &report)?;
+        Ok(Exported { graph, report, weights })
+    }
+
+    /// Sets the gate logits of group `group` (a notebook's "what if", or a test that needs
+    /// a group closed); the optimizer's moments are kept.
+    pub fn set_gate_logits(&mut self, group: &str, values: &[f64]) -> Result<()> {
+        let Some(g) = self.analysis.groups.iter().position(|g| g.name == group) else {
+            return Err(Error::config("group", format!("no channel group `{group}`; `gates` lists them")));
+        };
+        let Some(a) = self.logits[g].as_mut() else {
+            return Err(Error::config(
+                "group",
+                format!("group `{group}` has no gate logits (ungated, or the regularizer uses BN γ)"),
+            ));
+        };
+        if values.len() != self.analysis.groups[g].width || values.iter().any(|v| !v.is_finite()) {
+            return Err(Error::config(
+                "group",
+                format!("group `{group}` needs {} finite logits, got {}", self.analysis.groups[g].width, values.len()),
+            ));
+        }
+        let v = Tensor::from_slice(values).to_kind(a.kind()).to_device(a.device());
+        let _no_grad = tch::no_grad_guard();
+        a.copy_(&v);
+        Ok(())
     }
 
     /// Alive channels per group under the export rule `1[a > 0]`; in target mode, fitted to
@@ -607,9 +657,9 @@ impl Search {
         self.lambda
     }
 
-    /// Alive width and mean keep probability of every group.
+    /// Alive width (as exported) and mean keep probability of every group.
     pub fn alive(&self) -> Vec<GroupAlive> {
-        let counts = self.alive_counts();
+        let counts = self.export_widths().unwrap_or_else(|_| self.alive_counts());
         self.analysis
             .groups
             .iter()
@@ -653,7 +703,8 @@ impl Search {
     /// Validation loss and accuracy of the network [`Search::export`] would return (the
     /// supernet with its gates fixed to 0/1); recorded in [`Search::evals`].
     pub fn evaluate(&mut self) -> Result<EvalMetrics> {
-        let gates = self.deterministic_gates();
+        let widths = self.export_widths()?;
+        let gates = self.deterministic_gates(&widths);
         if self.config.bn_recalibration_batches > 0 {
             let _no_grad = tch::no_grad_guard();
             let batches = self.train.ordered_batches(self.config.batch_size, self.device);
@@ -662,7 +713,7 @@ impl Search {
             }
         }
         let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;
-        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: self.alive_counts() };
+        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: widths };
         self.evals.push(m.clone());
         Ok(m)
     }

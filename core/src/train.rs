@@ -52,11 +52,59 @@ pub struct TrainResult {
     pub seconds: f64,
     /// True if the run was stopped early through the cancel flag.
     pub cancelled: bool,
+    /// Where the weights started.
+    #[serde(default)]
+    pub init: Init,
+}
+
+/// Where a retrained network's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// Fresh random weights (the FiGS protocol: the found architecture, retrained).
+    #[default]
+    Scratch,
+    /// The supernet's weights sliced to the found network (fine-tuning).
+    Search,
+}
+
+impl std::str::FromStr for Init {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "scratch" => Ok(Init::Scratch),
+            "search" => Ok(Init::Search),
+            _ => Err(Error::config("init", format!("unknown init `{s}`; use `scratch` or `search`"))),
+        }
+    }
+}
+
+impl Init {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Init::Scratch => "scratch",
+            Init::Search => "search",
+        }
+    }
 }
 
 /// Builds `graph` with fresh weights, trains it on `train` and evaluates it on `test`.
 pub fn train_from_scratch(
     graph: &Graph,
+    train: &Dataset,
+    test: &Dataset,
+    cfg: &TrainConfig,
+    cancel: &AtomicBool,
+    on_step: impl FnMut(TrainProgress),
+) -> Result<TrainResult> {
+    train_network(graph, None, train, test, cfg, cancel, on_step)
+}
+
+/// Builds `graph`, starting from `init` (exported weights, e.g. the search's: see
+/// [`crate::export`]) or from fresh weights, trains it on `train` and evaluates it on `test`.
+pub fn train_network(
+    graph: &Graph,
+    init: Option<&[(String, Tensor)]>,
     train: &Dataset,
     test: &Dataset,
     cfg: &TrainConfig,
@@ -72,6 +120,9 @@ pub fn train_from_scratch(
     tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
     let net = Net::new(&vs.root(), graph)?;
+    if let Some(w) = init {
+        crate::export::load_into(&vs, w, &graph.name)?;
+    }
     let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
@@ -109,6 +160,7 @@ pub fn train_from_scratch(
         test_accuracy,
         seconds: start.elapsed().as_secs_f64(),
         cancelled,
+        init: if init.is_some() { Init::Search } else { Init::Scratch },
     })
 }
 

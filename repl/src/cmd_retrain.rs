@@ -5,15 +5,25 @@ use crate::session::{Retrained, Session};
 use anyhow::{bail, Result};
 use clap::Args;
 use figs::count::count;
+use figs::export::Exported;
 use figs::graph::Graph;
-use figs::train::{train_from_scratch, TrainConfig};
+use figs::train::{train_network, Init, TrainConfig};
 use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ExportArgs {
-    /// Where to write the architecture (default: <out>/arch.json).
+    /// Where to write the architecture (default: <out>/arch.json); the weights go beside it
+    /// (arch.safetensors).
     file: Option<PathBuf>,
+    /// Also write a self-contained PyTorch module here: DIR/model.py, DIR/arch.json,
+    /// DIR/arch.safetensors (`from model import load; net = load()`).
+    #[arg(long, value_name = "DIR")]
+    pytorch: Option<PathBuf>,
+    /// Convert an earlier export (an arch.json with its arch.safetensors beside it) instead
+    /// of the search's: `figs export --from runs/x/arch.json --pytorch out/`.
+    #[arg(long, value_name = "ARCH", requires = "pytorch", conflicts_with = "file")]
+    from: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -35,6 +45,10 @@ pub struct RetrainArgs {
     /// Epochs of training (fractions allowed).
     #[arg(long, default_value_t = 1.0)]
     epochs: f64,
+    /// Start `found` from fresh weights (`scratch`) or from the search's weights sliced to
+    /// it (`search`: fine-tuning).
+    #[arg(long, default_value = "scratch")]
+    init: figs::train::Init,
     /// Label in `compare` and the Pareto plot (default: what was retrained).
     #[arg(long)]
     label: Option<String>,
@@ -48,32 +62,57 @@ pub struct RetrainArgs {
 }
 
 pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
-    let (g, report) = s.search()?.export()?;
+    if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
+        let e = Exported::load(from)?;
+        let files = e.save_pytorch(dir)?;
+        return print_written(&files, a.json);
+    }
+    let e = s.search()?.export_network()?;
     let hint = crate::format::nothing_pruned_hint(s.search()?);
     let path = a.file.unwrap_or_else(|| s.opts.out.join("arch.json"));
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    let mut files = vec![path.clone(), e.save(&path)?];
+    if let Some(dir) = &a.pytorch {
+        files.extend(e.save_pytorch(dir)?);
     }
-    g.save(&path)?;
-    let c = count(&g, &g.analyze()?);
+    let (g, report) = (&e.graph, &e.report);
+    let c = count(g, &g.analyze()?);
     if a.json {
-        let v = json!({"file": path, "params": c.params, "macs": c.macs,
-            "removed_nodes": report.removed_nodes, "kept_at_one": report.kept_at_one});
+        let v = json!({"file": path, "files": files, "params": c.params, "macs": c.macs,
+            "removed_nodes": report.removed_nodes, "kept_at_one": report.kept_at_one,
+            "folded": report.folded.iter().map(|f| &f.node).collect::<Vec<_>>()});
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!("wrote {}: {} params, {} MACs", path.display(), human(c.params as f64), human(c.macs as f64));
+        println!("exported {} params, {} MACs: {}", human(c.params as f64), human(c.macs as f64), paths(&files));
         if !report.removed_nodes.is_empty() {
             println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
         }
         if !report.kept_at_one.is_empty() {
             println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
         }
+        if !report.folded.is_empty() {
+            let f: Vec<&str> = report.folded.iter().map(|f| f.node.as_str()).collect();
+            println!("constants of removed branches folded into the bias of: {}", f.join(", "));
+        }
     }
     if let Some(hint) = hint {
         eprintln!("note: {hint}");
     }
-    s.found = Some(g);
+    s.found = Some(e.graph);
+    s.found_weights = Some(e.weights);
     s.unsaved_steps = 0;
+    Ok(())
+}
+
+fn paths(files: &[PathBuf]) -> String {
+    files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+fn print_written(files: &[PathBuf], json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
+    } else {
+        println!("wrote {}", paths(files));
+    }
     Ok(())
 }
 
@@ -85,7 +124,21 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
         Some(space) => format!("{space} {}", a.params.join(" ")).trim().to_string(),
         None => a.what.clone(),
     };
+    let mut init: Option<figs::export::Weights> = None;
     let graph: Graph = match (a.space.as_deref(), a.what.as_str()) {
+        (None, "found") if a.init == Init::Search => {
+            if s.found_weights.is_none() {
+                let e = s.search.as_ref().map(|x| x.export_network()).transpose()?;
+                let Some(e) = e else { bail!("nothing found yet: `init` and `step N` first") };
+                s.found = Some(e.graph);
+                s.found_weights = Some(e.weights);
+            }
+            init = s.found_weights.as_ref().map(|w| w.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
+            s.found.clone().ok_or_else(|| anyhow::anyhow!("nothing found yet"))?
+        }
+        (_, what) if a.init == Init::Search => {
+            bail!("--init search starts the found network from the search's weights; `{what}` has none (use `retrain found --init search`)")
+        }
         (Some(space), _) => crate::cmd_supernet::build_space(space, &a.params, Some(&s.data()?.train))?.2,
         (None, "found") => match (&s.found, &s.search) {
             (Some(g), _) => g.clone(),
@@ -105,7 +158,7 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
     }
     let cancel = crate::interrupt::fresh();
     let pb = bar(steps, "retrain");
-    let r = train_from_scratch(&graph, &data.train, &data.test, &cfg, &cancel, |p| {
+    let r = train_network(&graph, init.as_deref(), &data.train, &data.test, &cfg, &cancel, |p| {
         pb.inc(1);
         pb.set_message(format!("loss {:.3}", p.loss));
     })?;
@@ -119,7 +172,8 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&json!({"label": label, "result": r}))?);
     } else {
         println!(
-            "retrained {label}: {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
+            "retrained {label} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
+            r.init.as_str(),
             human(r.counts.params as f64),
             human(r.counts.macs as f64),
             r.steps,

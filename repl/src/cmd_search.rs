@@ -209,6 +209,7 @@ pub fn init(s: &mut Session, a: InitArgs) -> Result<()> {
     s.regularizer.get_or_insert((reg, params));
     s.opts = o;
     s.found = None;
+    s.found_weights = None;
     s.unsaved_steps = 0;
     s.quit_warned = false;
     Ok(())

@@ -78,6 +78,7 @@ fn set(s: &mut Session, g: Graph) {
     s.supernet = Some(g);
     s.search = None;
     s.found = None;
+    s.found_weights = None;
     s.unsaved_steps = 0;
 }
 

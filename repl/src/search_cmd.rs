@@ -6,13 +6,14 @@ use clap::Args;
 use figs::count::{count, Counts};
 use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
 use figs::device::{device_name, DeviceChoice};
+use figs::export::Exported;
 use figs::gate::{GateConfig, RegSource};
 use figs::graph::Graph;
 use figs::plot::{alive_width_chart, WidthRow};
 use figs::regularizer::{Regularizer, Source};
 use figs::search::{Search, SearchConfig};
 use figs::space::parse_kv;
-use figs::train::{train_from_scratch, TrainConfig, TrainResult};
+use figs::train::{train_network, Init, TrainConfig, TrainResult};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -68,6 +69,10 @@ pub struct SearchArgs {
     /// Epochs of retraining for the found and the seed network (same recipe for both).
     #[arg(long, default_value_t = 1.0)]
     epochs: f64,
+    /// Start the found network's retraining from fresh weights (`scratch`, the FiGS
+    /// protocol) or from the search's weights sliced to it (`search`: fine-tuning).
+    #[arg(long, default_value = "scratch")]
+    init: Init,
     /// Skip retraining (search, export and plot only).
     #[arg(long)]
     no_retrain: bool,
@@ -273,8 +278,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
         done as f64 / secs.max(1e-9)
     );
 
-    let (found, report) = search.export()?;
-    found.save(&out.join("arch.json"))?;
+    let exported = search.export_network()?;
+    let written = exported.save_pytorch(&out)?;
+    let Exported { graph: found, report, weights } = exported;
     let fa = found.analyze()?;
     let found_counts = count(&found, &fa);
     let alive = search.alive();
@@ -303,6 +309,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
             "groups that died but were kept at width 1 to keep the network connected: {}",
             report.kept_at_one.join(", ")
         );
+    }
+    if !report.folded.is_empty() {
+        let f: Vec<&str> = report.folded.iter().map(|f| f.node.as_str()).collect();
+        println!("constants of removed branches folded into the bias of: {}", f.join(", "));
     }
     if let Some(hint) = crate::format::nothing_pruned_hint(&search) {
         eprintln!("note: {hint}");
@@ -337,10 +347,10 @@ pub fn run(a: SearchArgs) -> Result<()> {
         &rows,
         &out.join("alive_width"),
     )?;
+    println!("wrote {}", written.iter().chain(&plots).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     println!(
-        "wrote {}, {}",
-        out.join("arch.json").display(),
-        plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+        "in Python: `import sys; sys.path.insert(0, \"{}\"); from model import load; net = load().eval()` (needs only torch)",
+        out.display()
     );
 
     let mut results: Vec<(&str, &Graph, Counts, Option<TrainResult>)> =
@@ -352,7 +362,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
                 continue;
             }
             let pb = bar(train_cfg.steps, name);
-            let r = train_from_scratch(graph, &data.train, &data.test, &train_cfg, &cancel, |p| {
+            let init = (*name == "found" && a.init == Init::Search).then_some(weights.as_slice());
+            let r = train_network(graph, init, &data.train, &data.test, &train_cfg, &cancel, |p| {
                 pb.inc(1);
                 pb.set_message(format!("loss {:.3}", p.loss));
             })?;
@@ -366,8 +377,11 @@ pub fn run(a: SearchArgs) -> Result<()> {
                 continue;
             }
             println!(
-                "retrained {name} network: {} steps in {:.0} s, test accuracy {:.4}",
-                r.steps, r.seconds, r.test_accuracy
+                "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}",
+                r.init.as_str(),
+                r.steps,
+                r.seconds,
+                r.test_accuracy
             );
             *res = Some(r);
         }
@@ -382,7 +396,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
             res.as_ref().map(|r| format!("{:.4}", r.test_accuracy)).unwrap_or_else(|| "-".into()),
         ]);
         summary.push(json!({"network": name, "params": c.params, "macs": c.macs,
-            "test_accuracy": res.as_ref().map(|r| r.test_accuracy), "retrain": res}));
+            "test_accuracy": res.as_ref().map(|r| r.test_accuracy), "init": res.as_ref().map(|r| r.init), "retrain": res}));
     }
     println!(
         "\nseed vs found ({} retraining steps each, same recipe):\n{}",

@@ -165,6 +165,8 @@ pub struct Session {
     pub search: Option<Search>,
     /// The last export.
     pub found: Option<Graph>,
+    /// The weights of the last export (the supernet's, sliced to it).
+    pub found_weights: Option<figs::export::Weights>,
     /// Steps taken since the last export.
     pub unsaved_steps: u64,
     pub retrained: Vec<Retrained>,

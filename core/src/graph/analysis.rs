@@ -184,9 +184,10 @@ impl Analysis {
                     }
                     (Shape { flat: true, ..*s }, c.clone())
                 }
-                Op::Add => {
-                    if ins.len() < 2 {
-                        return Err(err(format!("add needs at least two inputs, got {}", ins.len())));
+                Op::Add { bias } => {
+                    let least = if *bias { 1 } else { 2 };
+                    if ins.len() < least {
+                        return Err(err(format!("add needs at least {least} inputs, got {}", ins.len())));
                     }
                     let (s0, c0) = &ins[0];
                     for (k, (s, c)) in ins.iter().enumerate().skip(1) {
@@ -279,6 +280,7 @@ impl Analysis {
                 _ => gate_after[i] = true,
             }
         }
+        check_closed_stays_zero(g, &channels, &groups, &gate_after)?;
         Ok(Analysis { inputs, shapes, channels, input_channels, input_shape, groups, gate_after, consumers })
     }
 
@@ -302,6 +304,38 @@ impl Analysis {
     pub fn gated_groups(&self) -> Vec<GroupId> {
         self.groups.iter().filter(|g| g.gated).map(|g| g.id).collect()
     }
+}
+
+/// A closed gate makes its channel exactly 0, and the export deletes the channel: so every
+/// op after the gate must map 0 to 0 on gated channels, or the evaluated supernet would not
+/// be the exported network. A batch norm that is not the gate's position (after an add or a
+/// concat, or after a conv with several consumers) adds its shift to a closed channel, and a
+/// sigmoid maps 0 to 0.5; both are refused here, naming the node.
+fn check_closed_stays_zero(g: &Graph, channels: &[Vec<Seg>], groups: &[Group], gate_after: &[bool]) -> Result<()> {
+    for (i, node) in g.nodes.iter().enumerate() {
+        let Some(seg) = channels[i].iter().find(|s| groups[s.group].gated) else { continue };
+        let group = &groups[seg.group].name;
+        match node.op {
+            Op::BatchNorm if !gate_after[i] => {
+                return Err(Error::graph(
+                    &node.name,
+                    format!(
+                        "this batch norm acts on the searched channels of group `{group}` after their gate, so a closed channel would come out as its shift β − γ·μ/σ instead of 0; put the batch norm directly after the (single-consumer) conv or linear that produces the channels, or mark that producer `searchable: false`"
+                    ),
+                ));
+            }
+            Op::Act { act: super::Act::Sigmoid } => {
+                return Err(Error::graph(
+                    &node.name,
+                    format!(
+                        "sigmoid maps a closed (zero) channel of group `{group}` to 0.5, so the searched network would not be the exported one; use an activation with f(0) = 0 (relu, relu6, hard_swish, swish) or mark the producer of `{group}` `searchable: false`"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn window_out(s: &Shape, k: usize, stride: usize, pad: usize) -> (usize, usize) {

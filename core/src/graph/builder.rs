@@ -111,7 +111,7 @@ impl GraphBuilder {
 
     pub fn add(&mut self, name: &str, xs: &[&T]) -> T {
         let c = xs.first().map(|t| t.channels).unwrap_or(0);
-        self.node(name, Op::Add, xs, c)
+        self.node(name, Op::Add { bias: false }, xs, c)
     }
 
     pub fn concat(&mut self, name: &str, xs: &[&T]) -> T {

@@ -10,7 +10,7 @@ mod prune;
 pub use analysis::{Analysis, Seg, Shape, Source};
 pub use builder::{GraphBuilder, T};
 pub use groups::{Group, GroupId};
-pub use prune::{prune, PruneReport};
+pub use prune::{prune, Folded, PruneReport};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
@@ -89,8 +89,13 @@ pub enum Op {
     Act {
         act: Act,
     },
-    /// Element-wise sum; unions the channel groups of its inputs.
-    Add,
+    /// Element-wise sum; unions the channel groups of its inputs. With `bias`, a learned
+    /// per-channel constant is added too (one input is then enough): the export folds into
+    /// it the constant that a removed branch still added to the stream (docs/MATH.md).
+    Add {
+        #[serde(default, skip_serializing_if = "is_false")]
+        bias: bool,
+    },
     /// Channel concatenation; its output is a composite of the input groups.
     Concat,
     AvgPool {
@@ -127,6 +132,10 @@ fn one() -> usize {
     1
 }
 
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
 impl Op {
     /// True for ops that start a new channel group (dense conv and linear).
     pub fn is_producer(&self) -> bool {
@@ -140,7 +149,7 @@ impl Op {
             Op::Conv { .. } => "conv",
             Op::BatchNorm => "batch_norm",
             Op::Act { .. } => "act",
-            Op::Add => "add",
+            Op::Add { .. } => "add",
             Op::Concat => "concat",
             Op::AvgPool { .. } => "avg_pool",
             Op::MaxPool { .. } => "max_pool",

@@ -13,14 +13,31 @@ pub struct PruneReport {
     /// Groups whose channels all died but which were kept at width 1, because removing
     /// them would disconnect the network.
     pub kept_at_one: Vec<String>,
+    /// Adds that lost an input which still carried a constant (a removed branch whose own
+    /// channels died but whose output BN shift reached the stream): the export folds that
+    /// constant into the add's bias.
+    pub folded: Vec<Folded>,
+    /// The width of every group in the pruned graph (the given alive counts, with the
+    /// groups in `kept_at_one` at 1).
+    pub widths: Vec<usize>,
+}
+
+/// One add whose removed inputs still contributed a constant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Folded {
+    /// The add (in both graphs; its pruned form has `bias: true`).
+    pub node: String,
+    /// Its removed inputs whose constant output goes into the bias.
+    pub from: Vec<String>,
 }
 
 /// Prunes `g` to `alive[group]` channels per group (indexed like `analysis.groups`;
 /// ungated groups must be given their full width).
 ///
-/// A group with zero alive channels is removed together with every node that only it
-/// feeds, as long as the output stays reachable (a residual branch, a parallel candidate);
-/// otherwise it is kept at one channel and listed in [`PruneReport::kept_at_one`].
+/// Groups with zero alive channels are removed one at a time, in group order, each
+/// together with every node that only it feeds, as long as the output stays reachable (a
+/// residual branch, a parallel candidate). A dead group whose removal would disconnect the
+/// output is kept at one channel and listed in [`PruneReport::kept_at_one`]; only those.
 pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneReport)> {
     if alive.len() != a.groups.len() {
         return Err(Error::GraphGlobal(format!(
@@ -41,18 +58,16 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
         }
     }
     let mut alive = alive.to_vec();
-    let candidates: Vec<usize> = a.groups.iter().filter(|g| alive[g.id] == 0).map(|g| g.id).collect();
-    let removable: Vec<usize> = candidates.iter().copied().filter(|&gid| !dead_nodes(g, a, &[gid]).1).collect();
     let mut report = PruneReport::default();
-    let (dead_set, keep_one): (Vec<usize>, Vec<usize>) = if dead_nodes(g, a, &removable).1 {
-        (vec![], candidates.clone())
-    } else {
-        let keep = candidates.iter().copied().filter(|c| !removable.contains(c)).collect();
-        (removable, keep)
-    };
-    for gid in keep_one {
-        alive[gid] = 1;
-        report.kept_at_one.push(a.groups[gid].name.clone());
+    let mut dead_set: Vec<usize> = Vec::new();
+    let candidates: Vec<usize> = a.groups.iter().filter(|g| alive[g.id] == 0).map(|g| g.id).collect();
+    for gid in candidates {
+        dead_set.push(gid);
+        if dead_nodes(g, a, &dead_set).1 {
+            dead_set.pop();
+            alive[gid] = 1;
+            report.kept_at_one.push(a.groups[gid].name.clone());
+        }
     }
     let (dead, _) = dead_nodes(g, a, &dead_set);
     let useful = reaches_output(g, a, &dead);
@@ -77,11 +92,38 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
                 *out = if *depthwise { width(&a.channels[i]) } else { alive[a.channels[i][0].group] };
             }
             Op::Linear { out, .. } => *out = alive[a.channels[i][0].group],
-            Op::Add | Op::Concat if n.inputs.len() == 1 => n.op = Op::Identity,
             _ => {}
+        }
+        // A removed input with alive channels is a branch cut off upstream: its output is
+        // the constant its last BN (or bias) makes of zeros, which the supernet still adds.
+        let carries = |s: &Source| match s {
+            Source::Node(j) if dead[*j] => a.channels[*j].iter().any(|seg| alive[seg.group] > 0),
+            _ => false,
+        };
+        let from: Vec<String> =
+            node.inputs.iter().zip(&a.inputs[i]).filter(|(_, s)| carries(s)).map(|(n, _)| n.clone()).collect();
+        if !from.is_empty() {
+            match &mut n.op {
+                Op::Add { bias } => *bias = true,
+                _ => {
+                    return Err(Error::graph(
+                        &node.name,
+                        format!(
+                            "its input `{}` lost every channel upstream but still carries a constant (a batch-norm shift or bias), which figs can fold into an add but not into a {}; give that branch an add, or mark its producers `searchable: false`",
+                            from[0],
+                            node.op.kind()
+                        ),
+                    ))
+                }
+            }
+            report.folded.push(Folded { node: node.name.clone(), from });
+        }
+        if matches!(n.op, Op::Add { bias: false } | Op::Concat) && n.inputs.len() == 1 {
+            n.op = Op::Identity;
         }
         nodes.push(n);
     }
+    report.widths = alive;
     let pruned = Graph { name: g.name.clone(), input: g.input, classes: g.classes, nodes };
     pruned.analyze().map_err(|e| Error::GraphGlobal(format!("pruning produced an invalid graph: {e}")))?;
     Ok((pruned, report))
@@ -96,7 +138,7 @@ fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
             groups.contains(&a.channels[i][0].group) || in_dead.iter().all(|&d| d)
         } else {
             match node.op {
-                Op::Add | Op::Concat => in_dead.iter().all(|&d| d),
+                Op::Add { .. } | Op::Concat => in_dead.iter().all(|&d| d),
                 _ => in_dead.iter().any(|&d| d),
             }
         };

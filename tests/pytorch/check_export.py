@@ -1,0 +1,39 @@
+"""Runs a figs PyTorch export (model.py + arch.safetensors) on a batch and compares it with
+the logits figs computed for the same batch; counts its parameters and MACs with PyTorch.
+
+Usage: python check_export.py DIR, where DIR holds model.py, arch.safetensors and
+batch.safetensors (tensors `x` and `logits`, written by tests/tests/export.rs). Prints one
+JSON object: max_abs_diff, max_rel_diff (relative to the largest |logit|), params, macs.
+MACs come from torch.utils.flop_counter.FlopCounterMode on one example (FLOPs / 2 of the
+conv and matmul kernels PyTorch actually runs), independent of figs' own counter.
+"""
+import importlib.util
+import json
+import sys
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def main(d):
+    spec = importlib.util.spec_from_file_location("figs_export_model", f"{d}/model.py")
+    model = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(model)
+    net = model.load().eval()
+    batch = model.read_safetensors(f"{d}/batch.safetensors")
+    with torch.no_grad():
+        out = net(batch["x"])
+        want = batch["logits"]
+        diff = (out - want).abs().max().item()
+        with FlopCounterMode(display=False) as fc:
+            net(batch["x"][:1])
+    print(json.dumps({
+        "max_abs_diff": diff,
+        "max_rel_diff": diff / max(want.abs().max().item(), 1e-12),
+        "params": sum(p.numel() for p in net.parameters()),
+        "macs": fc.get_total_flops() // 2,
+    }))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
