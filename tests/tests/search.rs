@@ -198,3 +198,27 @@ fn gamma_source_prunes_channels_whose_bn_scale_falls_below_the_threshold() {
     let ev = s.evaluate().unwrap();
     assert!(ev.cost < s.initial_cost(), "{} vs {}", ev.cost, s.initial_cost());
 }
+
+#[test]
+fn a_channel_is_alive_in_a_step_with_probability_sigma_of_its_logit() {
+    // Issue 8, defect 4: counting `z ≥ 0.1` at τ = 1 made a channel alive when
+    // a + L ≥ −2.2, i.e. with probability σ(a + 2.2) ≈ 0.9 at a = 0 instead of σ(0) = 0.5.
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(512, 32, (1, 16, 16), 10, 5);
+    let cfg = SearchConfig { gate_lr: 1e-9, lambda: 0.0, ..config(0.0) };
+    let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
+    let gated: Vec<(String, usize)> =
+        s.analysis().groups.iter().filter(|x| x.gated).map(|x| (x.name.clone(), x.width)).collect();
+    for (name, w) in &gated {
+        s.set_gate_logits(name, &vec![0.0; *w]).unwrap();
+    }
+    let n: usize = gated.iter().map(|(_, w)| w).sum();
+    let steps = 20;
+    let mut sum = 0.0;
+    s.run(steps, &AtomicBool::new(false), |m| sum += m.alive_fraction).unwrap();
+    let mean = sum / steps as f64;
+    // 4 standard errors of a mean of n·steps fair coin flips.
+    let tol = 4.0 * 0.5 / ((n as f64) * steps as f64).sqrt();
+    assert!((mean - 0.5).abs() < tol, "alive fraction {mean} at a = 0 (n = {n}, tol {tol})");
+}

@@ -71,6 +71,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
     }
     let (dead, _) = dead_nodes(g, a, &dead_set);
     let useful = reaches_output(g, a, &dead);
+    let constant = constants(g, a, &dead, &alive);
 
     let mut nodes = Vec::new();
     for (i, node) in g.nodes.iter().enumerate() {
@@ -94,12 +95,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
             Op::Linear { out, .. } => *out = alive[a.channels[i][0].group],
             _ => {}
         }
-        // A removed input with alive channels is a branch cut off upstream: its output is
-        // the constant its last BN (or bias) makes of zeros, which the supernet still adds.
-        let carries = |s: &Source| match s {
-            Source::Node(j) if dead[*j] => a.channels[*j].iter().any(|seg| alive[seg.group] > 0),
-            _ => false,
-        };
+        let carries = |s: &Source| matches!(s, Source::Node(j) if constant[*j]);
         let from: Vec<String> =
             node.inputs.iter().zip(&a.inputs[i]).filter(|(_, s)| carries(s)).map(|(n, _)| n.clone()).collect();
         if !from.is_empty() {
@@ -127,6 +123,25 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
     let pruned = Graph { name: g.name.clone(), input: g.input, classes: g.classes, nodes };
     pruned.analyze().map_err(|e| Error::GraphGlobal(format!("pruning produced an invalid graph: {e}")))?;
     Ok((pruned, report))
+}
+
+/// Removed nodes whose output (on alive channels) is a non-zero constant: a branch cut
+/// off upstream, whose zeros a batch norm's shift, a bias or a sigmoid turn into a
+/// constant that the supernet still adds to what the branch feeds.
+fn constants(g: &Graph, a: &Analysis, dead: &[bool], alive: &[usize]) -> Vec<bool> {
+    let mut c = vec![false; g.nodes.len()];
+    for (i, node) in g.nodes.iter().enumerate() {
+        if !dead[i] || !a.channels[i].iter().any(|seg| alive[seg.group] > 0) {
+            continue;
+        }
+        let makes = match node.op {
+            Op::BatchNorm | Op::Act { act: super::Act::Sigmoid } => true,
+            Op::Conv { bias, .. } | Op::Linear { bias, .. } | Op::Add { bias } => bias,
+            _ => false,
+        };
+        c[i] = makes || a.inputs[i].iter().any(|s| matches!(s, Source::Node(j) if c[*j]));
+    }
+    c
 }
 
 /// Which nodes die when `groups` are removed, and whether the output dies with them.

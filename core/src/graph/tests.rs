@@ -174,3 +174,99 @@ fn residual_branch_dies_cleanly() {
     let add = &p.nodes[p.index_of("add").unwrap()];
     assert_eq!(add.op, Op::Identity);
 }
+
+#[test]
+fn a_residual_branch_with_a_batch_norm_folds_its_shift_into_the_add() {
+    let mut b = GraphBuilder::new("res", InputSpec { channels: 1, height: 4, width: 4 }, 2);
+    let x = b.input();
+    let r = b.conv("r", &x, 4, 1, 1);
+    let e = b.conv("e", &r, 8, 1, 1);
+    let pj = b.conv("p", &e, 4, 1, 1);
+    let pj = b.bn("p_bn", &pj);
+    let s = b.add("add", &[&r, &pj]);
+    let s = b.global_avg_pool("gap", &s);
+    let s = b.flatten("flat", &s);
+    b.linear("fc", &s, 2);
+    let g = b.finish().unwrap();
+    let a = g.analyze().unwrap();
+    let (p, report) = prune(&g, &a, &[1, 4, 0, 2]).unwrap();
+    assert_eq!(report.removed_nodes, ["e", "p", "p_bn"]);
+    assert_eq!(report.folded, [Folded { node: "add".into(), from: vec!["p_bn".into()] }]);
+    let add = &p.nodes[p.index_of("add").unwrap()];
+    assert_eq!((add.op.clone(), add.inputs.clone()), (Op::Add { bias: true }, vec!["r".to_string()]));
+}
+
+/// Two blocks on a stream: block 1 is two parallel branches without a skip (like an FBNet
+/// superblock at stride 2), block 2 one branch with a skip.
+fn two_superblocks() -> Graph {
+    let mut b = GraphBuilder::new("sb", InputSpec { channels: 1, height: 4, width: 4 }, 2);
+    let x = b.input();
+    let s = b.conv("stem", &x, 4, 1, 1);
+    let e1 = b.conv("e1", &s, 6, 1, 1);
+    let p1 = b.conv("p1", &e1, 4, 1, 1);
+    let e2 = b.conv("e2", &s, 6, 1, 1);
+    let p2 = b.conv("p2", &e2, 4, 1, 1);
+    let y = b.add("sum1", &[&p1, &p2]);
+    let e3 = b.conv("e3", &y, 6, 1, 1);
+    let p3 = b.conv("p3", &e3, 4, 1, 1);
+    let z = b.add("sum2", &[&y, &p3]);
+    let z = b.global_avg_pool("gap", &z);
+    let z = b.flatten("flat", &z);
+    b.linear("fc", &z, 2);
+    b.finish().unwrap()
+}
+
+#[test]
+fn prune_keeps_only_the_dead_groups_that_must_stay() {
+    // Every branch of block 1 and the one branch of block 2 die. Block 1 cannot lose both
+    // branches (nothing would reach the classifier), so one stays at width 1; block 2's
+    // branch still goes. (Keeping every dead group at 1 was issue 8's defect 1.)
+    let g = two_superblocks();
+    let a = g.analyze().unwrap();
+    let names: Vec<&str> = a.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["input", "stem", "e1", "p1", "e2", "e3", "fc"]);
+    let (p, report) = prune(&g, &a, &[1, 4, 0, 4, 0, 0, 2]).unwrap();
+    assert_eq!(report.kept_at_one, ["e2"]);
+    assert_eq!(report.widths, [1, 4, 0, 4, 1, 0, 2]);
+    assert!(report.removed_nodes.iter().any(|n| n == "e3") && report.removed_nodes.iter().any(|n| n == "e1"));
+    assert!(p.index_of("e3").is_none() && p.index_of("e2").is_some());
+    assert_eq!(p.nodes[p.index_of("sum2").unwrap()].op, Op::Identity);
+}
+
+#[test]
+fn a_batch_norm_after_a_gate_is_refused() {
+    // A BN after the add sees the searched channels of group `a` after their gate: a
+    // closed channel would come out as the BN's shift, not 0.
+    let mut b = GraphBuilder::new("bn_after_add", InputSpec { channels: 1, height: 4, width: 4 }, 2);
+    let x = b.input();
+    let a1 = b.conv("a", &x, 2, 1, 1);
+    let a2 = b.conv("b", &a1, 2, 1, 1);
+    let s = b.add("add", &[&a1, &a2]);
+    let s = b.bn("add_bn", &s);
+    let s = b.global_avg_pool("gap", &s);
+    let s = b.flatten("flat", &s);
+    b.linear("fc", &s, 2);
+    let e = b.finish().unwrap_err().to_string();
+    assert!(e.contains("node `add_bn`") && e.contains("shift") && e.contains("group `a`"), "{e}");
+}
+
+#[test]
+fn a_sigmoid_on_searched_channels_is_refused() {
+    let mut b = GraphBuilder::new("sig", InputSpec { channels: 1, height: 4, width: 4 }, 2);
+    let x = b.input();
+    let y = b.conv_bn_act("c", &x, 3, 1, 1, Act::Sigmoid);
+    let y = b.global_avg_pool("gap", &y);
+    let y = b.flatten("flat", &y);
+    b.linear("fc", &y, 2);
+    let e = b.finish().unwrap_err().to_string();
+    assert!(e.contains("node `c.act`") && e.contains("0.5"), "{e}");
+    // The same graph with the producer out of the search is fine.
+    let mut b = GraphBuilder::new("sig", InputSpec { channels: 1, height: 4, width: 4 }, 2);
+    let x = b.input();
+    let y = b.fixed_conv("c", &x, 3, 1, 1);
+    let y = b.act("c_act", &y, Act::Sigmoid);
+    let y = b.global_avg_pool("gap", &y);
+    let y = b.flatten("flat", &y);
+    b.linear("fc", &y, 2);
+    assert!(b.finish().is_ok());
+}
