@@ -197,7 +197,7 @@ pub fn compare(s: &mut Session, json: bool) -> Result<()> {
             .iter()
             .map(|r| {
                 json!({"network": r.label, "params": r.result.counts.params, "macs": r.result.counts.macs,
-                "steps": r.result.steps, "test_accuracy": r.result.test_accuracy})
+                "steps": r.result.steps, "init": r.result.init, "test_accuracy": r.result.test_accuracy})
             })
             .collect();
         println!("{}", serde_json::to_string_pretty(&v)?);

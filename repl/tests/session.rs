@@ -349,3 +349,48 @@ fn a_target_in_the_wrong_unit_is_refused_and_changes_nothing() {
     let o = figs().args(["-c", "regularizer model_size --target 2k"]).output().unwrap();
     assert!(text(&o).0.contains("target 2.0 k weights"), "{}", text(&o).0);
 }
+
+#[test]
+fn export_writes_weights_and_a_pytorch_module_and_retrain_can_start_from_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, pt, pt2) = (dir.path().join("out"), dir.path().join("pt"), dir.path().join("pt2"));
+    let script = format!(
+        "data synthetic --size 256; supernet build mobilenet_v2 -p width=0.35; regularizer flops --lambda 4; \
+         set device cpu; set batch-size 32; set out {}; init --steps 10; step 10; export --pytorch {} --json; \
+         retrain found --init search --epochs 0.25 --json",
+        out.display(),
+        pt.display()
+    );
+    let o = figs().arg("-c").arg(&script).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for f in [out.join("arch.json"), out.join("arch.safetensors"), pt.join("model.py"), pt.join("arch.safetensors")] {
+        assert!(f.is_file(), "{} missing; stdout:\n{stdout}", f.display());
+    }
+    let module = std::fs::read_to_string(pt.join("model.py")).unwrap();
+    assert!(module.contains("class FoundNet(nn.Module)") && !module.contains("figs import"), "{module}");
+    let retrained = json_after(&stdout, "retrain found --init search --epochs 0.25 --json");
+    assert_eq!(retrained["result"]["init"], "search", "{retrained}");
+
+    // In a shell, an earlier export converts without a search.
+    let arch = out.join("arch.json");
+    let o = figs().args(["export", "--from"]).arg(&arch).arg("--pytorch").arg(&pt2).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success() && pt2.join("model.py").is_file(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        std::fs::read(pt2.join("arch.safetensors")).unwrap(),
+        std::fs::read(out.join("arch.safetensors")).unwrap()
+    );
+
+    // A missing weight file and `--init search` of a network without search weights are errors.
+    std::fs::remove_file(out.join("arch.safetensors")).unwrap();
+    let o = figs().args(["export", "--from"]).arg(&arch).arg("--pytorch").arg(&pt2).output().unwrap();
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("arch.safetensors"), "{stderr}");
+    let o = figs()
+        .args(["-c", "data synthetic --size 64; supernet build mobilenet_v2 -p width=0.25; retrain seed --init search"])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("--init search"), "{stderr}");
+}

@@ -157,8 +157,7 @@ fn the_exported_network_computes_what_the_supernet_evaluated() {
 
         let dir = tempfile::tempdir().unwrap();
         e.save_pytorch(dir.path()).unwrap();
-        write_weights(&dir.path().join("batch.safetensors"), &[("x".into(), x), ("logits".into(), want)], "batch")
-            .unwrap();
+        write_weights(&dir.path().join("batch.safetensors"), &[("x".into(), x), ("logits".into(), want)]).unwrap();
         let py = check_in_pytorch(dir.path());
         let d = py["max_rel_diff"].as_f64().unwrap();
         assert!(d < 1e-4, "{ctx}: the PyTorch module differs from the supernet by {d:.3e} (relative): {py}");

@@ -46,7 +46,7 @@ impl Exported {
     /// both atomically. Returns the weight file's path.
     pub fn save(&self, arch: &Path) -> Result<PathBuf> {
         let w = weights_path(arch);
-        write_weights(&w, &self.weights, &self.graph.name)?;
+        write_weights(&w, &self.weights)?;
         self.graph.save(arch)?;
         Ok(w)
     }
@@ -61,10 +61,14 @@ impl Exported {
         Ok(vec![arch, w, module])
     }
 
-    /// Loads an architecture file and the weights beside it.
+    /// Loads an architecture file and the weights beside it, and checks that they fit.
     pub fn load(arch: &Path) -> Result<Exported> {
         let graph = Graph::load(arch)?;
-        let weights = read_weights(&weights_path(arch))?;
+        let path = weights_path(arch);
+        let weights = read_weights(&path)?;
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _net = Net::new(&vs.root(), &graph)?;
+        load_into(&vs, &weights, &path.display().to_string())?;
         Ok(Exported { graph, report: PruneReport::default(), weights })
     }
 }
@@ -79,7 +83,8 @@ pub fn build_with_weights(graph: &Graph, weights: &[(String, Tensor)], device: D
     Ok((vs, net))
 }
 
-/// Copies `weights` into the network parameters of `vs` (names without the `net.` prefix).
+/// Copies `weights` into the network parameters of `vs` (names without the `net.` prefix);
+/// `what` names the weights' origin in errors.
 pub fn load_into(vs: &nn::VarStore, weights: &[(String, Tensor)], what: &str) -> Result<()> {
     let bad = |m: String| Error::Weights { path: what.into(), message: m };
     let mut vars = vs.variables();

@@ -7,6 +7,29 @@ use crate::error::{Error, Result};
 use crate::graph::{Act, Graph, Op, Source};
 use std::fmt::Write;
 
+/// Names a part of a node's name cannot have: `add_module` refuses attributes that an
+/// `nn.Module` (or `FoundNet`) already has.
+const TAKEN: [&str; 18] = [
+    "forward",
+    "training",
+    "eval",
+    "train",
+    "to",
+    "cuda",
+    "cpu",
+    "float",
+    "double",
+    "half",
+    "type",
+    "apply",
+    "parameters",
+    "buffers",
+    "modules",
+    "children",
+    "state_dict",
+    "_n",
+];
+
 const PRELUDE: &str = r#"import json
 import os
 import struct
@@ -58,13 +81,16 @@ pub fn module_source(g: &Graph) -> Result<String> {
     let a = g.analyze()?;
     let c = count(g, &a);
     for n in &g.nodes {
-        if n.name
-            .split('.')
-            .any(|p| p.is_empty() || !p.chars().all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '-'))
-        {
+        let bad_part = |p: &str| {
+            p.is_empty() || !p.chars().all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '-') || TAKEN.contains(&p)
+        };
+        if n.name.split('.').any(bad_part) {
             return Err(Error::graph(
                 &n.name,
-                "PyTorch module names must be dot-separated parts of letters, digits, `_` or `-`; rename the node",
+                format!(
+                    "PyTorch module names must be dot-separated parts of letters, digits, `_` or `-`, none of them an attribute torch.nn.Module already has ({}); rename the node",
+                    TAKEN.join(", ")
+                ),
             ));
         }
     }

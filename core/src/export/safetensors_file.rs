@@ -8,8 +8,8 @@ use std::path::Path;
 use tch::{Device, Kind, Tensor};
 
 /// Writes `tensors` (converted to float32, on the CPU) to `path` through a temp file and a
-/// rename. The metadata records the figs version and the architecture's name.
-pub fn write_weights(path: &Path, tensors: &[(String, Tensor)], arch: &str) -> Result<()> {
+/// rename. Equal tensors give equal files.
+pub fn write_weights(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
     let bad = |m: String| Error::Weights { path: path.into(), message: m };
     let mut bytes: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
@@ -23,12 +23,9 @@ pub fn write_weights(path: &Path, tensors: &[(String, Tensor)], arch: &str) -> R
         .map(|(n, s, b)| TensorView::new(Dtype::F32, s.clone(), b).map(|v| (n.as_str(), v)))
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| bad(format!("{e:?}")))?;
-    let meta: HashMap<String, String> = [
-        ("format".to_string(), "pt".to_string()),
-        ("producer".to_string(), format!("figs {}", env!("CARGO_PKG_VERSION"))),
-        ("architecture".to_string(), arch.to_string()),
-    ]
-    .into();
+    // One metadata entry only: the crate keeps metadata in a HashMap, whose order would
+    // make two exports of the same network differ byte for byte.
+    let meta: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
     let data = safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| bad(format!("{e:?}")))?;
     crate::io::write_atomic(path, &data)
 }
@@ -64,7 +61,7 @@ mod tests {
         let p = dir.path().join("w.safetensors");
         let a = Tensor::from_slice(&[1.5f32, -2.0, 3.25, 0.0, 7.0, 8.0]).view([2, 3]);
         let b = Tensor::from_slice(&[0.5f64]);
-        write_weights(&p, &[("x.weight".into(), a.shallow_clone()), ("y.bias".into(), b)], "t").unwrap();
+        write_weights(&p, &[("x.weight".into(), a.shallow_clone()), ("y.bias".into(), b)]).unwrap();
         let r = read_weights(&p).unwrap();
         assert_eq!(r.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["x.weight", "y.bias"]);
         assert_eq!(r[0].1.size(), [2, 3]);
@@ -76,7 +73,7 @@ mod tests {
     fn a_truncated_file_is_an_error_that_names_it() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.safetensors");
-        write_weights(&p, &[("x".into(), Tensor::ones([4], (Kind::Float, Device::Cpu)))], "t").unwrap();
+        write_weights(&p, &[("x".into(), Tensor::ones([4], (Kind::Float, Device::Cpu)))]).unwrap();
         let bytes = std::fs::read(&p).unwrap();
         std::fs::write(&p, &bytes[..bytes.len() - 3]).unwrap();
         let e = read_weights(&p).unwrap_err().to_string();
