@@ -17,6 +17,7 @@ pub mod gate;
 pub mod graph;
 pub mod io;
 pub mod net;
+pub mod pareto;
 pub mod plot;
 pub mod plugin;
 pub mod regularizer;

@@ -32,8 +32,16 @@ pub struct SearchConfig {
     pub batch_size: usize,
     /// Planned number of steps (τ annealing runs over these).
     pub steps: u64,
-    /// Adam learning rate of the network weights.
+    /// Learning rate of the network weights (and of BN γ).
     pub lr: f64,
+    /// The optimizer of the weights and the gate logits: Adam (FiGS' default here) or
+    /// momentum SGD (how MorphNet trains its γ baseline: under Adam a γ moves about `lr` per
+    /// step whatever its gradient, so it cannot reach the threshold in a normal budget).
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Momentum of SGD (ignored by Adam).
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
     /// Weight decay of the network weights (never applied to gate logits).
     pub weight_decay: f64,
     /// Adam learning rate of the gate logits (their own optimizer group).
@@ -67,6 +75,31 @@ pub struct SearchConfig {
     pub target: Option<f64>,
 }
 
+/// Which optimizer a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    #[default]
+    Adam,
+    /// SGD with momentum (`SearchConfig::momentum`).
+    Sgd,
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "adam" => Ok(Optimizer::Adam),
+            "sgd" => Ok(Optimizer::Sgd),
+            _ => Err(Error::config("optimizer", format!("unknown optimizer `{s}`; use `adam` or `sgd`"))),
+        }
+    }
+}
+
+fn default_momentum() -> f64 {
+    0.9
+}
+
 fn default_recalibration() -> usize {
     30
 }
@@ -83,6 +116,8 @@ impl Default for SearchConfig {
             batch_size: 128,
             steps: 1000,
             lr: 2e-3,
+            optimizer: Optimizer::Adam,
+            momentum: default_momentum(),
             weight_decay: 0.0,
             gate_lr: 0.05,
             lambda: 1.0,
@@ -122,6 +157,9 @@ impl SearchConfig {
         }
         if !(self.gamma_threshold > 0.0 && self.gamma_threshold.is_finite()) {
             return bad("gamma-threshold", format!("must be positive, got {}", self.gamma_threshold));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", format!("must be in [0, 1), got {}", self.momentum));
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight-decay", format!("must be ≥ 0, got {}", self.weight_decay));
@@ -265,8 +303,11 @@ impl Search {
             })
             .collect();
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
-        let adam = nn::Adam { wd: config.weight_decay, ..Default::default() };
-        let mut opt = adam.build(&vs, config.lr)?;
+        let mut opt = match config.optimizer {
+            Optimizer::Adam => nn::Adam { wd: config.weight_decay, ..Default::default() }.build(&vs, config.lr)?,
+            Optimizer::Sgd => nn::Sgd { momentum: config.momentum, wd: config.weight_decay, ..Default::default() }
+                .build(&vs, config.lr)?,
+        };
         if source == Source::Gates {
             opt.set_lr_group(1, config.gate_lr);
             opt.set_weight_decay_group(1, 0.0);

@@ -2,7 +2,9 @@
 //! the `figs>` prompt and for script files, so no command exists in only one of them.
 
 use crate::session::Session;
-use crate::{cmd_data, cmd_gates, cmd_retrain, cmd_search, cmd_supernet, cost_cmd, plugins_cmd, search_cmd};
+use crate::{
+    cmd_data, cmd_gates, cmd_retrain, cmd_search, cmd_supernet, cost_cmd, pareto_cmd, plugins_cmd, search_cmd,
+};
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -12,6 +14,9 @@ pub enum Command {
     /// The whole job in one go: search a space on a data set, export, plot, retrain the found
     /// and the seed network and compare them.
     Search(search_cmd::SearchArgs),
+    /// The Pareto experiment: FiGS vs the width multiplier vs MorphNet's γ at several MAC
+    /// budgets and seeds, each network retrained the same way; resumable (docs/RESULTS.md).
+    Pareto(pareto_cmd::ParetoArgs),
     /// List the plugins (search spaces and regularizers) on the plugin path, show one, or
     /// load a file.
     Plugins(plugins_cmd::PluginsArgs),
@@ -94,6 +99,7 @@ pub enum Flow {
 pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
     match cmd {
         Command::Search(a) => search_cmd::run(a)?,
+        Command::Pareto(a) => pareto_cmd::run(a)?,
         Command::Plugins(a) => plugins_cmd::run(a)?,
         Command::Cost(a) => cost_cmd::run(a, s.supernet.as_ref())?,
         Command::Data(a) => cmd_data::run(s, a)?,

@@ -82,6 +82,10 @@ pub struct SearchArgs {
     /// Adam learning rate of the weights (search and retraining).
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
+    /// Optimizer of the weights and gate logits during the search: adam, or sgd (momentum
+    /// 0.9; MorphNet's choice for its γ baseline — give it a larger --lr, e.g. 0.05).
+    #[arg(long, default_value = "adam")]
+    optimizer: figs::search::Optimizer,
     /// Adam learning rate of the gate logits.
     #[arg(long, default_value_t = 0.05)]
     gate_lr: f64,
@@ -165,6 +169,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
         batch_size: a.batch_size,
         steps: a.steps,
         lr: a.lr,
+        optimizer: a.optimizer,
         weight_decay: 0.0,
         gate_lr: a.gate_lr,
         lambda: a.lambda,

@@ -32,6 +32,7 @@ pub fn tiny_mobilenet() -> Graph {
         last_channel: 32,
         dropout: 0.0,
         fixed_stem: false,
+        head_scales: false,
     };
     figs_mobilenet_v2::build(&cfg).expect("tiny config is valid")
 }

@@ -5,12 +5,14 @@ mod branches;
 mod curves;
 mod heatmap;
 mod pareto;
+mod sweep;
 mod widths;
 
 pub use branches::{branch_chart, superblock_branches, BlockBranches};
 pub use curves::search_curves;
 pub use heatmap::gate_heatmap;
 pub use pareto::{pareto_chart, ParetoPoint};
+pub use sweep::sweep_chart;
 pub use widths::{alive_width_chart, WidthRow};
 
 use plotters::coord::Shift;

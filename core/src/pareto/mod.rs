@@ -1,0 +1,392 @@
+//! The Pareto experiment: does FiGS find better networks than uniform width scaling and
+//! MorphNet's γ baseline at the same MACs? For each budget (a fraction of the seed
+//! network's MACs) and seed it runs
+//! - `figs`: a FiGS search in target mode at the budget, export, retrain from scratch;
+//! - `width`: the seed network at the largest width multiplier whose MACs fit the budget
+//!   (bisection on the space's `width` parameter), retrained with the same recipe;
+//! - `gamma`: MorphNet's γ regularizer (`gamma_flops`) in target mode, trained with
+//!   momentum SGD as MorphNet trains it, exported and retrained with the same recipe;
+//! - `seed`: the seed network itself (budget 1), for its accuracy's mean ± sd.
+//!
+//! Every point is one line of `results.jsonl`, appended whole when the point is done; a
+//! re-run skips the points already there, so an interrupted sweep loses at most the point
+//! that was running, and points can run as separate processes (`only`) that share the
+//! directory. See docs/RESULTS.md.
+
+mod stats;
+
+pub use stats::{markdown, summarize, SummaryRow};
+
+use crate::count::count;
+use crate::data::TrainTest;
+use crate::device::DeviceChoice;
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::plugin::{find, find_regularizer};
+use crate::search::{Optimizer, Search, SearchConfig};
+use crate::space::SearchSpace;
+use crate::train::{train_from_scratch, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// One way of getting a network at a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Figs,
+    Width,
+    Gamma,
+    Seed,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Figs => "figs",
+            Method::Width => "width",
+            Method::Gamma => "gamma",
+            Method::Seed => "seed",
+        }
+    }
+}
+
+impl std::str::FromStr for Method {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "figs" => Ok(Method::Figs),
+            "width" => Ok(Method::Width),
+            "gamma" => Ok(Method::Gamma),
+            "seed" => Ok(Method::Seed),
+            _ => Err(Error::config("methods", format!("unknown method `{s}`; use figs, width, gamma or seed"))),
+        }
+    }
+}
+
+/// What every point shares: a point's numbers are comparable only under one recipe, so a
+/// results directory is tied to it (`config.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Recipe {
+    pub space: String,
+    /// Space parameters (input size and classes filled in from the data).
+    pub space_params: BTreeMap<String, String>,
+    /// Which data: a description written by the caller (path, slice).
+    pub data: String,
+    /// Search steps of `figs` and `gamma`.
+    pub search_steps: u64,
+    /// Initial λ of target mode (it adapts).
+    pub lambda: f64,
+    /// Adam learning rate of the weights (search and retraining) and of the gate logits.
+    pub lr: f64,
+    pub gate_lr: f64,
+    /// Momentum-SGD learning rate of the γ search (weights and γ).
+    pub gamma_lr: f64,
+    pub batch_size: usize,
+    /// Retraining epochs, the same for every network.
+    pub retrain_epochs: f64,
+    pub device: DeviceChoice,
+}
+
+/// One point of the sweep.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub method: Method,
+    /// Fraction of the seed network's MACs (1 for `seed`).
+    pub budget: f64,
+    pub seed: u64,
+}
+
+impl Point {
+    /// A stable name (directory and `only` syntax): `figs:0.25:1`.
+    pub fn key(&self) -> String {
+        format!("{}:{}:{}", self.method.as_str(), self.budget, self.seed)
+    }
+
+    fn same(&self, o: &Point) -> bool {
+        self.method == o.method && self.seed == o.seed && (self.budget - o.budget).abs() < 1e-9
+    }
+}
+
+/// What one point measured: one line of `results.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointResult {
+    pub method: Method,
+    pub budget: f64,
+    pub seed: u64,
+    pub params: u64,
+    pub macs: u64,
+    /// MACs of this network / MACs of the seed network.
+    pub macs_fraction: f64,
+    pub test_accuracy: f64,
+    /// The width multiplier (`width` method) or null.
+    pub width: Option<f64>,
+    pub search_seconds: f64,
+    pub retrain_seconds: f64,
+}
+
+/// How a point ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Done(PointResult),
+    /// Stopped by the cancel flag; nothing recorded.
+    Cancelled,
+    /// The method cannot reach the budget (e.g. uniform width scaling has a floor where
+    /// every layer is at its minimum width); nothing recorded, the reason says why.
+    Infeasible(String),
+}
+
+/// All points of `budgets × seeds × methods` (`seed` once per seed, at budget 1).
+pub fn points(budgets: &[f64], seeds: &[u64], methods: &[Method]) -> Vec<Point> {
+    let mut out = Vec::new();
+    for &seed in seeds {
+        if methods.contains(&Method::Seed) {
+            out.push(Point { method: Method::Seed, budget: 1.0, seed });
+        }
+        for &budget in budgets {
+            for &method in methods.iter().filter(|m| **m != Method::Seed) {
+                out.push(Point { method, budget, seed });
+            }
+        }
+    }
+    out
+}
+
+/// Parses `figs:0.25:1` into a point.
+pub fn parse_point(s: &str) -> Result<Point> {
+    let bad = || Error::config("only", format!("`{s}` is not METHOD:BUDGET:SEED (e.g. figs:0.25:1)"));
+    let parts: Vec<&str> = s.split(':').collect();
+    let [m, b, sd] = parts.as_slice() else { return Err(bad()) };
+    Ok(Point { method: m.parse()?, budget: b.parse().map_err(|_| bad())?, seed: sd.parse().map_err(|_| bad())? })
+}
+
+/// A results directory: `config.json` (the recipe), `results.jsonl`, `points/<key>/`.
+pub struct Sweep {
+    pub dir: PathBuf,
+    pub recipe: Recipe,
+}
+
+impl Sweep {
+    /// Opens (or starts) the sweep in `dir`. A directory made with another recipe is refused:
+    /// its points would not be comparable.
+    pub fn open(dir: &Path, recipe: Recipe) -> Result<Sweep> {
+        let cfg = dir.join("config.json");
+        if cfg.is_file() {
+            let text = std::fs::read_to_string(&cfg).map_err(|e| Error::io("cannot read", &cfg, e))?;
+            let old: Recipe =
+                serde_json::from_str(&text).map_err(|source| Error::Json { path: cfg.clone(), source })?;
+            if old != recipe {
+                return Err(Error::config(
+                    "out",
+                    format!(
+                        "{} holds a sweep with another recipe ({}); use another --out, or the same settings to resume",
+                        dir.display(),
+                        recipe_diff(&old, &recipe)
+                    ),
+                ));
+            }
+        } else {
+            let text =
+                serde_json::to_string_pretty(&recipe).map_err(|source| Error::Json { path: cfg.clone(), source })?;
+            crate::io::write_atomic(&cfg, text.as_bytes())?;
+        }
+        Ok(Sweep { dir: dir.to_path_buf(), recipe })
+    }
+
+    /// The results recorded so far (lines that do not parse, e.g. one cut by a crash in an
+    /// older version, are skipped and counted).
+    pub fn results(&self) -> Result<(Vec<PointResult>, usize)> {
+        let path = self.dir.join("results.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), 0)),
+            Err(e) => return Err(Error::io("cannot read", &path, e)),
+        };
+        let mut bad = 0;
+        let mut out = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            match serde_json::from_str(line) {
+                Ok(r) => out.push(r),
+                Err(_) => bad += 1,
+            }
+        }
+        Ok((out, bad))
+    }
+
+    /// Whether `p` is already in `results`.
+    pub fn done(results: &[PointResult], p: &Point) -> bool {
+        results.iter().any(|r| p.same(&Point { method: r.method, budget: r.budget, seed: r.seed }))
+    }
+
+    /// Appends one result as one whole line (a single write, then fsync).
+    fn record(&self, r: &PointResult) -> Result<()> {
+        let path = self.dir.join("results.jsonl");
+        let line = serde_json::to_string(r).map_err(|source| Error::Json { path: path.clone(), source })? + "\n";
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io("cannot open", &path, e))?;
+        f.write_all(line.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io("cannot append to", &path, e))
+    }
+
+    /// Runs `p` on `data` and records it when it is done.
+    pub fn run_point(
+        &self,
+        p: &Point,
+        data: &TrainTest,
+        cancel: &AtomicBool,
+        mut progress: impl FnMut(&str),
+    ) -> Result<Outcome> {
+        let r = &self.recipe;
+        let space = find(&r.space)?;
+        let seed_graph = space.build(&r.space_params)?;
+        let seed_macs = count(&seed_graph, &seed_graph.analyze()?).macs;
+        let target_macs = p.budget * seed_macs as f64;
+        let dir = self.dir.join("points").join(p.key().replace(':', "_"));
+        let mut width = None;
+        let mut search_seconds = 0.0;
+        let graph: Graph = match p.method {
+            Method::Seed => seed_graph.clone(),
+            Method::Width => {
+                let (w, g) = match width_for(&space, &r.space_params, target_macs)? {
+                    Ok(fit) => fit,
+                    Err(floor) => {
+                        return Ok(Outcome::Infeasible(format!(
+                            "no width multiplier fits {target_macs:.0} MACs: the narrowest network has {floor} MACs"
+                        )))
+                    }
+                };
+                progress(&format!("width {w:.4} fits {:.0} MACs", target_macs));
+                width = Some(w);
+                g
+            }
+            Method::Figs | Method::Gamma => {
+                let gamma = p.method == Method::Gamma;
+                let reg = find_regularizer(if gamma { "gamma_flops" } else { "flops" })?;
+                let cfg = SearchConfig {
+                    seed: p.seed,
+                    device: r.device,
+                    batch_size: r.batch_size,
+                    steps: r.search_steps,
+                    lr: if gamma { r.gamma_lr } else { r.lr },
+                    optimizer: if gamma { Optimizer::Sgd } else { Optimizer::Adam },
+                    gate_lr: r.gate_lr,
+                    lambda: r.lambda,
+                    // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
+                    target: Some(2.0 * target_macs),
+                    ..SearchConfig::default()
+                };
+                let started = std::time::Instant::now();
+                let mut s = Search::new(&seed_graph, &data.train, cfg.clone(), Arc::new(reg))?;
+                let every = (r.search_steps / 4).max(1);
+                let done = s.run(r.search_steps, cancel, |m| {
+                    if m.step % every == 0 {
+                        progress(&format!("search step {}: loss {:.3}, λ {:.3}", m.step, m.task_loss, m.lambda));
+                    }
+                })?;
+                if done < r.search_steps {
+                    return Ok(Outcome::Cancelled);
+                }
+                s.evaluate()?;
+                let e = s.export_network()?;
+                search_seconds = started.elapsed().as_secs_f64();
+                e.save(&dir.join("arch.json"))?;
+                let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
+                crate::io::write_atomic(&dir.join("search_config.json"), text.as_bytes())?;
+                e.graph
+            }
+        };
+        let steps_per_epoch = (data.train.len() / r.batch_size).max(1) as f64;
+        let train_cfg = TrainConfig {
+            seed: p.seed,
+            device: r.device,
+            batch_size: r.batch_size,
+            steps: ((r.retrain_epochs * steps_per_epoch).round() as u64).max(1),
+            lr: r.lr,
+            weight_decay: 0.0,
+        };
+        progress(&format!("retraining {} steps", train_cfg.steps));
+        let t = train_from_scratch(&graph, &data.train, &data.test, &train_cfg, cancel, |_| {})?;
+        if t.cancelled || cancel.load(Ordering::Relaxed) {
+            return Ok(Outcome::Cancelled);
+        }
+        let result = PointResult {
+            method: p.method,
+            budget: p.budget,
+            seed: p.seed,
+            params: t.counts.params,
+            macs: t.counts.macs,
+            macs_fraction: t.counts.macs as f64 / seed_macs as f64,
+            test_accuracy: t.test_accuracy,
+            width,
+            search_seconds,
+            retrain_seconds: t.seconds,
+        };
+        self.record(&result)?;
+        Ok(Outcome::Done(result))
+    }
+}
+
+/// The largest width multiplier (to 1e-4, at most 1) whose network has at most `target`
+/// MACs, found by bisection (MACs grow with the width, in steps where channel counts round
+/// to multiples of 8). `Err(macs)` when even the narrowest network (width 0.001) is larger:
+/// uniform width scaling has a floor, `macs`.
+pub fn width_for(
+    space: &impl SearchSpace,
+    params: &BTreeMap<String, String>,
+    target: f64,
+) -> Result<std::result::Result<(f64, Graph), u64>> {
+    let build = |w: f64| -> Result<(u64, Graph)> {
+        let mut p = params.clone();
+        p.insert("width".into(), format!("{w}"));
+        let g = space.build(&p)?;
+        Ok((count(&g, &g.analyze()?).macs, g))
+    };
+    let (mut lo, mut hi) = (1e-3, 1.0);
+    let (lo_macs, mut best) = build(lo)?;
+    if lo_macs as f64 > target {
+        return Ok(Err(lo_macs));
+    }
+    while hi - lo > 1e-4 {
+        let mid = 0.5 * (lo + hi);
+        let (macs, g) = build(mid)?;
+        if macs as f64 <= target {
+            (lo, best) = (mid, g);
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(Ok((lo, best)))
+}
+
+fn recipe_diff(old: &Recipe, new: &Recipe) -> String {
+    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    let mut diffs = Vec::new();
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, v) in a {
+            if b.get(k) != Some(v) {
+                diffs.push(format!("{k}: {v} there, {} now", b.get(k).cloned().unwrap_or_default()));
+            }
+        }
+    }
+    diffs.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn points_cover_every_budget_seed_and_method_once() {
+        let p = points(&[0.25, 0.5], &[1, 2], &[Method::Figs, Method::Width, Method::Seed]);
+        assert_eq!(p.len(), 2 * (1 + 2 * 2));
+        assert_eq!(p[0], Point { method: Method::Seed, budget: 1.0, seed: 1 });
+        assert_eq!(parse_point("figs:0.25:2").unwrap(), Point { method: Method::Figs, budget: 0.25, seed: 2 });
+        assert!(parse_point("figs:0.25").unwrap_err().to_string().contains("METHOD:BUDGET:SEED"));
+        assert!(parse_point("bogus:0.25:1").unwrap_err().to_string().contains("unknown method"));
+    }
+}

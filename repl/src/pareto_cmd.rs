@@ -1,0 +1,191 @@
+//! `figs pareto`: the FiGS vs width-multiplier vs MorphNet-γ experiment (figs::pareto),
+//! resumable, point by point.
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
+use figs::device::DeviceChoice;
+use figs::pareto::{markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep};
+use figs::plot::sweep_chart;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+#[derive(Args, Debug)]
+pub struct ParetoArgs {
+    /// Search space (its `width` parameter is the multiplier of the baseline).
+    #[arg(long, default_value = "mobilenet_v2")]
+    space: String,
+    /// Space parameter as name=value (repeatable); resolution, channels and classes come
+    /// from the data set.
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    params: Vec<String>,
+    /// Directory with the four MNIST-style IDX files.
+    #[arg(long, default_value = FASHION_MNIST_DIR)]
+    data: PathBuf,
+    /// A small synthetic data set instead of --data (smoke tests).
+    #[arg(long)]
+    synthetic: bool,
+    /// Use only the first N training images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    train_limit: usize,
+    /// Use only the first N test images (0 = all).
+    #[arg(long, default_value_t = 0)]
+    test_limit: usize,
+    /// Budgets as fractions of the seed network's MACs.
+    #[arg(long, value_delimiter = ',', default_value = "0.4,0.5,0.6")]
+    budgets: Vec<f64>,
+    /// Number of seeds: 1..=N (seed 0 chose the defaults, so it is not reported).
+    #[arg(long, default_value_t = 3)]
+    seeds: u64,
+    /// Methods: figs, width, gamma, seed.
+    #[arg(long, value_delimiter = ',', default_value = "figs,width,gamma,seed")]
+    methods: Vec<Method>,
+    /// Search steps of figs and gamma.
+    #[arg(long, default_value_t = 800)]
+    steps: u64,
+    /// Retraining epochs of every network (the same recipe for all).
+    #[arg(long, default_value_t = 3.0)]
+    epochs: f64,
+    /// Initial λ of target mode.
+    #[arg(long, default_value_t = 0.5)]
+    lambda: f64,
+    /// Adam learning rate of the weights (search and retraining).
+    #[arg(long, default_value_t = 2e-3)]
+    lr: f64,
+    /// Adam learning rate of the gate logits.
+    #[arg(long, default_value_t = 0.05)]
+    gate_lr: f64,
+    /// Momentum-SGD learning rate of the γ search (MorphNet trains γ with momentum SGD).
+    #[arg(long, default_value_t = 0.05)]
+    gamma_lr: f64,
+    /// Examples per step.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: DeviceChoice,
+    /// libtorch intra-op threads (0 = libtorch's default).
+    #[arg(long, default_value_t = 0)]
+    threads: i32,
+    /// Results directory (config.json, results.jsonl, summary.md, pareto.svg/png).
+    #[arg(long, default_value = "runs/pareto")]
+    out: PathBuf,
+    /// Run only these points (METHOD:BUDGET:SEED, repeatable): one process per point on a
+    /// cluster, all writing to the same --out.
+    #[arg(long, value_name = "METHOD:BUDGET:SEED")]
+    only: Vec<String>,
+    /// Print the points not done yet (one per line, for --only) and run nothing.
+    #[arg(long)]
+    list: bool,
+    /// Only redraw the table and chart from the results there are.
+    #[arg(long)]
+    report: bool,
+}
+
+pub fn run(a: ParetoArgs) -> Result<()> {
+    if a.budgets.iter().any(|b| !(*b > 0.0 && *b <= 1.0)) {
+        bail!("--budgets are fractions of the seed network's MACs, in (0, 1]; got {:?}", a.budgets);
+    }
+    if a.seeds == 0 || !(a.epochs > 0.0) || a.steps == 0 {
+        bail!("--seeds, --epochs and --steps must be positive");
+    }
+    if a.threads > 0 {
+        tch::set_num_threads(a.threads);
+    }
+    let mut data: TrainTest =
+        if a.synthetic { synthetic(1024, 256, (1, 28, 28), 10, 0) } else { load_idx_dir(&a.data)? };
+    if a.train_limit > 0 {
+        data.train = data.train.take(a.train_limit);
+    }
+    if a.test_limit > 0 {
+        data.test = data.test.take(a.test_limit);
+    }
+    let (_, space_params, _) = crate::cmd_supernet::build_space(&a.space, &a.params, Some(&data.train))?;
+    let source = if a.synthetic { "synthetic".to_string() } else { a.data.display().to_string() };
+    let recipe = Recipe {
+        space: a.space.clone(),
+        space_params,
+        data: format!("{source} (train {}, test {})", data.train.len(), data.test.len()),
+        search_steps: a.steps,
+        lambda: a.lambda,
+        lr: a.lr,
+        gate_lr: a.gate_lr,
+        gamma_lr: a.gamma_lr,
+        batch_size: a.batch_size,
+        retrain_epochs: a.epochs,
+        device: a.device,
+    };
+    let sweep = Sweep::open(&a.out, recipe)?;
+    let seeds: Vec<u64> = (1..=a.seeds).collect();
+    let todo_all: Vec<Point> = if a.only.is_empty() {
+        points(&a.budgets, &seeds, &a.methods)
+    } else {
+        a.only.iter().map(|s| parse_point(s)).collect::<figs::Result<_>>()?
+    };
+    let (results, bad) = sweep.results()?;
+    if bad > 0 {
+        eprintln!("warning: {bad} line(s) of results.jsonl do not parse and were skipped");
+    }
+    let todo: Vec<&Point> = todo_all.iter().filter(|p| !Sweep::done(&results, p)).collect();
+    if a.list {
+        for p in &todo {
+            println!("{}", p.key());
+        }
+        return Ok(());
+    }
+    if !a.report {
+        println!(
+            "figs pareto: {} points, {} done, {} to run; results in {}",
+            todo_all.len(),
+            todo_all.len() - todo.len(),
+            todo.len(),
+            a.out.join("results.jsonl").display()
+        );
+        let cancel = crate::interrupt::fresh();
+        for (i, p) in todo.iter().enumerate() {
+            let started = std::time::Instant::now();
+            println!("[{}/{}] {}", i + 1, todo.len(), p.key());
+            let r = sweep
+                .run_point(p, &data, &cancel, |m| println!("    {m}"))
+                .with_context(|| format!("point {}", p.key()))?;
+            match r {
+                Outcome::Done(r) => println!(
+                    "    {} params, {} MACs ({:.1}% of the seed), test accuracy {:.4}, {:.0} s",
+                    crate::format::human(r.params as f64),
+                    crate::format::human(r.macs as f64),
+                    100.0 * r.macs_fraction,
+                    r.test_accuracy,
+                    started.elapsed().as_secs_f64()
+                ),
+                Outcome::Infeasible(why) => println!("    skipped: {why}"),
+                Outcome::Cancelled => {
+                    println!("stopped by Ctrl-C; {} is not recorded, the points before it are", p.key());
+                    break;
+                }
+            }
+            if cancel.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+    }
+    let (results, _) = sweep.results()?;
+    if results.is_empty() {
+        println!("no results yet");
+        return Ok(());
+    }
+    let rows = summarize(&results);
+    let table = markdown(&rows);
+    let text = format!(
+        "# Pareto sweep\n\nRecipe: `{}/config.json`. Accuracy: test set, mean ± sample sd over seeds.\n\n{table}",
+        a.out.display()
+    );
+    figs::io::write_atomic(&a.out.join("summary.md"), text.as_bytes())?;
+    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", a.space), &rows, &a.out.join("pareto"))?;
+    println!("\n{table}");
+    println!(
+        "wrote {}, {}",
+        a.out.join("summary.md").display(),
+        plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
+    Ok(())
+}
