@@ -137,7 +137,7 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
             s.found.clone().ok_or_else(|| anyhow::anyhow!("nothing found yet"))?
         }
         (_, what) if a.init == Init::Search => {
-            bail!("--init search starts the found network from the search's weights; `{what}` has none (use `retrain found --init search`)")
+            bail!("--init search works with `found` only (the search's weights, sliced to it); `{what}` is retrained from scratch")
         }
         (Some(space), _) => crate::cmd_supernet::build_space(space, &a.params, Some(&s.data()?.train))?.2,
         (None, "found") => match (&s.found, &s.search) {

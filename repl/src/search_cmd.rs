@@ -284,7 +284,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
     );
 
     let exported = search.export_network()?;
-    let written = exported.save_pytorch(&out)?;
+    let mut written = vec![out.join("arch.json"), exported.save(&out.join("arch.json"))?];
+    // The architecture and weights are what the run is for; a graph that PyTorch cannot
+    // name the same way costs only model.py.
+    match exported.save_module(&out) {
+        Ok(p) => written.push(p),
+        Err(e) => eprintln!("warning: no model.py: {e}"),
+    }
     let Exported { graph: found, report, weights } = exported;
     let fa = found.analyze()?;
     let found_counts = count(&found, &fa);

@@ -13,7 +13,11 @@ fn pareto(out: &std::path::Path, extra: &[&str]) -> (bool, String, String) {
         .args(extra)
         .output()
         .unwrap();
-    (o.status.success(), String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr).into_owned())
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
 }
 
 #[test]

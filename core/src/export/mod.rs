@@ -56,9 +56,14 @@ impl Exported {
     pub fn save_pytorch(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         let arch = dir.join("arch.json");
         let w = self.save(&arch)?;
+        Ok(vec![arch, w, self.save_module(dir)?])
+    }
+
+    /// Writes only `dir/model.py` (it loads `arch.safetensors` from beside itself).
+    pub fn save_module(&self, dir: &Path) -> Result<PathBuf> {
         let module = dir.join(MODULE_FILE);
         crate::io::write_atomic(&module, module_source(&self.graph)?.as_bytes())?;
-        Ok(vec![arch, w, module])
+        Ok(module)
     }
 
     /// Loads an architecture file and the weights beside it, and checks that they fit.

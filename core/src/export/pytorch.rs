@@ -7,29 +7,6 @@ use crate::error::{Error, Result};
 use crate::graph::{Act, Graph, Op, Source};
 use std::fmt::Write;
 
-/// Names a part of a node's name cannot have: `add_module` refuses attributes that an
-/// `nn.Module` (or `FoundNet`) already has.
-const TAKEN: [&str; 18] = [
-    "forward",
-    "training",
-    "eval",
-    "train",
-    "to",
-    "cuda",
-    "cpu",
-    "float",
-    "double",
-    "half",
-    "type",
-    "apply",
-    "parameters",
-    "buffers",
-    "modules",
-    "children",
-    "state_dict",
-    "_n",
-];
-
 const PRELUDE: &str = r#"import json
 import os
 import struct
@@ -67,12 +44,17 @@ class Bias(nn.Module):
 
 
 def _put(root, path, module):
+    # _modules directly: a node name part may equal an nn.Module attribute ("train"), and
+    # a node may be listed after nodes nested under its name (their placeholder is kept).
     *parents, leaf = path.split(".")
     for p in parents:
         if p not in root._modules:
-            root.add_module(p, nn.Module())
+            root._modules[p] = nn.Module()
         root = root._modules[p]
-    root.add_module(leaf, module)
+    old = root._modules.get(leaf)
+    if old is not None:
+        module._modules.update(old._modules)
+    root._modules[leaf] = module
     return module
 "#;
 
@@ -81,19 +63,16 @@ pub fn module_source(g: &Graph) -> Result<String> {
     let a = g.analyze()?;
     let c = count(g, &a);
     for n in &g.nodes {
-        let bad_part = |p: &str| {
-            p.is_empty() || !p.chars().all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '-') || TAKEN.contains(&p)
-        };
+        let bad_part = |p: &str| p.is_empty() || !p.chars().all(|ch| ch.is_alphanumeric() || ch == '_' || ch == '-');
         if n.name.split('.').any(bad_part) {
             return Err(Error::graph(
                 &n.name,
-                format!(
-                    "PyTorch module names must be dot-separated parts of letters, digits, `_` or `-`, none of them an attribute torch.nn.Module already has ({}); rename the node",
-                    TAKEN.join(", ")
-                ),
+                "PyTorch module names must be dot-separated parts of letters, digits, `_` or `-`; rename the node",
             ));
         }
     }
+    // The graph's name goes into docstrings: keep it to characters that cannot end one.
+    let name: String = g.name.chars().filter(|c| c.is_alphanumeric() || " _-.:/+()".contains(*c)).collect();
     let i = g.input;
     let mut s = String::new();
     let w = &mut s;
@@ -107,7 +86,7 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
     from model import load
     net = load().eval(); logits = net(torch.zeros(1, {c}, {h}, {w}))
 """"#,
-        name = g.name,
+        name = name,
         params = c.params,
         macs = c.macs,
         c = i.channels,
@@ -121,7 +100,7 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
     let _ = writeln!(
         w,
         "    \"\"\"`{}` as found by figs: {}x{}x{} in, {} logits out.\"\"\"\n",
-        g.name, i.channels, i.height, i.width, g.classes
+        name, i.channels, i.height, i.width, g.classes
     );
     let _ = writeln!(w, "    def __init__(self):\n        super().__init__()\n        self._n = {{}}");
     let var = |s: Source| match s {

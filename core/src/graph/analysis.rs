@@ -272,6 +272,12 @@ impl Analysis {
         let mut gate_after = vec![false; g.nodes.len()];
         for (i, node) in g.nodes.iter().enumerate() {
             let gated = channels[i].iter().any(|s| groups[s.group].gated);
+            // An add with a bias (an exported graph searched again) would reopen closed
+            // channels with its bias: its output is gated too.
+            if gated && matches!(node.op, Op::Add { bias: true }) {
+                gate_after[i] = true;
+                continue;
+            }
             if !gated || !matches!(node.op, Op::Conv { .. } | Op::Linear { .. }) {
                 continue;
             }

@@ -71,6 +71,14 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
     }
     let (dead, _) = dead_nodes(g, a, &dead_set);
     let useful = reaches_output(g, a, &dead);
+    // A searched group none of whose producers survive (a concat input whose own input
+    // died) has no channel left in the pruned graph: count it as 0, so that evaluation
+    // closes its gates too and no constant of it needs folding.
+    for grp in &a.groups {
+        if grp.gated && grp.producers.iter().all(|&p| dead[p] || !useful[p]) {
+            alive[grp.id] = 0;
+        }
+    }
     let constant = constants(g, a, &dead, &alive);
 
     let mut nodes = Vec::new();
@@ -105,7 +113,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
                     return Err(Error::graph(
                         &node.name,
                         format!(
-                            "its input `{}` lost every channel upstream but still carries a constant (a batch-norm shift or bias), which figs can fold into an add but not into a {}; give that branch an add, or mark its producers `searchable: false`",
+                            "its input `{}` lost every channel upstream but still carries a constant from an unsearched layer (a batch-norm shift or bias), which figs can fold into an add but not into a {}; make that layer searchable, or join the branch with an add",
                             from[0],
                             node.op.kind()
                         ),
