@@ -11,6 +11,7 @@ mod commands;
 mod cost_cmd;
 mod format;
 mod interrupt;
+mod job_args;
 mod pareto_cmd;
 mod plugins_cmd;
 mod repl;

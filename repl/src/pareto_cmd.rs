@@ -3,7 +3,6 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
 use figs::device::DeviceChoice;
 use figs::pareto::{markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep};
 use figs::plot::sweep_chart;
@@ -12,25 +11,9 @@ use std::sync::atomic::Ordering;
 
 #[derive(Args, Debug)]
 pub struct ParetoArgs {
-    /// Search space (its `width` parameter is the multiplier of the baseline).
-    #[arg(long, default_value = "mobilenet_v2")]
-    space: String,
-    /// Space parameter as name=value (repeatable); resolution, channels and classes come
-    /// from the data set.
-    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
-    params: Vec<String>,
-    /// Directory with the four MNIST-style IDX files.
-    #[arg(long, default_value = FASHION_MNIST_DIR)]
-    data: PathBuf,
-    /// A small synthetic data set instead of --data (smoke tests).
-    #[arg(long)]
-    synthetic: bool,
-    /// Use only the first N training images (0 = all).
-    #[arg(long, default_value_t = 0)]
-    train_limit: usize,
-    /// Use only the first N test images (0 = all).
-    #[arg(long, default_value_t = 0)]
-    test_limit: usize,
+    /// Space (its `width` parameter is the multiplier of the baseline) and data.
+    #[command(flatten)]
+    job: crate::job_args::JobArgs,
     /// Budgets as fractions of the seed network's MACs.
     #[arg(long, value_delimiter = ',', default_value = "0.4,0.5,0.6")]
     budgets: Vec<f64>,
@@ -92,20 +75,13 @@ pub fn run(a: ParetoArgs) -> Result<()> {
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
-    let mut data: TrainTest =
-        if a.synthetic { synthetic(1024, 256, (1, 28, 28), 10, 0) } else { load_idx_dir(&a.data)? };
-    if a.train_limit > 0 {
-        data.train = data.train.take(a.train_limit);
-    }
-    if a.test_limit > 0 {
-        data.test = data.test.take(a.test_limit);
-    }
-    let (_, space_params, _) = crate::cmd_supernet::build_space(&a.space, &a.params, Some(&data.train))?;
-    let source = if a.synthetic { "synthetic".to_string() } else { a.data.display().to_string() };
+    // One data set for every point: the synthetic one is always drawn with seed 0.
+    let data = a.job.load(0)?;
+    let (_, space_params, _) = crate::cmd_supernet::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
     let recipe = Recipe {
-        space: a.space.clone(),
+        space: a.job.space.clone(),
         space_params,
-        data: format!("{source} (train {}, test {})", data.train.len(), data.test.len()),
+        data: format!("{} (train {}, test {})", a.job.data_name(), data.train.len(), data.test.len()),
         search_steps: a.steps,
         lambda: a.lambda,
         lr: a.lr,
@@ -180,7 +156,7 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         a.out.display()
     );
     figs::io::write_atomic(&a.out.join("summary.md"), text.as_bytes())?;
-    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", a.space), &rows, &a.out.join("pareto"))?;
+    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", a.job.space), &rows, &a.out.join("pareto"))?;
     println!("\n{table}");
     println!(
         "wrote {}, {}",

@@ -4,7 +4,6 @@ use crate::format::{bar, human, human_unit, parse_count, parse_target, step_mess
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::count::{count, Counts};
-use figs::data::{load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
 use figs::device::{device_name, DeviceChoice};
 use figs::export::Exported;
 use figs::gate::{GateConfig, RegSource};
@@ -22,25 +21,8 @@ use std::sync::Arc;
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
-    /// Search space.
-    #[arg(long, default_value = "mobilenet_v2")]
-    space: String,
-    /// Space parameter as name=value (repeatable). resolution, channels and classes default
-    /// to the data set's.
-    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
-    params: Vec<String>,
-    /// Directory with the four MNIST-style IDX files (Fashion-MNIST, MNIST).
-    #[arg(long, default_value = FASHION_MNIST_DIR)]
-    data: PathBuf,
-    /// Use a small synthetic data set instead of --data (for smoke tests).
-    #[arg(long)]
-    synthetic: bool,
-    /// Use only the first N training images (0 = all).
-    #[arg(long, default_value_t = 0)]
-    train_limit: usize,
-    /// Use only the first N test images (0 = all).
-    #[arg(long, default_value_t = 0)]
-    test_limit: usize,
+    #[command(flatten)]
+    job: crate::job_args::JobArgs,
     /// Penalty strength λ relative to the supernet's cost (loss = CE + λ·reg/cost0).
     #[arg(long, default_value_t = 0.5)]
     lambda: f64,
@@ -143,15 +125,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
         tch::set_num_threads(a.threads);
     }
     let device = a.device.resolve()?;
-    let mut data: TrainTest =
-        if a.synthetic { synthetic(2048, 512, (1, 28, 28), 10, a.seed) } else { load_idx_dir(&a.data)? };
-    if a.train_limit > 0 {
-        data.train = data.train.take(a.train_limit);
-    }
-    if a.test_limit > 0 {
-        data.test = data.test.take(a.test_limit);
-    }
-    let (_, params, supernet) = crate::cmd_supernet::build_space(&a.space, &a.params, Some(&data.train))?;
+    let data = a.job.load(a.seed)?;
+    let (_, params, supernet) = crate::cmd_supernet::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
     let sa = supernet.analyze()?;
     let seed_counts = count(&supernet, &sa);
 
@@ -198,9 +173,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
     write_json(
         &out.join("config.json"),
         &json!({
-            "space": a.space, "space_params": params, "search": search_cfg, "retrain": train_cfg,
-            "data": if a.synthetic { "synthetic".to_string() } else { a.data.display().to_string() },
-            "train_limit": a.train_limit, "test_limit": a.test_limit,
+            "space": a.job.space, "space_params": params, "search": search_cfg, "retrain": train_cfg,
+            "data": a.job.data_name(),
+            "train_limit": a.job.train_limit, "test_limit": a.job.test_limit,
             "figs_version": env!("CARGO_PKG_VERSION"),
         }),
     )?;
@@ -208,8 +183,8 @@ pub fn run(a: SearchArgs) -> Result<()> {
 
     println!(
         "figs search: {} on {} ({} train / {} test images), device {}, run directory {}",
-        a.space,
-        if a.synthetic { "synthetic data".to_string() } else { a.data.display().to_string() },
+        a.job.space,
+        a.job.data_name(),
         data.train.len(),
         data.test.len(),
         device_name(device),
@@ -354,7 +329,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
         );
     }
     let plots = alive_width_chart(
-        &format!("{}: alive channels per group (λ = {})", a.space, a.lambda),
+        &format!("{}: alive channels per group (λ = {})", a.job.space, a.lambda),
         &rows,
         &out.join("alive_width"),
     )?;
