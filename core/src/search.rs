@@ -44,7 +44,7 @@ pub struct SearchConfig {
     pub momentum: f64,
     /// Weight decay of the network weights (never applied to gate logits).
     pub weight_decay: f64,
-    /// Adam learning rate of the gate logits (their own optimizer group).
+    /// Learning rate of the gate logits (their own optimizer group, no weight decay).
     pub gate_lr: f64,
     /// Penalty strength, relative to the initial cost: the loss is
     /// `CE + lambda · reg / cost(supernet)`.

@@ -44,7 +44,8 @@ pub enum Command {
     /// Plot to SVG and PNG: gate heat map, alive widths, surviving branches, search curves,
     /// cost vs accuracy.
     Plot(cmd_gates::PlotArgs),
-    /// Write the found architecture (default: <out>/arch.json).
+    /// Write the found architecture (default: <out>/arch.json) with its weights, and with
+    /// --pytorch a PyTorch module that loads them.
     Export(cmd_retrain::ExportArgs),
     /// Train an architecture from scratch and report its test accuracy: `found` (the last
     /// export), `seed` (the supernet) or an arch.json file.

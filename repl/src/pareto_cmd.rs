@@ -35,7 +35,7 @@ pub struct ParetoArgs {
     /// Adam learning rate of the weights (search and retraining).
     #[arg(long, default_value_t = 2e-3)]
     lr: f64,
-    /// Adam learning rate of the gate logits.
+    /// Learning rate of the gate logits.
     #[arg(long, default_value_t = 0.05)]
     gate_lr: f64,
     /// Momentum-SGD learning rate of the γ search (MorphNet trains γ with momentum SGD).

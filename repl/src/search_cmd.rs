@@ -68,7 +68,7 @@ pub struct SearchArgs {
     /// 0.9; MorphNet's choice for its γ baseline — give it a larger --lr, e.g. 0.05).
     #[arg(long, default_value = "adam")]
     optimizer: figs::search::Optimizer,
-    /// Adam learning rate of the gate logits.
+    /// Learning rate of the gate logits.
     #[arg(long, default_value_t = 0.05)]
     gate_lr: f64,
     /// Gate temperature τ at the first step.
