@@ -1,7 +1,7 @@
 //! `figs pareto`: the FiGS vs width-multiplier vs MorphNet-γ experiment (figs::pareto),
 //! resumable, point by point.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::Args;
 use figs::device::DeviceChoice;
 use figs::pareto::{markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep};
@@ -109,6 +109,7 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         }
         return Ok(());
     }
+    let mut failed: Vec<String> = Vec::new();
     if !a.report {
         println!(
             "figs pareto: {} points, {} done, {} to run; results in {}",
@@ -121,9 +122,16 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         for (i, p) in todo.iter().enumerate() {
             let started = std::time::Instant::now();
             println!("[{}/{}] {}", i + 1, todo.len(), p.key());
-            let r = sweep
-                .run_point(p, &data, &cancel, |m| println!("    {m}"))
-                .with_context(|| format!("point {}", p.key()))?;
+            // One failing point (a diverging γ search, say) must not end an unattended
+            // sweep: it is reported, not recorded, and tried again by the next run.
+            let r = match sweep.run_point(p, &data, &cancel, |m| println!("    {m}")) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("    point {} failed, not recorded: {e}", p.key());
+                    failed.push(p.key());
+                    continue;
+                }
+            };
             match r {
                 Outcome::Done(r) => println!(
                     "    {} params, {} MACs ({:.1}% of the seed), test accuracy {:.4}, {:.0} s",
@@ -144,6 +152,19 @@ pub fn run(a: ParetoArgs) -> Result<()> {
             }
         }
     }
+    report(&a, &sweep)?;
+    if !failed.is_empty() {
+        bail!(
+            "{} point(s) failed and were not recorded: {}; run the same command again to retry them",
+            failed.len(),
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Writes summary.md and the chart from every result in the directory.
+fn report(a: &ParetoArgs, sweep: &Sweep) -> Result<()> {
     let (results, _) = sweep.results()?;
     if results.is_empty() {
         println!("no results yet");

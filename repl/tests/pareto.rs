@@ -58,3 +58,17 @@ fn a_small_sweep_writes_results_table_and_chart_and_resumes() {
     let (ok, _, stderr) = pareto(&out, &["--lambda", "2"]);
     assert!(!ok && stderr.contains("another recipe") && stderr.contains("lambda"), "{stderr}");
 }
+
+#[test]
+fn a_failing_point_is_reported_and_the_sweep_goes_on() {
+    // lr 1e30 makes every loss non-finite: each point fails by itself, none is recorded,
+    // every one is tried, and the command ends with an error that lists them.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let (ok, stdout, stderr) = pareto(&out, &["--lr", "1e30", "--methods", "figs,seed"]);
+    assert!(!ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(stderr.matches("failed, not recorded").count(), 3, "{stderr}");
+    assert!(stderr.contains("3 point(s) failed") && stderr.contains("figs:0.95:1"), "{stderr}");
+    let recorded = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
+    assert!(recorded.is_empty(), "{recorded}");
+}
