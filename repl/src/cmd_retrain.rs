@@ -45,8 +45,8 @@ pub struct RetrainArgs {
     /// Epochs of training (fractions allowed).
     #[arg(long, default_value_t = 1.0)]
     epochs: f64,
-    /// Start `found` from fresh weights (`scratch`) or from the search's weights sliced to
-    /// it (`search`: fine-tuning).
+    /// Start from fresh weights (`scratch`) or from the exported search weights (`search`:
+    /// fine-tuning `found`, or an arch.json whose .safetensors lies beside it).
     #[arg(long, default_value = "scratch")]
     init: figs::train::Init,
     /// Label in `compare` and the Pareto plot (default: what was retrained).
@@ -136,8 +136,14 @@ pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
             init = s.found_weights.as_ref().map(|w| w.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
             s.found.clone().ok_or_else(|| anyhow::anyhow!("nothing found yet"))?
         }
+        (None, file) if a.init == Init::Search && file != "seed" => {
+            // An earlier export: arch.json with arch.safetensors beside it.
+            let e = Exported::load(std::path::Path::new(file))?;
+            init = Some(e.weights);
+            e.graph
+        }
         (_, what) if a.init == Init::Search => {
-            bail!("--init search works with `found` only (the search's weights, sliced to it); `{what}` is retrained from scratch")
+            bail!("--init search starts from exported weights (`found`, or an arch.json with its .safetensors); `{what}` has none")
         }
         (Some(space), _) => crate::cmd_supernet::build_space(space, &a.params, Some(&s.data()?.train))?.2,
         (None, "found") => match (&s.found, &s.search) {

@@ -382,6 +382,15 @@ fn export_writes_weights_and_a_pytorch_module_and_retrain_can_start_from_them() 
         std::fs::read(out.join("arch.safetensors")).unwrap()
     );
 
+    // An earlier export fine-tunes from its own weight file.
+    let script = format!(
+        "data synthetic --size 128; set device cpu; retrain {} --init search --epochs 0.1 --json",
+        arch.display()
+    );
+    let o = figs().arg("-c").arg(&script).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success() && stdout.contains("\"init\": \"search\""), "stdout:\n{stdout}\nstderr:\n{stderr}");
+
     // A missing weight file and `--init search` of a network without search weights are errors.
     std::fs::remove_file(out.join("arch.safetensors")).unwrap();
     let o = figs().args(["export", "--from"]).arg(&arch).arg("--pytorch").arg(&pt2).output().unwrap();
