@@ -32,7 +32,13 @@ fn flag() -> Arc<AtomicBool> {
         let f = flag.clone();
         let _ = ctrlc::set_handler(move || {
             if f.swap(true, Ordering::SeqCst) && !INTERACTIVE.load(Ordering::SeqCst) {
-                std::process::exit(130);
+                // `process::exit` runs exit handlers and static destructors (libtorch's among
+                // them) while the main thread is still inside libtorch: that segfaulted.
+                // `_exit` ends the process at once; every file figs writes is written whole
+                // (temp + rename), so nothing is left half-written.
+                eprintln!("\nCtrl-C again: quitting");
+                // SAFETY: _exit takes an int and never returns; it is async-signal-safe.
+                unsafe { libc::_exit(130) };
             }
             eprintln!("\nCtrl-C: stopping after the current step");
         });

@@ -175,6 +175,36 @@ fn plugins_lists_the_bundled_spaces() {
 }
 
 #[test]
+fn a_second_ctrl_c_exits_130_without_a_crash() {
+    // Issue 11, defect 1: `process::exit` from the Ctrl-C handler thread while libtorch
+    // was working segfaulted (exit 139).
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let child = figs()
+            .args(["search", "--synthetic", "--device", "cpu", "--steps", "100000", "--threads", "1", "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let metrics = out.join("metrics.jsonl");
+        let start = std::time::Instant::now();
+        while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 3 {
+            assert!(start.elapsed().as_secs() < 120, "the search never started");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let pid = child.id().to_string();
+        for _ in 0..2 {
+            assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(130), "{:?}\nstderr:\n{}", o.status, String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+#[test]
 fn ctrl_c_stops_the_search_and_still_exports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
