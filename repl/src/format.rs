@@ -202,3 +202,22 @@ mod tests {
         assert_eq!(human_unit(3.0e6, "FLOPs"), "3.00 M FLOPs");
     }
 }
+
+/// Checks the run-size flags that `figs search` and `figs pareto` share, before anything is
+/// loaded or created: `--batch-size` and `--steps` at least 1, `--epochs` positive and
+/// finite, `--threads` 0 (libtorch's default) or more.
+pub fn check_job_flags(batch_size: usize, steps: u64, epochs: f64, threads: i32) -> anyhow::Result<()> {
+    if batch_size == 0 {
+        anyhow::bail!("--batch-size must be at least 1");
+    }
+    if steps == 0 {
+        anyhow::bail!("--steps must be at least 1");
+    }
+    if !(epochs > 0.0 && epochs.is_finite()) {
+        anyhow::bail!("--epochs must be positive, got {epochs}");
+    }
+    if threads < 0 {
+        anyhow::bail!("--threads must be 0 (libtorch's default) or more, got {threads}");
+    }
+    Ok(())
+}

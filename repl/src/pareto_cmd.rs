@@ -69,8 +69,9 @@ pub fn run(a: ParetoArgs) -> Result<()> {
     if a.budgets.iter().any(|b| !(*b > 0.0 && *b <= 1.0)) {
         bail!("--budgets are fractions of the seed network's MACs, in (0, 1]; got {:?}", a.budgets);
     }
-    if a.seeds == 0 || !(a.epochs > 0.0) || a.steps == 0 {
-        bail!("--seeds, --epochs and --steps must be positive");
+    crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
+    if a.seeds == 0 {
+        bail!("--seeds must be at least 1");
     }
     if a.threads > 0 {
         tch::set_num_threads(a.threads);

@@ -175,6 +175,33 @@ fn plugins_lists_the_bundled_spaces() {
 }
 
 #[test]
+fn run_size_flags_are_checked_before_anything_runs() {
+    // Issue 11: `--batch-size 0` divided by zero (a panic), `--steps 0` and `--threads -1`
+    // were accepted. Each is now an error naming the flag, and no run directory is made.
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, want) in [
+        ("--batch-size", "0", "--batch-size must be at least 1"),
+        ("--steps", "0", "--steps must be at least 1"),
+        ("--threads", "-1", "--threads must be 0"),
+        ("--epochs", "0", "--epochs must be positive"),
+    ] {
+        for cmd in ["search", "pareto"] {
+            let out = dir.path().join(format!("{cmd}{flag}"));
+            let o = figs()
+                .args([cmd, "--synthetic", "--device", "cpu", "--out"])
+                .arg(&out)
+                .arg(format!("{flag}={value}"))
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{cmd} {flag} {value}: {stderr}");
+            assert!(stderr.contains(want), "{cmd} {flag} {value}: {stderr}");
+            assert!(!out.exists(), "{cmd} {flag} {value} made {}", out.display());
+        }
+    }
+}
+
+#[test]
 fn a_second_ctrl_c_exits_130_without_a_crash() {
     // Issue 11, defect 1: `process::exit` from the Ctrl-C handler thread while libtorch
     // was working segfaulted (exit 139).
