@@ -292,7 +292,17 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
                 }
                 break;
             }
-            Err(e) => return Err(e.into()),
+            // A byte that is not UTF-8 (a mistyped key, a paste from a binary) loses the
+            // line, not the session.
+            Err(ReadlineError::Io(e)) if e.kind() == std::io::ErrorKind::InvalidData => {
+                eprintln!("{} the line was not valid UTF-8 (a stray byte?); type it again", red("error:"));
+            }
+            Err(e) => {
+                if session.unsaved_steps > 0 {
+                    eprintln!("warning: leaving with {} steps that were not exported", session.unsaved_steps);
+                }
+                return Err(e.into());
+            }
         }
     }
     Ok(())

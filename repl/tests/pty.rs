@@ -115,3 +115,16 @@ fn typing_at_the_prompt() {
     p.send("\x1b[A").unwrap();
     p.expect("status").unwrap();
 }
+
+#[test]
+fn an_invalid_utf8_byte_does_not_end_the_session() {
+    // Issue 11, defect 2: one byte that is not UTF-8 ended the session.
+    let dir = tempfile::tempdir().unwrap();
+    let mut p = start(&dir.path().join("history"));
+    p.send(b"get se\xffed\r").unwrap();
+    p.expect("not valid UTF-8").unwrap_or_else(|e| panic!("no error for the bad byte: {e}"));
+    wait(&mut p, "figs> ");
+    command(&mut p, "get seed", "0");
+    p.send(ControlCode::EndOfTransmission).unwrap();
+    p.expect(expectrl::Eof).unwrap();
+}
