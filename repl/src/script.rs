@@ -2,7 +2,7 @@
 //! the same commands as the prompt, one per line. A failing command stops the script with
 //! its line number.
 
-use crate::commands::{execute_line, parse_line, Flow};
+use crate::commands::{execute_line, parse_line, Command, Flow};
 use crate::session::Session;
 use anyhow::{Context, Result};
 use std::path::Path;
@@ -54,16 +54,34 @@ pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
     Ok(Flow::Continue)
 }
 
-/// Runs a script file, or with `check` only parses every line.
+/// Runs a script file, or with `check` only checks every line: that it parses, that `set`
+/// values are valid, and the scripts it runs, recursively.
 pub fn run_file(s: &mut Session, path: &Path, check: bool) -> Result<Flow> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
     let origin = path.display().to_string();
-    if !check {
-        return run_text(s, &text, &origin);
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    if s.scripts.contains(&key) {
+        let chain: Vec<String> = s.scripts.iter().chain([&key]).map(|p| p.display().to_string()).collect();
+        anyhow::bail!("script {origin} runs itself ({}); a script cannot run itself", chain.join(" → "));
     }
-    let cmds = commands(&text);
+    s.scripts.push(key);
+    let result = if check { check_text(s, &text, &origin) } else { run_text(s, &text, &origin) };
+    s.scripts.pop();
+    result
+}
+
+fn check_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
+    let cmds = commands(text);
+    let mut opts = s.opts.clone();
     for (line, cmd) in &cmds {
-        parse_line(cmd).with_context(|| format!("{origin}, line {line}: `{cmd}`"))?;
+        let at = || format!("{origin}, line {line}: `{cmd}`");
+        match parse_line(cmd).with_context(at)? {
+            Some(Command::Set { name, value }) => opts.set(&name, &value).with_context(at)?,
+            Some(Command::Run { file, .. }) => {
+                run_file(s, &file, true).with_context(at)?;
+            }
+            _ => {}
+        }
     }
     println!("{origin}: {} commands, all valid", cmds.len());
     Ok(Flow::Continue)

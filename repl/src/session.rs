@@ -172,6 +172,9 @@ pub struct Session {
     pub retrained: Vec<Retrained>,
     /// Set once `quit` has warned about unsaved progress.
     pub quit_warned: bool,
+    /// The script files running now, outermost first (canonical paths): a script that runs
+    /// itself, directly or through others, is refused instead of overflowing the stack.
+    pub scripts: Vec<std::path::PathBuf>,
 }
 
 impl Session {

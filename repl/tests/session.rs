@@ -403,3 +403,25 @@ fn export_writes_weights_and_a_pytorch_module_and_retrain_can_start_from_them() 
     let (_, stderr) = text(&o);
     assert!(!o.status.success() && stderr.contains("--init search"), "{stderr}");
 }
+
+#[test]
+fn a_script_that_runs_itself_is_refused_and_check_validates_values() {
+    // Issue 11, defect 4: self-recursion overflowed the stack (abort) and `run --check`
+    // passed both it and `set lr banana`.
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.figs");
+    let b = dir.path().join("b.figs");
+    std::fs::write(&a, format!("get seed\nrun {}\n", b.display())).unwrap();
+    std::fs::write(&b, format!("run {}\n", a.display())).unwrap();
+    for args in [vec!["run"], vec!["run", "--check"]] {
+        let o = figs().args(&args).arg(&a).output().unwrap();
+        let (_, stderr) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("runs itself") && stderr.contains("b.figs"), "{args:?}: {stderr}");
+    }
+    let bad = dir.path().join("bad.figs");
+    std::fs::write(&bad, "get lr\nset lr banana\n").unwrap();
+    let o = figs().args(["run", "--check"]).arg(&bad).output().unwrap();
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("line 2") && stderr.contains("banana"), "{stderr}");
+}
