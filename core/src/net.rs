@@ -39,6 +39,22 @@ impl Net {
     /// Creates the parameters of `graph` under `root`.
     pub fn new(root: &nn::Path, graph: &Graph) -> Result<Net> {
         let analysis = graph.analyze()?;
+        check_fits(crate::count::count(graph, &analysis).params, root.device())?;
+        // tch panics when libtorch cannot allocate a parameter; that becomes an error here.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Net::build(root, graph, analysis))).unwrap_or_else(
+            |payload| {
+                let msg = payload
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| payload.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown error");
+                let first = msg.split("\nframe #").next().unwrap_or(msg);
+                Err(Error::config("network", format!("libtorch could not create the network's parameters: {first}")))
+            },
+        )
+    }
+
+    fn build(root: &nn::Path, graph: &Graph, analysis: Analysis) -> Result<Net> {
         let mut layers = Vec::with_capacity(graph.nodes.len());
         for (i, node) in graph.nodes.iter().enumerate() {
             let ins = analysis.source_shape(analysis.inputs[i][0]);
@@ -194,4 +210,40 @@ impl Net {
             v.view([1, -1, 1, 1])
         }
     }
+}
+
+/// Refuses, before anything is allocated, a network whose float32 parameters alone would
+/// not fit in the memory this machine has free (CPU), instead of letting libtorch fail in
+/// the middle of building it.
+fn check_fits(params: u64, device: tch::Device) -> Result<()> {
+    let bytes = params.saturating_mul(4);
+    let available = match device {
+        tch::Device::Cpu => mem_available(),
+        _ => None,
+    };
+    let too_big = bytes > i64::MAX as u64 || available.is_some_and(|a| bytes > a);
+    if too_big {
+        return Err(Error::config(
+            "network",
+            format!(
+                "the network has {} parameters ({} of float32){}; make it smaller (a lower width, fewer or narrower layers)",
+                crate::units::human(params as f64),
+                gib(bytes),
+                available.map(|a| format!(", more than the {} of memory available", gib(a))).unwrap_or_default()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn gib(bytes: u64) -> String {
+    format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes (Linux); `None` elsewhere.
+fn mem_available() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
 }

@@ -202,6 +202,21 @@ fn run_size_flags_are_checked_before_anything_runs() {
 }
 
 #[test]
+fn a_huge_width_is_an_error_not_a_panic() {
+    // Issue 11, defect 3: `-p width=1e9` overflowed the counter (panic) and a 10^12-wide
+    // layer at `init` panicked on the failed allocation.
+    let o = figs().args(["cost", "--space", "mobilenet_v2", "-p", "width=1e9"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for cmd in ["init", "retrain seed"] {
+        let line = format!("data synthetic --size 64; supernet build mobilenet_v2 -p width=1e5; set device cpu; {cmd}");
+        let o = figs().args(["-c", &line]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{cmd}: {stderr}");
+        assert!(stderr.contains("parameters") && stderr.contains("make it smaller"), "{cmd}: {stderr}");
+    }
+}
+
+#[test]
 fn a_second_ctrl_c_exits_130_without_a_crash() {
     // Issue 11, defect 1: `process::exit` from the Ctrl-C handler thread while libtorch
     // was working segfaulted (exit 139).
