@@ -73,7 +73,7 @@ pub fn regularizer(s: &mut Session, a: RegularizerArgs) -> Result<()> {
     // Everything is checked before anything changes: a failing call leaves the session as it was.
     let new = match &a.name {
         Some(name) => {
-            let reg = figs::plugin::find_regularizer(name)?;
+            let reg = crate::format::find_regularizer(name)?;
             let params = parse_kv(&a.params)?;
             // Bind once to check the parameters now rather than at `init`.
             if let Some(g) = &s.supernet {

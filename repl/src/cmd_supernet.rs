@@ -56,7 +56,7 @@ pub fn build_space(
     params: &[String],
     data: Option<&Dataset>,
 ) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
-    let plugin = figs::plugin::find(space)?;
+    let plugin = crate::format::find_space(space)?;
     let mut p = parse_kv(params)?;
     if let Some(d) = data {
         let (ch, h, _) = d.image_shape();

@@ -36,7 +36,7 @@ pub fn run(a: CostArgs, supernet: Option<&Graph>) -> Result<()> {
     let graph: Graph = match (&a.arch, &a.space, supernet) {
         (Some(path), _, _) => Graph::load(path)?,
         (None, Some(name), _) => {
-            let space = figs::plugin::find(name)?;
+            let space = crate::format::find_space(name)?;
             space.build(&parse_kv(&a.params)?).with_context(|| format!("building space `{name}`"))?
         }
         (None, None, Some(g)) => g.clone(),
@@ -50,7 +50,7 @@ pub fn run(a: CostArgs, supernet: Option<&Graph>) -> Result<()> {
         an.groups.iter().map(|g| json!({"group": g.name, "width": g.width, "searchable": g.gated})).collect();
     let reg_cost = match &a.regularizer {
         Some(name) => {
-            let reg = figs::plugin::find_regularizer(name)?;
+            let reg = crate::format::find_regularizer(name)?;
             let full: Vec<f64> = an.groups.iter().map(|g| g.width as f64).collect();
             let v = reg.bind(&graph, &parse_kv(&a.reg_params)?)?.reported(&full)?;
             Some((name.clone(), v, reg.unit().to_string()))

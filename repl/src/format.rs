@@ -221,3 +221,35 @@ pub fn check_job_flags(batch_size: usize, steps: u64, epochs: f64, threads: i32)
     }
     Ok(())
 }
+
+/// `figs::plugin::find`, with a warning when other files on the plugin path declare the
+/// same name (a plugin directory that shadows a bundled plugin).
+pub fn find_space(name: &str) -> anyhow::Result<figs::plugin::Plugin> {
+    let p = figs::plugin::find(name)?;
+    warn_shadowed(p.info());
+    Ok(p)
+}
+
+/// `figs::plugin::find_regularizer`, with the same warning as [`find_space`].
+pub fn find_regularizer(name: &str) -> anyhow::Result<figs::plugin::RegularizerPlugin> {
+    let r = figs::plugin::find_regularizer(name)?;
+    warn_shadowed(r.info());
+    Ok(r)
+}
+
+fn warn_shadowed(info: &figs::plugin::PluginInfo) {
+    static WARNED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&info.name) {
+        return;
+    }
+    warned.push(info.name.clone());
+    for f in figs::plugin::shadowed(&info.name) {
+        eprintln!(
+            "warning: plugin `{}` comes from {}; {} declares the same name and is ignored (the first on the plugin path wins: check FIGS_PLUGIN_PATH)",
+            info.name,
+            info.path.display(),
+            f.display()
+        );
+    }
+}

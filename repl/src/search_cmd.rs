@@ -108,7 +108,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
 
 pub fn run(a: SearchArgs) -> Result<()> {
     crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
-    let regularizer = figs::plugin::find_regularizer(&a.regularizer)?;
+    let regularizer = crate::format::find_regularizer(&a.regularizer)?;
     let reg_params = parse_kv(&a.reg_params)?;
     let unit = regularizer.unit().to_string();
     if a.target_macs.is_some() && unit != "FLOPs" {

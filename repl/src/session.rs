@@ -198,7 +198,7 @@ impl Session {
     pub fn regularizer_or_default(&self) -> Result<(RegularizerPlugin, BTreeMap<String, String>)> {
         match &self.regularizer {
             Some(r) => Ok(r.clone()),
-            None => Ok((figs::plugin::find_regularizer("flops")?, BTreeMap::new())),
+            None => Ok((crate::format::find_regularizer("flops")?, BTreeMap::new())),
         }
     }
 

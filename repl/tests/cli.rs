@@ -202,6 +202,23 @@ fn run_size_flags_are_checked_before_anything_runs() {
 }
 
 #[test]
+fn a_plugin_that_shadows_another_of_the_same_name_is_named() {
+    // Issue 11, defect 6: a copy on FIGS_PLUGIN_PATH silently replaced the bundled plugin
+    // in `search` and `cost`, and a FIGS_PLUGIN_PATH naming a file was ignored.
+    let bundled = std::path::Path::new(env!("CARGO_BIN_EXE_figs")).with_file_name("libfigs_mobilenet_v2.so");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("libmy_mobilenet.so");
+    std::fs::copy(&bundled, &copy).unwrap();
+    for path in [dir.path().to_path_buf(), copy.clone()] {
+        let o = figs().args(["cost", "--space", "mobilenet_v2"]).env("FIGS_PLUGIN_PATH", &path).output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{stderr}");
+        assert!(stderr.contains("libmy_mobilenet.so") && stderr.contains("libfigs_mobilenet_v2.so"), "{stderr}");
+        assert!(stderr.contains("is ignored"), "{stderr}");
+    }
+}
+
+#[test]
 fn a_huge_width_is_an_error_not_a_panic() {
     // Issue 11, defect 3: `-p width=1e9` overflowed the counter (panic) and a 10^12-wide
     // layer at `init` panicked on the failed allocation.

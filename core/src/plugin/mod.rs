@@ -60,6 +60,8 @@ fn plugin_err(path: &Path, message: impl Into<String>) -> Error {
 }
 
 static LOADED: Mutex<Vec<Plugin>> = Mutex::new(Vec::new());
+/// Files refused because a plugin of the same name was loaded first: (name, file).
+static SHADOWED: Mutex<Vec<(String, PathBuf)>> = Mutex::new(Vec::new());
 
 /// Loads a plugin from a shared library, checking the handshake before calling anything.
 ///
@@ -143,6 +145,10 @@ fn try_load(path: &Path) -> Result<Option<Plugin>> {
         k => return Err(plugin_err(path, format!("plugin `{name}` has unknown kind {k}"))),
     };
     if let Some(p) = loaded.iter().find(|p| p.info.name == name) {
+        let mut sh = SHADOWED.lock().unwrap_or_else(|e| e.into_inner());
+        if !sh.iter().any(|(n, f)| *n == name && *f == canon) {
+            sh.push((name.clone(), canon.clone()));
+        }
         return Err(plugin_err(
             path,
             format!("a plugin named `{name}` is already loaded from {}; names must be unique", p.info.path.display()),
@@ -161,8 +167,23 @@ pub fn loaded() -> Vec<Plugin> {
     LOADED.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// The plugin search path: the directories of `FIGS_PLUGIN_PATH` (colon-separated), then
-/// the directory of the running executable, where cargo puts the bundled plugins.
+/// Other files on the search path that declare a plugin called `name` and lose to the one
+/// loaded (the first on the path): a plugin directory that shadows a bundled plugin, say.
+/// Loads the rest of the search path to find them.
+pub fn shadowed(name: &str) -> Vec<PathBuf> {
+    let _ = load_search_path();
+    SHADOWED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|(n, _)| n == name)
+        .map(|(_, f)| f.clone())
+        .collect()
+}
+
+/// The plugin search path: the entries of `FIGS_PLUGIN_PATH` (colon-separated; a directory,
+/// or one plugin file), then the directory of the running executable, where cargo puts the
+/// bundled plugins.
 pub fn search_path() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("FIGS_PLUGIN_PATH")
         .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
@@ -179,10 +200,15 @@ pub fn search_path() -> Vec<PathBuf> {
     dirs
 }
 
-/// Shared libraries (`.so`) in the directories of the search path, in path order.
+/// Shared libraries (`.so`) in the directories of the search path (and the files named on
+/// it), in path order.
 pub fn discover() -> Vec<PathBuf> {
     let mut found = Vec::new();
     for dir in search_path() {
+        if dir.is_file() {
+            found.push(dir);
+            continue;
+        }
         let Ok(rd) = std::fs::read_dir(&dir) else { continue };
         let mut files: Vec<PathBuf> = rd
             .filter_map(|e| e.ok().map(|e| e.path()))
