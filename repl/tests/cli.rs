@@ -233,29 +233,39 @@ fn a_huge_width_is_an_error_not_a_panic() {
     }
 }
 
+/// Starts a long synthetic `figs search` into `out` and returns once it is stepping.
+fn stepping_search(out: &std::path::Path, extra: &[&str]) -> std::process::Child {
+    let child = figs()
+        .args(["search", "--synthetic", "--device", "cpu", "--steps", "100000", "--out"])
+        .arg(out)
+        .args(extra)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let metrics = out.join("metrics.jsonl");
+    let start = std::time::Instant::now();
+    while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 3 {
+        assert!(start.elapsed().as_secs() < 120, "the search never started");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child
+}
+
+fn interrupt(child: &std::process::Child) {
+    let pid = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+}
+
 #[test]
 fn a_second_ctrl_c_exits_130_without_a_crash() {
     // Issue 11, defect 1: `process::exit` from the Ctrl-C handler thread while libtorch
     // was working segfaulted (exit 139).
     for _ in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path().join("run");
-        let child = figs()
-            .args(["search", "--synthetic", "--device", "cpu", "--steps", "100000", "--threads", "1", "--out"])
-            .arg(&out)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let metrics = out.join("metrics.jsonl");
-        let start = std::time::Instant::now();
-        while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 3 {
-            assert!(start.elapsed().as_secs() < 120, "the search never started");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
-        let pid = child.id().to_string();
+        let child = stepping_search(&dir.path().join("run"), &["--threads", "1"]);
         for _ in 0..2 {
-            assert!(std::process::Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+            interrupt(&child);
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
         let o = child.wait_with_output().unwrap();
@@ -267,22 +277,9 @@ fn a_second_ctrl_c_exits_130_without_a_crash() {
 fn ctrl_c_stops_the_search_and_still_exports() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let child = figs()
-        .args(["search", "--synthetic", "--device", "cpu", "--steps", "100000", "--batch-size", "16", "--out"])
-        .arg(&out)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the search is stepping, then interrupt it once.
-    let metrics = out.join("metrics.jsonl");
-    let start = std::time::Instant::now();
-    while std::fs::read_to_string(&metrics).map(|s| s.lines().count()).unwrap_or(0) < 3 {
-        assert!(start.elapsed().as_secs() < 120, "the search never started");
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
+    // Once the search is stepping, interrupt it once.
+    let child = stepping_search(&out, &["--batch-size", "16"]);
+    interrupt(&child);
     let o = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{}", String::from_utf8_lossy(&o.stderr));
