@@ -152,20 +152,27 @@ fn prune_refuses_partial_ungated_groups() {
     assert!(e.contains("ungated groups keep every channel"), "{e}");
 }
 
-#[test]
-fn residual_branch_dies_cleanly() {
-    // x -> conv r (group R) ; branch: conv e (E) -> conv p (joins R) ; add(r, p).
+/// x -> conv r (group R); `branch` of r ends in a conv joining R; add(r, branch); head.
+fn residual(branch: impl FnOnce(&mut GraphBuilder, &T) -> T) -> Graph {
     let mut b = GraphBuilder::new("res", InputSpec { channels: 1, height: 4, width: 4 }, 2);
     let x = b.input();
     let r = b.conv("r", &x, 4, 1, 1);
-    let e = b.conv("e", &r, 8, 1, 1);
-    let e = b.act("e_act", &e, Act::Relu);
-    let pj = b.conv("p", &e, 4, 1, 1);
+    let pj = branch(&mut b, &r);
     let s = b.add("add", &[&r, &pj]);
     let s = b.global_avg_pool("gap", &s);
     let s = b.flatten("flat", &s);
     b.linear("fc", &s, 2);
-    let g = b.finish().unwrap();
+    b.finish().unwrap()
+}
+
+#[test]
+fn residual_branch_dies_cleanly() {
+    // branch: conv e (E) -> relu -> conv p (joins R).
+    let g = residual(|b, r| {
+        let e = b.conv("e", r, 8, 1, 1);
+        let e = b.act("e_act", &e, Act::Relu);
+        b.conv("p", &e, 4, 1, 1)
+    });
     let a = g.analyze().unwrap();
     let names: Vec<&str> = a.groups.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["input", "r", "e", "fc"]);
@@ -177,17 +184,11 @@ fn residual_branch_dies_cleanly() {
 
 #[test]
 fn a_residual_branch_with_a_batch_norm_folds_its_shift_into_the_add() {
-    let mut b = GraphBuilder::new("res", InputSpec { channels: 1, height: 4, width: 4 }, 2);
-    let x = b.input();
-    let r = b.conv("r", &x, 4, 1, 1);
-    let e = b.conv("e", &r, 8, 1, 1);
-    let pj = b.conv("p", &e, 4, 1, 1);
-    let pj = b.bn("p_bn", &pj);
-    let s = b.add("add", &[&r, &pj]);
-    let s = b.global_avg_pool("gap", &s);
-    let s = b.flatten("flat", &s);
-    b.linear("fc", &s, 2);
-    let g = b.finish().unwrap();
+    let g = residual(|b, r| {
+        let e = b.conv("e", r, 8, 1, 1);
+        let pj = b.conv("p", &e, 4, 1, 1);
+        b.bn("p_bn", &pj)
+    });
     let a = g.analyze().unwrap();
     let (p, report) = prune(&g, &a, &[1, 4, 0, 2]).unwrap();
     assert_eq!(report.removed_nodes, ["e", "p", "p_bn"]);
