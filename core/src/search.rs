@@ -69,10 +69,16 @@ pub struct SearchConfig {
     pub bn_recalibration_batches: usize,
     /// Target mode: a cost (in the units of `cost`: FLOPs or weights) to land on. The
     /// penalty applies only in steps where the cost of the channels with `a > 0` is above it,
-    /// λ adapts (×1.02 per step above, ×0.98 below, starting at `lambda`), and
-    /// [`Search::export`] keeps the highest-logit channels that fit the target.
+    /// λ adapts (×(1 + `lambda_rate`) per step above, ×(1 − `lambda_rate`) below, starting
+    /// at `lambda`), and [`Search::export`] keeps the highest-logit channels that fit the
+    /// target.
     #[serde(default)]
     pub target: Option<f64>,
+    /// How fast target mode adapts λ per step; 0 keeps λ fixed (the penalty still applies
+    /// only above the target). MorphNet's γ under momentum SGD responds too slowly for the
+    /// default 0.02 and collapses (docs/RESULTS.md), so the γ baseline uses 0.
+    #[serde(default = "default_lambda_rate")]
+    pub lambda_rate: f64,
 }
 
 /// Which optimizer a search uses.
@@ -98,6 +104,10 @@ impl std::str::FromStr for Optimizer {
 
 fn default_momentum() -> f64 {
     0.9
+}
+
+fn default_lambda_rate() -> f64 {
+    0.02
 }
 
 fn default_recalibration() -> usize {
@@ -128,6 +138,7 @@ impl Default for SearchConfig {
             val_fraction: 0.1,
             bn_recalibration_batches: default_recalibration(),
             target: None,
+            lambda_rate: default_lambda_rate(),
         }
     }
 }
@@ -154,6 +165,9 @@ impl SearchConfig {
             if self.lambda <= 0.0 {
                 return bad("lambda", "target mode adapts λ multiplicatively, so it must start above 0".into());
             }
+        }
+        if !(0.0..1.0).contains(&self.lambda_rate) {
+            return bad("lambda-rate", format!("must be in [0, 1), got {}", self.lambda_rate));
         }
         if !(self.gamma_threshold > 0.0 && self.gamma_threshold.is_finite()) {
             return bad("gamma-threshold", format!("must be positive, got {}", self.gamma_threshold));
@@ -480,7 +494,7 @@ impl Search {
         }
         self.opt.backward_step(&loss);
         if let Some(above) = above_target {
-            let factor = if above { 1.02 } else { 0.98 };
+            let factor = if above { 1.0 + self.config.lambda_rate } else { 1.0 - self.config.lambda_rate };
             self.lambda = (self.lambda * factor).clamp(1e-4, 1e4);
         }
         let acc = f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float))?;

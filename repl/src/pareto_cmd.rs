@@ -6,6 +6,7 @@ use clap::Args;
 use figs::device::DeviceChoice;
 use figs::pareto::{markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep};
 use figs::plot::sweep_chart;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
@@ -41,6 +42,14 @@ pub struct ParetoArgs {
     /// Momentum-SGD learning rate of the γ search (MorphNet trains γ with momentum SGD).
     #[arg(long, default_value_t = 0.05)]
     gamma_lr: f64,
+    /// λ of the γ search, held fixed (MorphNet's procedure; adapting it collapses γ).
+    #[arg(long, default_value_t = 0.5)]
+    gamma_lambda: f64,
+    /// Space parameter of the width baseline only (KEY=VALUE, repeatable). Default for
+    /// spaces that have them: round_nearest=1 and head_scales=true, a continuous
+    /// multiplier that reaches every budget.
+    #[arg(long = "width-param", value_name = "KEY=VALUE")]
+    width_params: Vec<String>,
     /// Examples per step.
     #[arg(long, default_value_t = 128)]
     batch_size: usize,
@@ -73,6 +82,9 @@ pub fn run(a: ParetoArgs) -> Result<()> {
     if a.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    if !(a.gamma_lambda > 0.0 && a.gamma_lambda.is_finite()) {
+        bail!("--gamma-lambda must be positive, got {}", a.gamma_lambda);
+    }
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
@@ -88,6 +100,8 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         lr: a.lr,
         gate_lr: a.gate_lr,
         gamma_lr: a.gamma_lr,
+        gamma_lambda: a.gamma_lambda,
+        width_params: width_params(&a.job.space, &a.width_params)?,
         batch_size: a.batch_size,
         retrain_epochs: a.epochs,
         device: a.device,
@@ -162,6 +176,27 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The width baseline's extra space parameters: as given, else the continuous-multiplier
+/// settings where the space has them.
+fn width_params(space: &str, given: &[String]) -> Result<BTreeMap<String, String>> {
+    if !given.is_empty() {
+        return given
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+                _ => bail!("--width-param takes KEY=VALUE, got `{kv}`"),
+            })
+            .collect();
+    }
+    let known: Vec<String> =
+        figs::space::SearchSpace::params(&figs::plugin::find(space)?).into_iter().map(|p| p.name).collect();
+    Ok([("round_nearest", "1"), ("head_scales", "true")]
+        .into_iter()
+        .filter(|(k, _)| known.iter().any(|n| n == k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect())
 }
 
 /// Writes summary.md and the chart from every result in the directory.

@@ -40,6 +40,7 @@ if __name__ == "__main__":
         "torchvision": torchvision.__version__,
         "mobilenet_v2": count(torchvision.models.mobilenet_v2()),
         "mobilenet_v2_width_0.5": count(torchvision.models.mobilenet_v2(width_mult=0.5)),
+        "mobilenet_v2_width_0.35_round_1": count(torchvision.models.mobilenet_v2(width_mult=0.35, round_nearest=1)),
         "resnet18": count(torchvision.models.resnet18()),
         "resnet34": count(torchvision.models.resnet34()),
         "resnet50": count(torchvision.models.resnet50()),

@@ -33,6 +33,7 @@ pub fn tiny_mobilenet() -> Graph {
         dropout: 0.0,
         fixed_stem: false,
         head_scales: false,
+        round_nearest: 8,
     };
     figs_mobilenet_v2::build(&cfg).expect("tiny config is valid")
 }

@@ -24,3 +24,13 @@ fn mobilenet_v2_width_half_matches_torchvision() {
     assert_eq!(c.params, 1_968_680);
     assert_eq!(c.macs, 97_131_840);
 }
+
+#[test]
+fn mobilenet_v2_round_nearest_1_matches_torchvision() {
+    // torchvision.models.mobilenet_v2(width_mult=0.35, round_nearest=1): channel counts
+    // round to integers, the head stays at 1280.
+    let g = build(&Config { round_nearest: 1, ..Config::imagenet(0.35, 224, 1000) }).unwrap();
+    let c = count(&g, &g.analyze().unwrap());
+    assert_eq!(c.params, 1_670_588);
+    assert_eq!(c.macs, 49_487_572);
+}

@@ -170,6 +170,26 @@ fn target_mode_lands_at_or_under_the_target() {
 }
 
 #[test]
+fn target_mode_with_lambda_rate_zero_keeps_lambda_fixed() {
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(512, 64, (1, 16, 16), 10, 4);
+    let full = {
+        let a = g.analyze().unwrap();
+        CostModel::new(&g, &a, CostKind::Flops).full()
+    };
+    let cfg = SearchConfig { target: Some(0.5 * full), lambda_rate: 0.0, ..config(3.0) };
+    let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
+    s.run(60, &AtomicBool::new(false), |_| {}).unwrap();
+    assert_eq!(s.lambda(), 3.0, "λ moved with lambda_rate 0");
+    // Every step applied either the fixed λ (above the target) or none (at or under it).
+    assert!(s.history().iter().all(|m| m.lambda == 3.0 || m.lambda == 0.0));
+    assert!(s.history().iter().any(|m| m.lambda == 3.0));
+    let bad = SearchConfig { lambda_rate: 1.5, ..config(1.0) };
+    assert!(Search::new(&g, &data.train, bad, flops()).unwrap_err().to_string().contains("lambda-rate"));
+}
+
+#[test]
 fn gamma_source_prunes_channels_whose_bn_scale_falls_below_the_threshold() {
     let _rng = rng_lock();
     let g = tiny_mobilenet();

@@ -85,10 +85,25 @@ pub struct Recipe {
     pub gate_lr: f64,
     /// Momentum-SGD learning rate of the γ search (weights and γ).
     pub gamma_lr: f64,
+    /// The γ search's λ, held fixed (MorphNet's own procedure: one strength per run); the
+    /// penalty still applies only while the cost is above the budget, and export keeps
+    /// the channels with the largest |γ| that fit it. Adapting λ as FiGS does collapses
+    /// the γ network (docs/RESULTS.md).
+    #[serde(default = "default_gamma_lambda")]
+    pub gamma_lambda: f64,
+    /// Space parameters the width baseline sets on top of `space_params` (for MobileNetV2:
+    /// `round_nearest=1, head_scales=true`, so the multiplier is continuous and reaches
+    /// every budget).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub width_params: BTreeMap<String, String>,
     pub batch_size: usize,
     /// Retraining epochs, the same for every network.
     pub retrain_epochs: f64,
     pub device: DeviceChoice,
+}
+
+fn default_gamma_lambda() -> f64 {
+    0.5
 }
 
 /// One point of the sweep.
@@ -252,7 +267,9 @@ impl Sweep {
         let graph: Graph = match p.method {
             Method::Seed => seed_graph.clone(),
             Method::Width => {
-                let (w, g) = match width_for(&space, &r.space_params, target_macs)? {
+                let mut params = r.space_params.clone();
+                params.extend(r.width_params.clone());
+                let (w, g) = match width_for(&space, &params, target_macs)? {
                     Ok(fit) => fit,
                     Err(floor) => {
                         return Ok(Outcome::Infeasible(format!(
@@ -275,7 +292,8 @@ impl Sweep {
                     lr: if gamma { r.gamma_lr } else { r.lr },
                     optimizer: if gamma { Optimizer::Sgd } else { Optimizer::Adam },
                     gate_lr: r.gate_lr,
-                    lambda: r.lambda,
+                    lambda: if gamma { r.gamma_lambda } else { r.lambda },
+                    lambda_rate: if gamma { 0.0 } else { SearchConfig::default().lambda_rate },
                     // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
                     target: Some(2.0 * target_macs),
                     ..SearchConfig::default()
@@ -332,8 +350,8 @@ impl Sweep {
 }
 
 /// The largest width multiplier (to 1e-4, at most 1) whose network has at most `target`
-/// MACs, found by bisection (MACs grow with the width, in steps where channel counts round
-/// to multiples of 8). `Err(macs)` when even the narrowest network (width 0.001) is larger:
+/// MACs, found by bisection (MACs grow with the width, in steps where channel counts
+/// round). `Err(macs)` when even the narrowest network (width 0.001) is larger:
 /// uniform width scaling has a floor, `macs`.
 pub fn width_for(
     space: &impl SearchSpace,

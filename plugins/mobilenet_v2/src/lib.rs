@@ -60,6 +60,10 @@ pub struct Config {
     /// `last_channel` for widths under 1, which puts a floor under the MACs that uniform
     /// width scaling can reach (36.7 % of the `small` preset's MACs).
     pub head_scales: bool,
+    /// Channel counts round to multiples of this (torchvision's `round_nearest`, 8). At 1
+    /// the width multiplier is practically continuous, which a width-scaling baseline
+    /// compared at equal MACs needs.
+    pub round_nearest: usize,
 }
 
 impl Config {
@@ -77,6 +81,7 @@ impl Config {
             dropout: 0.2,
             fixed_stem: false,
             head_scales: false,
+            round_nearest: 8,
         }
     }
 
@@ -108,10 +113,14 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     if !(cfg.width > 0.0 && cfg.width.is_finite()) {
         return Err(Error::Config { name: "width".into(), message: format!("must be positive, got {}", cfg.width) });
     }
+    if cfg.round_nearest == 0 {
+        return Err(Error::Config { name: "round_nearest".into(), message: "must be at least 1".into() });
+    }
+    let round = |c: usize, w: f64| make_divisible(c as f64 * w, cfg.round_nearest);
     let input = InputSpec { channels: cfg.channels, height: cfg.resolution, width: cfg.resolution };
     let mut b = GraphBuilder::new("mobilenet_v2", input, cfg.classes);
     let x = b.input();
-    let stem_c = make_divisible(cfg.stem as f64 * cfg.width, 8);
+    let stem_c = round(cfg.stem, cfg.width);
     let mut x = b.scope("stem", |b| {
         let y = if cfg.fixed_stem {
             b.fixed_conv("conv", &x, stem_c, 3, cfg.stem_stride)
@@ -123,7 +132,7 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     });
     let mut block = 0;
     for stage in &cfg.stages {
-        let out_c = make_divisible(stage.c as f64 * cfg.width, 8);
+        let out_c = round(stage.c, cfg.width);
         for i in 0..stage.n {
             let stride = if i == 0 { stage.s } else { 1 };
             x = b.scope(&format!("block{block}"), |b| inverted_residual(b, &x, out_c, stride, stage.t));
@@ -131,7 +140,7 @@ pub fn build(cfg: &Config) -> Result<Graph> {
         }
     }
     let head_width = if cfg.head_scales { cfg.width } else { cfg.width.max(1.0) };
-    let last_c = make_divisible(cfg.last_channel as f64 * head_width, 8);
+    let last_c = round(cfg.last_channel, head_width);
     let x = b.conv_bn_act("head", &x, last_c, 1, 1, Act::Relu6);
     let x = b.global_avg_pool("pool", &x);
     let x = b.flatten("flatten", &x);
@@ -192,6 +201,7 @@ impl SearchSpace for MobileNetV2 {
                 "false",
                 "scale the head conv by width below 1 too (torchvision keeps it at full width)",
             ),
+            ParamSpec::new("round_nearest", "8", "channel counts round to multiples of this (1: continuous width)"),
         ]);
         p
     }
@@ -208,6 +218,7 @@ impl SearchSpace for MobileNetV2 {
         cfg.dropout = p.get("dropout")?;
         cfg.fixed_stem = p.get("fixed_stem")?;
         cfg.head_scales = p.get("head_scales")?;
+        cfg.round_nearest = p.get("round_nearest")?;
         build(&cfg)
     }
 }
