@@ -43,6 +43,15 @@ pub enum Error {
     #[error("the loss became {value} at step {step} (task loss {task}, regularizer {reg}); lower the learning rates or λ and run again")]
     NonFiniteLoss { step: u64, value: f64, task: f64, reg: f64 },
 
+    /// The loss grew by orders of magnitude over its best recent value: the search is
+    /// diverging even though the numbers are still finite.
+    #[error("the search diverged at step {step}: task loss {value:.4}, {ratio:.0}× its best running average {best:.4}; lower the learning rates or λ and run again")]
+    Diverged { step: u64, value: f64, best: f64, ratio: f64 },
+
+    /// A checkpoint cannot be written, read or used here; the message says which and why.
+    #[error("checkpoint: {0}")]
+    Checkpoint(String),
+
     /// A device was requested that this machine or this libtorch build does not have.
     #[error("device `{requested}` is not available: {message}")]
     Device { requested: String, message: String },

@@ -7,6 +7,7 @@
 //! same interpreter rebuilds for retraining ([`train`]); [`export`] carries its weights out
 //! as safetensors and as a plain PyTorch module.
 
+pub mod checkpoint;
 pub mod cost;
 pub mod count;
 pub mod data;
@@ -17,6 +18,7 @@ pub mod gate;
 pub mod graph;
 pub mod io;
 pub mod net;
+pub mod optim;
 pub mod pareto;
 pub mod plot;
 pub mod plugin;

@@ -106,6 +106,18 @@ pub struct Batches {
     drop_last: bool,
 }
 
+impl Batches {
+    /// How far into the order the batches have gone.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// Continues at `pos` (a [`Batches::position`] of the same order).
+    pub fn seek(&mut self, pos: usize) {
+        self.pos = pos.min(self.order.len());
+    }
+}
+
 impl Iterator for Batches {
     type Item = (Tensor, Tensor);
     fn next(&mut self) -> Option<Self::Item> {

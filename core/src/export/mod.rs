@@ -6,7 +6,7 @@
 //! exported network with its exported weights compute the same logits.
 
 mod pytorch;
-mod safetensors_file;
+pub(crate) mod safetensors_file;
 mod weights;
 
 pub use pytorch::module_source;

@@ -6,6 +6,8 @@
 //! or [`Search::run`]; look at it with [`Search::evaluate`] and [`Search::alive`]; get the
 //! found architecture with [`Search::export`].
 
+mod resume;
+
 use crate::data::{Batches, Dataset};
 use crate::device::{device_name, DeviceChoice};
 use crate::error::{Error, Result};
@@ -13,6 +15,7 @@ use crate::export::Exported;
 use crate::gate::{self, GateConfig, RegSource};
 use crate::graph::{prune, Analysis, Graph, PruneReport};
 use crate::net::Net;
+use crate::optim::Optim;
 use crate::regularizer::{check_cost, check_penalty, BoundRegularizer, Regularizer, Source};
 use crate::train::evaluate_net;
 use rand::SeedableRng;
@@ -21,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// Every setting of a search; saved as `config.json` with each run.
@@ -100,6 +103,14 @@ impl std::str::FromStr for Optimizer {
             _ => Err(Error::config("optimizer", format!("unknown optimizer `{s}`; use `adam` or `sgd`"))),
         }
     }
+}
+
+/// SplitMix64 of `seed` and `k`: independent seeds per (run seed, epoch or step).
+fn mix(seed: u64, k: u64) -> u64 {
+    let mut z = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k.wrapping_add(0x632b_e59b_d9b4_e019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 fn default_momentum() -> f64 {
@@ -234,7 +245,7 @@ pub struct Search {
     net: Net,
     // Owns the parameters that `net` and `logits` refer to.
     vs: nn::VarStore,
-    opt: nn::Optimizer,
+    opt: Optim,
     /// Gate logits per group (`None` for ungated groups, and all `None` with a BN-γ source).
     logits: Vec<Option<Tensor>>,
     regularizer: Arc<dyn Regularizer>,
@@ -246,12 +257,14 @@ pub struct Search {
     train: Dataset,
     val: Dataset,
     device: Device,
-    rng: ChaCha8Rng,
     batches: Option<Batches>,
     step: u64,
     epoch: u64,
     /// Current λ; adapted in target mode.
     lambda: f64,
+    /// Divergence watch: running average of the task loss and the lowest it has been.
+    loss_avg: Option<f64>,
+    best_avg: Option<f64>,
     history: Vec<StepMetrics>,
     evals: Vec<EvalMetrics>,
 }
@@ -317,18 +330,23 @@ impl Search {
             })
             .collect();
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
-        let mut opt = match config.optimizer {
-            Optimizer::Adam => nn::Adam { wd: config.weight_decay, ..Default::default() }.build(&vs, config.lr)?,
-            Optimizer::Sgd => nn::Sgd { momentum: config.momentum, wd: config.weight_decay, ..Default::default() }
-                .build(&vs, config.lr)?,
-        };
-        if source == Source::Gates {
-            opt.set_lr_group(1, config.gate_lr);
-            opt.set_weight_decay_group(1, 0.0);
-        }
+        // Gate logits have their own learning rate and no weight decay. Sorted names fix
+        // the update order, so a resumed search repeats it.
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let params = vars
+            .into_iter()
+            .map(|(name, t)| {
+                let gate = name.starts_with("gates.");
+                let (lr, wd) = if gate { (config.gate_lr, 0.0) } else { (config.lr, config.weight_decay) };
+                (name, t, lr, wd)
+            })
+            .collect();
+        let opt = Optim::new(config.optimizer, config.momentum, params);
         Ok(Search {
-            rng: ChaCha8Rng::seed_from_u64(config.seed),
             lambda: config.lambda,
+            loss_avg: None,
+            best_avg: None,
             config,
             graph: graph.clone(),
             analysis,
@@ -418,12 +436,23 @@ impl Search {
                 }
                 self.epoch += 1;
             }
-            self.batches = Some(self.train.shuffled_batches(self.config.batch_size, &mut self.rng, self.device));
+            self.batches = Some(self.epoch_batches(self.epoch));
         }
+    }
+
+    /// Epoch `e`'s batches: its order depends on (seed, epoch) only, so a resumed search can
+    /// rebuild it and continue at the saved position.
+    fn epoch_batches(&self, e: u64) -> Batches {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(self.config.seed, e));
+        self.train.shuffled_batches(self.config.batch_size, &mut rng, self.device)
     }
 
     /// One optimisation step of weights and gate logits.
     pub fn step(&mut self) -> Result<StepMetrics> {
+        // Gate noise and dropout come from libtorch's global generator, whose state tch
+        // cannot read: seeding it from (seed, step) makes every step's draws reproducible
+        // after a resume.
+        tch::manual_seed((mix(self.config.seed, self.step) >> 1) as i64);
         let (x, y) = self.next_batch();
         let cfg = &self.config.gate;
         let tau = cfg.tau_at(self.step, self.config.steps);
@@ -492,6 +521,7 @@ impl Search {
         if !loss_v.is_finite() {
             return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
         }
+        self.watch_divergence(task_v)?;
         self.opt.backward_step(&loss);
         if let Some(above) = above_target {
             let factor = if above { 1.0 + self.config.lambda_rate } else { 1.0 - self.config.lambda_rate };
@@ -512,6 +542,26 @@ impl Search {
         };
         self.history.push(m.clone());
         Ok(m)
+    }
+
+    /// Refuses a step whose task loss is orders of magnitude above the best running
+    /// average so far (before it is applied): finite but exploding losses (a learning rate
+    /// of 1e12, say) would otherwise train garbage that exports as a success. Chance on 10
+    /// classes is 2.3, so a loss above 10 and 100× the best average is no noisy batch.
+    fn watch_divergence(&mut self, task: f64) -> Result<()> {
+        if let Some(best) = self.best_avg {
+            let ratio = task / best.max(0.05);
+            if task > 10.0 && ratio > 100.0 {
+                return Err(Error::Diverged { step: self.step, value: task, best, ratio });
+            }
+        }
+        let avg = self.loss_avg.map_or(task, |a| 0.9 * a + 0.1 * task);
+        self.loss_avg = Some(avg);
+        // The first steps' average is still mostly its starting value.
+        if self.step >= 10 {
+            self.best_avg = Some(self.best_avg.map_or(avg, |b| b.min(avg)));
+        }
+        Ok(())
     }
 
     /// Where the regularizer's `r` comes from.

@@ -1,0 +1,198 @@
+//! Adam and momentum SGD over named tensors, with state that can be saved and loaded.
+//!
+//! tch 0.24's `nn::Optimizer` wraps libtorch's C++ optimizers and cannot read or write
+//! their moments, so a search could not be checkpointed and resumed bit-exactly. These
+//! are PyTorch's update rules (`torch.optim.Adam` with L2 weight decay, `torch.optim.SGD`
+//! with momentum, no dampening, no Nesterov), written over the tensors themselves.
+
+use crate::error::{Error, Result};
+use crate::search::Optimizer;
+use std::collections::BTreeMap;
+use tch::Tensor;
+
+const BETA1: f64 = 0.9;
+const BETA2: f64 = 0.999;
+const EPS: f64 = 1e-8;
+
+/// One parameter and its moments.
+struct Slot {
+    name: String,
+    param: Tensor,
+    /// Adam: first moment; SGD: momentum buffer.
+    m: Option<Tensor>,
+    /// Adam only: second moment.
+    v: Option<Tensor>,
+    lr: f64,
+    wd: f64,
+}
+
+/// The optimizer of a search: one learning rate and weight decay per parameter (set per
+/// group by the caller), a shared step count.
+pub struct Optim {
+    kind: Optimizer,
+    momentum: f64,
+    slots: Vec<Slot>,
+    steps: u64,
+}
+
+impl Optim {
+    /// `params`: name, tensor, learning rate, weight decay. Order is kept (names sorted by
+    /// the caller make the update order reproducible).
+    pub fn new(kind: Optimizer, momentum: f64, params: Vec<(String, Tensor, f64, f64)>) -> Optim {
+        let slots =
+            params.into_iter().map(|(name, param, lr, wd)| Slot { name, param, m: None, v: None, lr, wd }).collect();
+        Optim { kind, momentum, slots, steps: 0 }
+    }
+
+    /// Steps applied so far (Adam's bias correction uses it).
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Zeroes the gradients, back-propagates `loss` and applies one update.
+    pub fn backward_step(&mut self, loss: &Tensor) {
+        for s in &mut self.slots {
+            let mut g = s.param.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        loss.backward();
+        self.step();
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        let t = self.steps as i32;
+        let _guard = tch::no_grad_guard();
+        for s in &mut self.slots {
+            let grad = s.param.grad();
+            if !grad.defined() {
+                continue;
+            }
+            let g = if s.wd != 0.0 { &grad + &s.param * s.wd } else { grad };
+            match self.kind {
+                Optimizer::Adam => {
+                    let m = s.m.get_or_insert_with(|| g.zeros_like());
+                    let _ = m.g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
+                    let v = s.v.get_or_insert_with(|| g.zeros_like());
+                    let _ = v.g_mul_scalar_(BETA2).g_add_(&(&g * &g * (1.0 - BETA2)));
+                    let bc1 = 1.0 - BETA1.powi(t);
+                    let bc2 = 1.0 - BETA2.powi(t);
+                    let denom = v.sqrt() / bc2.sqrt() + EPS;
+                    let _ = s.param.g_add_(&(&*m / denom * (-s.lr / bc1)));
+                }
+                Optimizer::Sgd => {
+                    let buf = match s.m.as_mut() {
+                        Some(b) => {
+                            let _ = b.g_mul_scalar_(self.momentum).g_add_(&g);
+                            b
+                        }
+                        None => s.m.insert(g.copy()),
+                    };
+                    let _ = s.param.g_add_(&(&*buf * -s.lr));
+                }
+            }
+        }
+    }
+
+    /// The moments by name (`m.<param>`, `v.<param>`) for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut out = Vec::new();
+        for s in &self.slots {
+            if let Some(m) = &s.m {
+                out.push((format!("m.{}", s.name), m.shallow_clone()));
+            }
+            if let Some(v) = &s.v {
+                out.push((format!("v.{}", s.name), v.shallow_clone()));
+            }
+        }
+        out
+    }
+
+    /// Restores moments saved by [`Optim::state`] and the step count. A moment whose shape
+    /// does not match its parameter is refused (another graph's checkpoint).
+    pub fn load_state(&mut self, steps: u64, mut tensors: BTreeMap<String, Tensor>) -> Result<()> {
+        for s in &mut self.slots {
+            for (key, slot) in [(format!("m.{}", s.name), &mut s.m), (format!("v.{}", s.name), &mut s.v)] {
+                *slot = match tensors.remove(&key) {
+                    Some(t) if t.size() == s.param.size() => Some(t.to_device(s.param.device()).to_kind(s.param.kind())),
+                    Some(t) => {
+                        return Err(Error::Checkpoint(format!(
+                            "optimizer state `{key}` has shape {:?}, its parameter {:?}: the checkpoint is from another network",
+                            t.size(),
+                            s.param.size()
+                        )))
+                    }
+                    None => None,
+                };
+            }
+        }
+        if let Some(k) = tensors.keys().next() {
+            return Err(Error::Checkpoint(format!(
+                "optimizer state `{k}` has no parameter here: the checkpoint is from another network"
+            )));
+        }
+        self.steps = steps;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{nn, nn::OptimizerConfig, Kind};
+
+    /// Our update equals libtorch's own optimizer on the same problem (the reference).
+    fn matches_libtorch(kind: Optimizer) {
+        let run = |ours: bool| -> Vec<f64> {
+            // Fixed values, not random draws: tests share libtorch's one generator.
+            let opts = (Kind::Float, tch::Device::Cpu);
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let mut w = vs.root().var("w", &[5, 3], nn::Init::Const(0.0));
+            tch::no_grad(|| w.copy_(&(Tensor::arange(15, opts) * 0.37).sin().view([5, 3])));
+            let x = (Tensor::arange(40, opts) * 0.11).cos().view([8, 5]);
+            let (lr, wd) = (0.05, 0.01);
+            let mut theirs = match kind {
+                Optimizer::Adam => nn::Adam { wd, ..Default::default() }.build(&vs, lr).unwrap(),
+                Optimizer::Sgd => nn::Sgd { momentum: 0.9, wd, ..Default::default() }.build(&vs, lr).unwrap(),
+            };
+            let mut mine = Optim::new(kind, 0.9, vec![("w".into(), w.shallow_clone(), lr, wd)]);
+            for _ in 0..20 {
+                let loss = x.matmul(&w).tanh().pow_tensor_scalar(2).sum(Kind::Float);
+                if ours {
+                    mine.backward_step(&loss);
+                } else {
+                    theirs.backward_step(&loss);
+                }
+            }
+            Vec::<f64>::try_from(w.flatten(0, -1)).unwrap()
+        };
+        let (a, b) = (run(true), run(false));
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x - y).abs() <= 1e-5 * (1.0 + y.abs()), "{kind:?}: ours {x}, libtorch {y}");
+        }
+    }
+
+    #[test]
+    fn adam_matches_libtorch() {
+        matches_libtorch(Optimizer::Adam);
+    }
+
+    #[test]
+    fn sgd_matches_libtorch() {
+        matches_libtorch(Optimizer::Sgd);
+    }
+
+    #[test]
+    fn state_from_another_shape_is_refused() {
+        let w = Tensor::zeros([3], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true);
+        let mut o = Optim::new(Optimizer::Adam, 0.9, vec![("w".into(), w, 0.1, 0.0)]);
+        let bad: BTreeMap<String, Tensor> =
+            [("m.w".to_string(), Tensor::zeros([4], (Kind::Float, tch::Device::Cpu)))].into();
+        assert!(o.load_state(1, bad).unwrap_err().to_string().contains("another network"));
+        let extra: BTreeMap<String, Tensor> =
+            [("m.q".to_string(), Tensor::zeros([3], (Kind::Float, tch::Device::Cpu)))].into();
+        assert!(o.load_state(1, extra).unwrap_err().to_string().contains("no parameter here"));
+    }
+}

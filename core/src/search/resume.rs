@@ -1,0 +1,115 @@
+//! Saving a search's whole state and resuming it bit-exactly (on CPU): weights, BN
+//! statistics, gate logits (or γ), optimizer moments and step count, the step counter
+//! (from which τ and each step's noise follow), λ, the data position, the divergence
+//! watch, history and evaluations. Layout and atomicity: [`crate::checkpoint`].
+
+use super::Search;
+use crate::checkpoint::{self, graph_hash, Manifest};
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::regularizer::Regularizer;
+use std::path::Path;
+use std::sync::Arc;
+use tch::Tensor;
+
+impl Search {
+    /// Writes a checkpoint of this search to `dir` (a new directory; see
+    /// [`checkpoint::save`]).
+    pub fn save_checkpoint(&self, dir: &Path) -> Result<()> {
+        let manifest = Manifest {
+            format: checkpoint::FORMAT,
+            figs_version: env!("CARGO_PKG_VERSION").to_string(),
+            graph_hash: graph_hash(&self.graph),
+            config: self.config.clone(),
+            step: self.step,
+            epoch: self.epoch,
+            batch_pos: self.batches.as_ref().map(|b| b.position()),
+            loss_avg: self.loss_avg,
+            best_avg: self.best_avg,
+            lambda: self.lambda,
+            optimizer_steps: self.opt.steps(),
+            history: self.history.clone(),
+            evals: self.evals.clone(),
+        };
+        let mut weights: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        weights.sort_by(|a, b| a.0.cmp(&b.0));
+        checkpoint::save(dir, &manifest, &weights, &self.opt.state())
+    }
+
+    /// Rebuilds the search saved in `dir` for `graph`, `train` and `regularizer` (the same
+    /// ones it ran with) and continues where it stopped. A checkpoint of another graph,
+    /// regularizer or figs version is refused with what differs.
+    pub fn resume(graph: &Graph, train: &Dataset, regularizer: Arc<dyn Regularizer>, dir: &Path) -> Result<Search> {
+        let loaded = checkpoint::load(dir)?;
+        let m = loaded.manifest;
+        let here = env!("CARGO_PKG_VERSION");
+        if m.figs_version != here {
+            return Err(Error::Checkpoint(format!(
+                "{} was written by figs {}, this is figs {here}; resume it with figs {} (a resumed run must repeat the same code to stay exact)",
+                dir.display(),
+                m.figs_version,
+                m.figs_version
+            )));
+        }
+        if m.graph_hash != graph_hash(graph) {
+            return Err(Error::Checkpoint(format!(
+                "{} belongs to another supernet (graph hash {} here {}); use the space and parameters the run was started with",
+                dir.display(),
+                m.graph_hash,
+                graph_hash(graph)
+            )));
+        }
+        if m.config.regularizer != regularizer.name() {
+            return Err(Error::Checkpoint(format!(
+                "{} was searched with regularizer `{}`, not `{}`; resume with -r {}",
+                dir.display(),
+                m.config.regularizer,
+                regularizer.name(),
+                m.config.regularizer
+            )));
+        }
+        let mut s = Search::new(graph, train, m.config.clone(), regularizer)?;
+        let mut weights = loaded.weights;
+        let mut vars = s.vs.variables();
+        if weights.len() != vars.len() {
+            return Err(Error::Checkpoint(format!(
+                "{} holds {} tensors, this supernet has {}: the checkpoint is from another network",
+                dir.display(),
+                weights.len(),
+                vars.len()
+            )));
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, var) in vars.iter_mut() {
+                let Some(t) = weights.remove(name) else {
+                    return Err(Error::Checkpoint(format!("{} has no tensor `{name}`", dir.display())));
+                };
+                if t.size() != var.size() {
+                    return Err(Error::Checkpoint(format!(
+                        "tensor `{name}` of {} has shape {:?}, the supernet's {:?}",
+                        dir.display(),
+                        t.size(),
+                        var.size()
+                    )));
+                }
+                var.copy_(&t.to_device(var.device()).to_kind(var.kind()));
+            }
+            Ok(())
+        })?;
+        s.opt.load_state(m.optimizer_steps, loaded.optim)?;
+        s.step = m.step;
+        s.epoch = m.epoch;
+        s.batches = m.batch_pos.map(|pos| {
+            let mut b = s.epoch_batches(m.epoch);
+            b.seek(pos);
+            b
+        });
+        s.lambda = m.lambda;
+        s.loss_avg = m.loss_avg;
+        s.best_avg = m.best_avg;
+        s.history = m.history;
+        s.evals = m.evals;
+        Ok(s)
+    }
+}

@@ -1,0 +1,121 @@
+//! Checkpoints: a search stopped at step k, saved, and resumed from the files gives the
+//! same weights, gate logits / γ, optimizer moments and metrics, bit for bit on CPU, as
+//! the same search run straight through; checkpoints that do not fit are refused.
+
+use figs::data::synthetic;
+use figs::device::DeviceChoice;
+use figs::regularizer::{CostRegularizer, Regularizer};
+use figs::search::{Optimizer, Search, SearchConfig};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+/// Steps seed libtorch's one global generator; tests in this binary run on several threads.
+static TORCH_RNG: Mutex<()> = Mutex::new(());
+
+fn bytes(p: &Path) -> Vec<u8> {
+    std::fs::read(p).unwrap()
+}
+
+fn stop_and_resume_is_exact(cfg: SearchConfig, reg: Arc<dyn Regularizer>, k: u64) {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let g = figs_tests::tiny_mobilenet();
+    let data = synthetic(384, 32, (1, 16, 16), 10, 6);
+    let n = cfg.steps;
+    let go = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut straight = Search::new(&g, &data.train, cfg.clone(), reg.clone()).unwrap();
+    straight.run(n, &go, |_| {}).unwrap();
+    straight.save_checkpoint(&dir.path().join("straight")).unwrap();
+
+    let mut first = Search::new(&g, &data.train, cfg, reg.clone()).unwrap();
+    first.run(k, &go, |_| {}).unwrap();
+    first.save_checkpoint(&dir.path().join("at-k")).unwrap();
+    drop(first);
+    // Something else uses the generator in between, as another process would.
+    let _ = tch::Tensor::randn([100], (tch::Kind::Float, tch::Device::Cpu));
+    let mut resumed = Search::resume(&g, &data.train, reg, &dir.path().join("at-k")).unwrap();
+    assert_eq!(resumed.steps_done(), k);
+    resumed.run(n - k, &go, |_| {}).unwrap();
+    resumed.save_checkpoint(&dir.path().join("resumed")).unwrap();
+
+    assert_eq!(resumed.history(), straight.history(), "step metrics differ after the resume");
+    assert_eq!(resumed.lambda(), straight.lambda());
+    for f in ["weights.safetensors", "optim.safetensors"] {
+        assert!(
+            bytes(&dir.path().join("resumed").join(f)) == bytes(&dir.path().join("straight").join(f)),
+            "{f} differs between the resumed and the straight search"
+        );
+    }
+    assert_eq!(resumed.export_widths().unwrap(), straight.export_widths().unwrap());
+}
+
+fn config(steps: u64) -> SearchConfig {
+    // 384 images at batch 32 with a 10 % validation split: 10 batches per epoch, so the
+    // stop falls mid-epoch and the run crosses epochs.
+    SearchConfig { seed: 5, device: DeviceChoice::Cpu, batch_size: 32, steps, lambda: 2.0, ..SearchConfig::default() }
+}
+
+#[test]
+fn gates_with_adam_in_target_mode_resume_exactly() {
+    let target = 0.6
+        * 2.0
+        * figs::count::count(&figs_tests::tiny_mobilenet(), &figs_tests::tiny_mobilenet().analyze().unwrap()).macs
+            as f64;
+    stop_and_resume_is_exact(SearchConfig { target: Some(target), ..config(25) }, figs_tests::flops(), 13);
+}
+
+#[test]
+fn gamma_flops_with_sgd_in_target_mode_resumes_exactly() {
+    let target = 0.6
+        * 2.0
+        * figs::count::count(&figs_tests::tiny_mobilenet(), &figs_tests::tiny_mobilenet().analyze().unwrap()).macs
+            as f64;
+    let cfg =
+        SearchConfig { optimizer: Optimizer::Sgd, lr: 0.05, lambda_rate: 0.0, target: Some(target), ..config(25) };
+    stop_and_resume_is_exact(cfg, Arc::new(CostRegularizer::gamma_flops()), 7);
+}
+
+#[test]
+fn checkpoints_that_do_not_fit_are_refused_with_the_reason() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let g = figs_tests::tiny_mobilenet();
+    let data = synthetic(256, 32, (1, 16, 16), 10, 6);
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let mut s = Search::new(&g, &data.train, config(4), figs_tests::flops()).unwrap();
+    s.run(2, &AtomicBool::new(false), |_| {}).unwrap();
+    s.save_checkpoint(&ck).unwrap();
+    assert!(s.save_checkpoint(&ck).is_err(), "an existing checkpoint is never overwritten");
+
+    // Another supernet.
+    let mut other = g.clone();
+    other.name = "other".into();
+    let e = Search::resume(&other, &data.train, figs_tests::flops(), &ck).unwrap_err().to_string();
+    assert!(e.contains("another supernet"), "{e}");
+    // Another regularizer.
+    let e = Search::resume(&g, &data.train, Arc::new(CostRegularizer::gamma_flops()), &ck).unwrap_err().to_string();
+    assert!(e.contains("resume with -r flops"), "{e}");
+    // Another figs version.
+    let m = ck.join("manifest.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let old =
+        text.replace(&format!("\"figs_version\": \"{}\"", env!("CARGO_PKG_VERSION")), "\"figs_version\": \"0.0.1\"");
+    std::fs::write(&m, &old).unwrap();
+    let e = Search::resume(&g, &data.train, figs_tests::flops(), &ck).unwrap_err().to_string();
+    assert!(e.contains("figs 0.0.1"), "{e}");
+    std::fs::write(&m, &text).unwrap();
+    // A truncated tensor file, a damaged manifest, a directory that is no checkpoint.
+    let w = ck.join("weights.safetensors");
+    let full = bytes(&w);
+    std::fs::write(&w, &full[..full.len() / 2]).unwrap();
+    let e = Search::resume(&g, &data.train, figs_tests::flops(), &ck).unwrap_err().to_string();
+    assert!(e.contains("incomplete"), "{e}");
+    std::fs::write(&w, &full).unwrap();
+    std::fs::write(&m, &text[..text.len() / 2]).unwrap();
+    let e = Search::resume(&g, &data.train, figs_tests::flops(), &ck).unwrap_err().to_string();
+    assert!(e.contains("damaged"), "{e}");
+    let e = Search::resume(&g, &data.train, figs_tests::flops(), dir.path()).unwrap_err().to_string();
+    assert!(e.contains("is") && e.contains("a checkpoint directory"), "{e}");
+}
