@@ -10,6 +10,7 @@ use figs::gate::{GateConfig, RegSource};
 use figs::graph::Graph;
 use figs::plot::{alive_width_chart, WidthRow};
 use figs::regularizer::{Regularizer, Source};
+use figs::checkpoint;
 use figs::search::{Search, SearchConfig};
 use figs::space::parse_kv;
 use figs::train::{train_network, Init, TrainConfig, TrainResult};
@@ -98,6 +99,20 @@ pub struct SearchArgs {
     /// Evaluate on the validation split every N steps (0 = only at the end).
     #[arg(long, default_value_t = 200)]
     eval_every: u64,
+    /// Save a checkpoint (RUN/checkpoints/step-N) every N steps, at the end and at Ctrl-C
+    /// (0 = never).
+    #[arg(long, default_value_t = 200)]
+    checkpoint_every: u64,
+    /// How many of the newest checkpoints to keep.
+    #[arg(long, default_value_t = 2)]
+    keep_checkpoints: usize,
+    /// Continue the run in --out from its newest checkpoint (give the flags it was started
+    /// with; settings that differ are refused).
+    #[arg(long, requires = "out")]
+    resume: bool,
+    /// Replace the run already in --out.
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
@@ -135,7 +150,17 @@ pub fn run(a: SearchArgs) -> Result<()> {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from(format!("runs/search-{t}"))
     });
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
+    let ck_dir = out.join("checkpoints");
+    let holds_run = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    if a.resume && checkpoint::list(&ck_dir).is_empty() {
+        anyhow::bail!("--resume: {} has no checkpoint to continue from; run without --resume", ck_dir.display());
+    }
+    if holds_run && !a.resume && !a.force {
+        anyhow::bail!(
+            "{} already holds files (a run?); pass --resume to continue it, --force to replace it, or choose another --out",
+            out.display()
+        );
+    }
 
     let steps_per_epoch = (data.train.len() / a.batch_size).max(1) as u64;
     let retrain_steps = ((a.epochs * steps_per_epoch as f64).round() as u64).max(1);
@@ -163,6 +188,30 @@ pub fn run(a: SearchArgs) -> Result<()> {
         target,
         ..SearchConfig::default()
     };
+    // Every setting is checked (and the regularizer bound) before anything is written: a
+    // bad value leaves no half-made run directory behind.
+    let gamma = regularizer.source() == Source::BnGamma;
+    let regularizer: Arc<dyn Regularizer> = Arc::new(regularizer);
+    let mut search = if a.resume {
+        let (step, dir) = checkpoint::list(&ck_dir).pop().context("no checkpoint")?;
+        let s = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
+        let want = SearchConfig { regularizer: s.config().regularizer.clone(), ..search_cfg.clone() };
+        if s.config() != &want {
+            anyhow::bail!(
+                "--resume: the run in {} was started with other settings ({}); give the flags it was started with (its config.json)",
+                out.display(),
+                config_diff(s.config(), &want)
+            );
+        }
+        println!("resuming {} from step {step} ({})", out.display(), dir.display());
+        s
+    } else {
+        Search::new(&supernet, &data.train, search_cfg.clone(), regularizer.clone())?
+    };
+    if a.force && holds_run {
+        std::fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old run in {}", out.display()))?;
+    }
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
     let train_cfg = TrainConfig {
         seed: a.seed,
         device: a.device,
@@ -200,8 +249,6 @@ pub fn run(a: SearchArgs) -> Result<()> {
         human(seed_counts.macs as f64)
     );
 
-    let gamma = regularizer.source() == Source::BnGamma;
-    let mut search = Search::new(&supernet, &data.train, search_cfg, Arc::new(regularizer))?;
     let cost0 = search.initial_cost();
     println!(
         "regularizer: {} (source {}), supernet cost {}",
@@ -212,27 +259,43 @@ pub fn run(a: SearchArgs) -> Result<()> {
     // Ctrl-C stops the running phase after the current step; the run still exports,
     // plots and reports what it has. A second Ctrl-C ends the process (not at the prompt).
     let cancel = crate::interrupt::fresh();
-    let mut metrics = std::fs::File::create(out.join("metrics.jsonl")).context("cannot create metrics.jsonl")?;
+    let mut metrics = open_metrics(&out.join("metrics.jsonl"), &search)?;
     let pb = bar(a.steps, "search");
+    pb.inc(search.steps_done());
     let started = std::time::Instant::now();
-    let mut done = 0;
+    let mut done = search.steps_done();
+    let mut failure = None;
     while done < a.steps {
-        let chunk = if a.eval_every > 0 { a.eval_every.min(a.steps - done) } else { a.steps - done };
+        let next = |every: u64| if every > 0 { (done / every + 1) * every } else { a.steps };
+        let chunk = next(a.eval_every).min(next(a.checkpoint_every)).min(a.steps) - done;
         let mut write_err = None;
-        search.run(chunk, &cancel, |m| {
+        let ran = search.run(chunk, &cancel, |m| {
             pb.inc(1);
             pb.set_message(step_message(m, cost0));
-            let line = json!({"kind": "step", "metrics": m});
-            if let Err(e) = writeln!(metrics, "{line}") {
+            let line = format!("{}\n", json!({"kind": "step", "metrics": m}));
+            if let Err(e) = metrics.write_all(line.as_bytes()) {
                 write_err.get_or_insert(e);
             }
-        })?;
+        });
         if let Some(e) = write_err {
             return Err(e).context("cannot write metrics.jsonl");
         }
         done = search.steps_done();
+        if let Err(e) = ran {
+            failure = Some(e);
+            break;
+        }
+        let stopped = cancel.load(Ordering::SeqCst);
+        // Checkpoint before the evaluation: it recalibrates BN statistics, which an
+        // uninterrupted run would not do at a Ctrl-C step.
+        if a.checkpoint_every > 0 && (done % a.checkpoint_every == 0 || done == a.steps || stopped) {
+            save_checkpoint(&search, &ck_dir, a.keep_checkpoints)?;
+        }
+        if !(stopped || done == a.steps || (a.eval_every > 0 && done % a.eval_every == 0)) {
+            continue;
+        }
         let ev = search.evaluate()?;
-        writeln!(metrics, "{}", json!({"kind": "eval", "metrics": ev}))?;
+        metrics.write_all(format!("{}\n", json!({"kind": "eval", "metrics": ev})).as_bytes())?;
         let line = format!(
             "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
             ev.step,
@@ -248,8 +311,23 @@ pub fn run(a: SearchArgs) -> Result<()> {
         }
     }
     pb.finish_and_clear();
+    if let Some(e) = &failure {
+        eprintln!("error: {e}");
+        // The step that failed was not applied, but the steps before it may already be
+        // poisoned: the newest checkpoint is the last state known to be good.
+        match checkpoint::list(&ck_dir).pop() {
+            Some((step, dir)) => {
+                search = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
+                eprintln!("exporting the last good state instead: the checkpoint at step {step}; nothing is retrained");
+            }
+            None => anyhow::bail!("{e} (no checkpoint to fall back on: nothing exported)"),
+        }
+    }
     if cancel.load(Ordering::SeqCst) {
-        println!("search stopped by Ctrl-C after {done} of {} steps; exporting what it found", a.steps);
+        println!(
+            "search stopped by Ctrl-C after {done} of {} steps; exporting what it found (the same command with --resume continues it)",
+            a.steps
+        );
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
@@ -342,7 +420,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
 
     let mut results: Vec<(&str, &Graph, Counts, Option<TrainResult>)> =
         vec![("seed", &supernet, seed_counts, None), ("found", &found, found_counts, None)];
-    if !a.no_retrain {
+    if !a.no_retrain && failure.is_none() {
         for (name, graph, _, res) in results.iter_mut() {
             if cancel.load(Ordering::SeqCst) {
                 println!("retraining of the {name} network skipped (Ctrl-C)");
@@ -392,5 +470,52 @@ pub fn run(a: SearchArgs) -> Result<()> {
     );
     println!("MACs: found / seed = {:.3}", found_counts.macs as f64 / seed_counts.macs as f64);
     write_json(&out.join("summary.json"), &json!(summary))?;
+    if let Some(e) = failure {
+        anyhow::bail!("the search failed at step {done} ({e}); arch.json holds the last checkpoint's network");
+    }
     Ok(())
+}
+
+/// Writes a checkpoint of `search` under `dir` and keeps the newest `keep`.
+fn save_checkpoint(search: &Search, dir: &Path, keep: usize) -> Result<()> {
+    let path = dir.join(checkpoint::name(search.steps_done()));
+    if path.exists() {
+        return Ok(()); // a resumed run starts at a checkpoint it already has
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    search.save_checkpoint(&path).context("the previous checkpoints are intact")?;
+    checkpoint::prune(dir, keep.max(1))?;
+    Ok(())
+}
+
+/// metrics.jsonl for appending, holding exactly the steps and evaluations of `search`
+/// (a resumed run drops the lines written after its checkpoint).
+fn open_metrics(path: &Path, search: &Search) -> Result<std::fs::File> {
+    let mut text = String::new();
+    let mut evals = search.evals().iter().peekable();
+    for m in search.history() {
+        text += &format!("{}\n", json!({"kind": "step", "metrics": m}));
+        while let Some(ev) = evals.next_if(|e| e.step <= m.step) {
+            text += &format!("{}\n", json!({"kind": "eval", "metrics": ev}));
+        }
+    }
+    for ev in evals {
+        text += &format!("{}\n", json!({"kind": "eval", "metrics": ev}));
+    }
+    figs::io::write_atomic(path, text.as_bytes())?;
+    std::fs::OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// The settings that differ between two configs, as `name: old → new`.
+fn config_diff(old: &SearchConfig, new: &SearchConfig) -> String {
+    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
+    let mut d = Vec::new();
+    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
+        for (k, v) in a {
+            if b.get(k) != Some(v) {
+                d.push(format!("{k}: {v} → {}", b.get(k).cloned().unwrap_or_default()));
+            }
+        }
+    }
+    d.join("; ")
 }

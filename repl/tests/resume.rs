@@ -1,0 +1,77 @@
+//! `figs search` survives a kill: a run killed (SIGKILL) after a checkpoint and continued
+//! with `--resume` ends with the same network, weights and metrics as one that ran
+//! straight through; an existing run is never silently overwritten; bad settings leave no
+//! run directory.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STEPS: &str = "200";
+
+fn search(out: &Path, extra: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_figs"));
+    c.args(["search", "--synthetic", "--train-limit", "256", "--test-limit", "64", "--device", "cpu"])
+        .args(["--threads", "1", "--batch-size", "32", "--steps", STEPS, "--eval-every", "100", "--checkpoint-every", "10", "--no-retrain"])
+        .arg("--out")
+        .arg(out)
+        .args(extra)
+        .env("OMP_NUM_THREADS", "1");
+    c
+}
+
+fn run(mut c: Command) -> (bool, String) {
+    let o = c.output().unwrap();
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+}
+
+#[test]
+fn a_killed_search_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("straight"), dir.path().join("killed"));
+    let (ok, log) = run(search(&a, &[]));
+    assert!(ok, "{log}");
+
+    let mut child = search(&b, &[]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let first = b.join("checkpoints/step-00000020");
+    let start = Instant::now();
+    while !first.exists() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL: no chance to clean up
+    child.wait().unwrap();
+    assert!(!b.join("summary.json").exists(), "the run finished before the kill; the test proves nothing");
+
+    let (ok, log) = run(search(&b, &[]));
+    assert!(!ok && log.contains("--resume"), "an existing run must not be overwritten: {log}");
+    let (ok, log) = run(search(&b, &["--resume", "--lambda", "2"]));
+    assert!(!ok && log.contains("other settings") && log.contains("lambda"), "{log}");
+    let (ok, log) = run(search(&b, &["--resume"]));
+    assert!(ok && log.contains("resuming"), "{log}");
+
+    for f in ["arch.json", "arch.safetensors", "metrics.jsonl"] {
+        assert!(std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(), "{f} differs after the resume");
+    }
+    let kept = std::fs::read_dir(b.join("checkpoints")).unwrap().count();
+    assert_eq!(kept, 2, "--keep-checkpoints defaults to 2");
+
+    let (ok, log) = run(search(&b, &["--force", "--steps", "10"]));
+    assert!(ok, "{log}");
+    assert!(!b.join(format!("checkpoints/step-{:08}", 200)).exists(), "--force replaced the old run");
+}
+
+#[test]
+fn bad_settings_leave_no_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, bad) in [&["--lambda", "NaN"][..], &["-r", "latency", "-R", "hardware=abacus"], &["--gate-lr", "-1"]]
+        .into_iter()
+        .enumerate()
+    {
+        let out = dir.path().join(format!("run{i}"));
+        let (ok, log) = run(search(&out, bad));
+        assert!(!ok, "{bad:?} was accepted: {log}");
+        assert!(!out.exists(), "{bad:?} left {} behind: {log}", out.display());
+    }
+    let (ok, log) = run(search(&dir.path().join("none"), &["--resume"]));
+    assert!(!ok && log.contains("no checkpoint"), "{log}");
+}
