@@ -65,6 +65,12 @@ pub fn save(dir: &Path, manifest: &Manifest, weights: &[(String, Tensor)], optim
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = parent.join(format!(".{name}.tmp{}", std::process::id()));
     let fail = |what: &str, p: &Path, e: std::io::Error| Error::Checkpoint(format!("{what} {}: {e}", p.display()));
+    if dir.exists() {
+        return Err(Error::Checkpoint(format!(
+            "{} exists; a checkpoint never overwrites: give a new path",
+            dir.display()
+        )));
+    }
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| fail("cannot remove the stale", &tmp, e))?;
     }

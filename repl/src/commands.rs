@@ -52,6 +52,12 @@ pub enum Command {
     Retrain(cmd_retrain::RetrainArgs),
     /// The retrained networks side by side: params, MACs, test accuracy.
     Compare(cmd_search::JsonArg),
+    /// Save the search's whole state to a new checkpoint directory (weights, gates,
+    /// optimizer, data position, λ, history); `load` continues from it exactly.
+    Save { path: PathBuf },
+    /// Continue a search from a checkpoint (of `save` or `figs search`) on the current
+    /// supernet and data.
+    Load { path: PathBuf },
     /// Set a session option (seed, device, batch-size, lr, gate-lr, tau, lambda, target …).
     Set {
         name: String,
@@ -115,6 +121,22 @@ pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
         Command::Export(a) => cmd_retrain::export(s, a)?,
         Command::Retrain(a) => cmd_retrain::retrain(s, a)?,
         Command::Compare(a) => cmd_retrain::compare(s, a.json)?,
+        Command::Save { path } => {
+            let search = s.search()?;
+            search.save_checkpoint(&path)?;
+            println!("saved the search at step {} to {}", search.steps_done(), path.display());
+            s.unsaved_steps = 0;
+        }
+        Command::Load { path } => {
+            let m = figs::checkpoint::load(&path)?.manifest;
+            let reg = crate::format::find_regularizer(&m.config.regularizer)?;
+            let (graph, train) = (s.supernet()?.clone(), s.data()?.train.clone());
+            let search = figs::search::Search::resume(&graph, &train, std::sync::Arc::new(reg.clone()), &path)?;
+            println!("loaded {}: step {}, regularizer {}", path.display(), search.steps_done(), m.config.regularizer);
+            s.regularizer = Some((reg, m.config.regularizer_params.clone()));
+            s.search = Some(search);
+            s.unsaved_steps = 0;
+        }
         Command::Set { name, value } => {
             s.opts.set(&name, &value)?;
             cmd_search::apply_live(s, &name)?;

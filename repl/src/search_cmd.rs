@@ -3,6 +3,7 @@
 use crate::format::{bar, human, human_unit, parse_count, parse_target, step_message, table};
 use anyhow::{Context, Result};
 use clap::Args;
+use figs::checkpoint;
 use figs::count::{count, Counts};
 use figs::device::{device_name, DeviceChoice};
 use figs::export::Exported;
@@ -10,7 +11,6 @@ use figs::gate::{GateConfig, RegSource};
 use figs::graph::Graph;
 use figs::plot::{alive_width_chart, WidthRow};
 use figs::regularizer::{Regularizer, Source};
-use figs::checkpoint;
 use figs::search::{Search, SearchConfig};
 use figs::space::parse_kv;
 use figs::train::{train_network, Init, TrainConfig, TrainResult};

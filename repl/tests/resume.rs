@@ -12,7 +12,19 @@ const STEPS: &str = "200";
 fn search(out: &Path, extra: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_figs"));
     c.args(["search", "--synthetic", "--train-limit", "256", "--test-limit", "64", "--device", "cpu"])
-        .args(["--threads", "1", "--batch-size", "32", "--steps", STEPS, "--eval-every", "100", "--checkpoint-every", "10", "--no-retrain"])
+        .args([
+            "--threads",
+            "1",
+            "--batch-size",
+            "32",
+            "--steps",
+            STEPS,
+            "--eval-every",
+            "100",
+            "--checkpoint-every",
+            "10",
+            "--no-retrain",
+        ])
         .arg("--out")
         .arg(out)
         .args(extra)

@@ -425,3 +425,32 @@ fn a_script_that_runs_itself_is_refused_and_check_validates_values() {
     let (_, stderr) = text(&o);
     assert!(!o.status.success() && stderr.contains("line 2") && stderr.contains("banana"), "{stderr}");
 }
+
+#[test]
+fn save_and_load_continue_a_search_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let setup = "data synthetic --size 256; supernet build mobilenet_v2 -p width=0.25; set device cpu; \
+                 set batch-size 32; init --steps 20";
+    let straight = figs().args(["-c", &format!("{setup}; step 20; status --json")]).output().unwrap();
+    let script = format!("{setup}; step 8; save {0}; save {0}; step 5; load {0}; step 12; status --json", ck.display());
+    let o = figs().args(["-c", &script]).output().unwrap();
+    let (stdout, stderr) = text(&o);
+    // The second `save` to the same path is refused and stops the script: run the rest
+    // without it.
+    assert!(!o.status.success() && stderr.contains("never overwrites"), "{stderr}");
+    let script = format!("{setup}; load {}; step 12; status --json", ck.display());
+    let o = figs().args(["-c", &script]).output().unwrap();
+    let (stdout2, stderr2) = text(&o);
+    assert!(o.status.success(), "{stdout}\n{stdout2}\n{stderr2}");
+    let (a, _) = text(&straight);
+    // Everything but the count of steps since the last export/save/load.
+    let status = |out: &str| {
+        let mut v = json_after(out, "status --json");
+        v.as_object_mut().unwrap().remove("unexported_steps");
+        v
+    };
+    assert_eq!(status(&stdout2), status(&a), "loaded run differs");
+    let o = figs().args(["-c", &format!("{setup}; load {}", dir.path().display())]).output().unwrap();
+    assert!(!o.status.success() && text(&o).1.contains("checkpoint directory"), "{}", text(&o).1);
+}
