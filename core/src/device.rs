@@ -41,7 +41,7 @@ impl DeviceChoice {
                 if count == 0 {
                     Err(Error::Device {
                         requested: format!("cuda:{n}"),
-                        message: "libtorch sees no CUDA device on this machine; use --device cpu (or auto)".into(),
+                        message: "libtorch sees no CUDA device on this machine; use the CPU (`--device cpu` on the command line, `set device cpu` at the prompt) or auto".into(),
                     })
                 } else if n >= count {
                     Err(Error::Device {

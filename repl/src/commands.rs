@@ -13,9 +13,13 @@ use std::path::PathBuf;
 pub enum Command {
     /// The whole job in one go: search a space on a data set, export, plot, retrain the found
     /// and the seed network and compare them.
+    // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
+    #[command(allow_negative_numbers = true)]
     Search(search_cmd::SearchArgs),
     /// The Pareto experiment: FiGS vs the width multiplier vs MorphNet's γ at several MAC
     /// budgets and seeds, each network retrained the same way; resumable (docs/RESULTS.md).
+    // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
+    #[command(allow_negative_numbers = true)]
     Pareto(pareto_cmd::ParetoArgs),
     /// List the plugins (search spaces and regularizers) on the plugin path, show one, or
     /// load a file.
@@ -29,8 +33,12 @@ pub enum Command {
     #[command(subcommand)]
     Supernet(cmd_supernet::SupernetCmd),
     /// Choose the regularizer and its parameters, set λ or a target, or show them.
+    // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
+    #[command(allow_negative_numbers = true)]
     Regularizer(cmd_search::RegularizerArgs),
     /// Start a search on the supernet (optimizer settings from `set`, overridable here).
+    // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
+    #[command(allow_negative_numbers = true)]
     Init(cmd_search::InitArgs),
     /// Run search steps (default 1) or epochs, with a progress bar; Ctrl-C stops after the
     /// current step and keeps everything.

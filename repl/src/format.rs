@@ -253,3 +253,44 @@ fn warn_shadowed(info: &figs::plugin::PluginInfo) {
         );
     }
 }
+
+/// An error and its causes as one line for the user: a cause whose text the message
+/// already holds is not repeated (thiserror messages often embed their source), and a
+/// very long message (a pasted 100 kB line echoed by clap) is cut.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            if !text.is_empty() {
+                text += ": ";
+            }
+            text += &c;
+        }
+    }
+    const MAX: usize = 1000;
+    if text.len() > MAX {
+        let cut = (0..=MAX).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let rest = text.len() - cut;
+        text.truncate(cut);
+        text += &format!("… ({rest} more bytes)");
+    }
+    text
+}
+
+#[cfg(test)]
+mod error_text_tests {
+    use super::error_text;
+
+    #[test]
+    fn causes_are_not_repeated_and_long_messages_are_cut() {
+        let inner = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = anyhow::Error::new(inner).context("cannot read x.json: No such file");
+        assert_eq!(error_text(&e), "cannot read x.json: No such file");
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(error_text(&e), "outer: inner");
+        let e = anyhow::anyhow!("x".repeat(100_000));
+        let t = error_text(&e);
+        assert!(t.len() < 1100 && t.ends_with("(99000 more bytes)"), "{}", &t[t.len() - 40..]);
+    }
+}

@@ -52,7 +52,7 @@ fn main() {
         (None, None) => repl::run(cli.history),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", format::error_text(&e));
         std::process::exit(1);
     }
 }

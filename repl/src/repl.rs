@@ -266,6 +266,7 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
         "figs {} — FiGS at the prompt. `help` lists the commands, `help CMD` explains one; Ctrl-D leaves.",
         env!("CARGO_PKG_VERSION")
     );
+    let mut failed = 0usize;
     loop {
         match rl.readline("figs> ") {
             Ok(line) => {
@@ -280,7 +281,10 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
                 match execute_line(&mut session, &line) {
                     Ok(Flow::Quit) => break,
                     Ok(Flow::Continue) => {}
-                    Err(e) => eprintln!("{} {e:#}", red("error:")),
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("{} {}", red("error:"), crate::format::error_text(&e));
+                    }
                 }
                 refresh(&dynamic, &session);
             }
@@ -304,6 +308,10 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
                 return Err(e.into());
             }
         }
+    }
+    // Commands piped in (`printf … | figs`) are a script: its caller must see a failure.
+    if failed > 0 && !std::io::stdin().is_terminal() {
+        anyhow::bail!("{failed} command(s) failed");
     }
     Ok(())
 }

@@ -286,3 +286,25 @@ fn ctrl_c_stops_the_search_and_still_exports() {
     assert!(stdout.contains("stopped by Ctrl-C") && stdout.contains("skipped (Ctrl-C)"), "{stdout}");
     assert!(out.join("arch.json").is_file() && out.join("alive_width.png").is_file());
 }
+
+#[test]
+fn small_mistakes_get_clear_errors_and_piped_scripts_report_failure() {
+    let o = figs().args(["search", "--synthetic", "--lambda", "-1", "--steps", "1"]).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(!o.status.success() && e.contains("`lambda`: must be ≥ 0, got -1"), "{e}");
+    let o = figs().args(["search", "--data", "/etc/passwd"]).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(e.contains("is a file, not a directory"), "{e}");
+    // A failing command in piped input makes the exit status non-zero; a 200 kB bad line
+    // is not echoed back whole.
+    let run = |input: String| {
+        use std::io::Write;
+        let mut c = figs().stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let o = run(format!("{}\nget lr\n", "x".repeat(200_000)));
+    assert_eq!(o.status.code(), Some(1));
+    assert!(o.stderr.len() < 3000, "{} bytes of error", o.stderr.len());
+    assert!(run("get lr\n".into()).status.success());
+}

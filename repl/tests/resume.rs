@@ -87,3 +87,25 @@ fn bad_settings_leave_no_run_directory() {
     let (ok, log) = run(search(&dir.path().join("none"), &["--resume"]));
     assert!(!ok && log.contains("no checkpoint"), "{log}");
 }
+
+#[test]
+fn a_full_disk_at_a_checkpoint_is_one_clear_error_and_leaves_no_half_files() {
+    // A stand-in for a full disk that needs no mount: a file-size limit (ulimit -f, with
+    // SIGXFSZ ignored so writes fail with EFBIG instead of killing the process). The
+    // first checkpoint (~0.9 MB) does not fit; metrics and config do.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let cmd = search(&out, &[]);
+    let args: Vec<String> = cmd.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect();
+    let script = format!("trap '' XFSZ; ulimit -f 400; exec '{}' {}", env!("CARGO_BIN_EXE_figs"), args.join(" "));
+    let o = Command::new("sh").args(["-c", &script]).env("OMP_NUM_THREADS", "1").output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "a clean error exit, no panic or signal: {err}");
+    assert!(err.contains("cannot write") && err.contains("previous checkpoints are intact"), "{err}");
+    let ck = out.join("checkpoints");
+    let left: Vec<String> = std::fs::read_dir(&ck)
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "half-written checkpoint files left behind: {left:?}");
+    assert!(out.join("config.json").is_file());
+}

@@ -42,8 +42,10 @@ pub fn load_cifar10_dir(dir: &Path) -> Result<TrainTest> {
     if !dir.is_dir() {
         return Err(Error::Data {
             path: dir.into(),
-            message: "no such directory; give the `cifar-10-batches-bin` directory of the binary CIFAR-10 release"
-                .into(),
+            message: format!(
+                "{}; give the `cifar-10-batches-bin` directory of the binary CIFAR-10 release",
+                super::not_a_dir(dir)
+            ),
         });
     }
     let load = |names: &[String]| -> Result<(Tensor, Tensor)> {

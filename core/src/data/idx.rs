@@ -20,7 +20,8 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
         return Err(Error::Data {
             path: dir.into(),
             message: format!(
-                "no such directory. For Fashion-MNIST run `apt-get install dataset-fashion-mnist` (it fills {FASHION_MNIST_DIR}) or pass --data DIR with the four IDX files"
+                "{}. For Fashion-MNIST run `apt-get install dataset-fashion-mnist` (it fills {FASHION_MNIST_DIR}) or pass --data DIR with the four IDX files",
+                super::not_a_dir(dir)
             ),
         });
     }

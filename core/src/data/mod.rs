@@ -133,3 +133,12 @@ impl Iterator for Batches {
         Some((x, y))
     }
 }
+
+/// Why `dir` is not a data directory: missing, or a file.
+fn not_a_dir(dir: &std::path::Path) -> &'static str {
+    if dir.exists() {
+        "is a file, not a directory"
+    } else {
+        "no such directory"
+    }
+}
