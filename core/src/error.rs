@@ -45,7 +45,7 @@ pub enum Error {
 
     /// The loss grew by orders of magnitude over its best recent value: the search is
     /// diverging even though the numbers are still finite.
-    #[error("the search diverged at step {step}: task loss {value:.4}, {ratio:.0}× its best running average {best:.4}; lower the learning rates or λ and run again")]
+    #[error("the search diverged at step {step}: task loss {value:.4e}, {ratio:.1e}× its best running average {best:.4}; lower the learning rates or λ and run again")]
     Diverged { step: u64, value: f64, best: f64, ratio: f64 },
 
     /// A checkpoint cannot be written, read or used here; the message says which and why.

@@ -109,3 +109,17 @@ fn a_full_disk_at_a_checkpoint_is_one_clear_error_and_leaves_no_half_files() {
     assert!(left.is_empty(), "half-written checkpoint files left behind: {left:?}");
     assert!(out.join("config.json").is_file());
 }
+
+#[test]
+fn a_diverging_search_exports_its_last_checkpoint_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let (with, without) = (dir.path().join("with"), dir.path().join("without"));
+    let lr = ["--lr", "1e12", "--steps", "20", "--checkpoint-every", "1"];
+    let (ok, log) = run(search(&with, &lr));
+    assert!(!ok && log.contains("diverged") && log.contains("holds the last checkpoint"), "{log}");
+    assert!(with.join("arch.json").is_file() && with.join("arch.safetensors").is_file());
+    assert!(with.join("summary.json").is_file(), "the run still reports what it exported");
+    let (ok, log) = run(search(&without, &["--lr", "1e12", "--steps", "20", "--checkpoint-every", "0"]));
+    assert!(!ok && log.contains("nothing exported"), "{log}");
+    assert!(!without.join("arch.json").exists());
+}

@@ -47,17 +47,34 @@ macro_rules! render {
         if let Some(dir) = stem.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
         }
-        {
-            let root = SVGBackend::new(&svg, $size).into_drawing_area();
-            $draw(&root, $($arg),*).map_err(err(&svg))?;
-            root.present().map_err(|e| err(&svg)(e.to_string()))?;
+        // Drawn under temporary names (same extension: the bitmap backend picks its
+        // encoder by it) and renamed, so a crash or a full disk never leaves half a plot.
+        let tmp = |p: &std::path::Path| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            p.with_file_name(format!(".tmp{}.{name}", std::process::id()))
+        };
+        let (svg_tmp, png_tmp) = (tmp(&svg), tmp(&png));
+        let drawn = (|| -> Result<()> {
+            {
+                let root = SVGBackend::new(&svg_tmp, $size).into_drawing_area();
+                $draw(&root, $($arg),*).map_err(err(&svg))?;
+                root.present().map_err(|e| err(&svg)(e.to_string()))?;
+            }
+            {
+                let root = BitMapBackend::new(&png_tmp, $size).into_drawing_area();
+                $draw(&root, $($arg),*).map_err(err(&png))?;
+                root.present().map_err(|e| err(&png)(e.to_string()))?;
+            }
+            for (t, p) in [(&svg_tmp, &svg), (&png_tmp, &png)] {
+                std::fs::rename(t, p).map_err(|e| Error::io("cannot write", p, e))?;
+            }
+            Ok(())
+        })();
+        if drawn.is_err() {
+            let _ = std::fs::remove_file(&svg_tmp);
+            let _ = std::fs::remove_file(&png_tmp);
         }
-        {
-            let root = BitMapBackend::new(&png, $size).into_drawing_area();
-            $draw(&root, $($arg),*).map_err(err(&png))?;
-            root.present().map_err(|e| err(&png)(e.to_string()))?;
-        }
-        Result::<Vec<PathBuf>>::Ok(vec![svg, png])
+        drawn.map(|_| vec![svg, png])
     }};
 }
 pub(crate) use render;

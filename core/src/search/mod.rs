@@ -557,10 +557,8 @@ impl Search {
         }
         let avg = self.loss_avg.map_or(task, |a| 0.9 * a + 0.1 * task);
         self.loss_avg = Some(avg);
-        // The first steps' average is still mostly its starting value.
-        if self.step >= 10 {
-            self.best_avg = Some(self.best_avg.map_or(avg, |b| b.min(avg)));
-        }
+        // From the first step: an explosion right after it (lr 1e12) must be caught too.
+        self.best_avg = Some(self.best_avg.map_or(avg, |b| b.min(avg)));
         Ok(())
     }
 
