@@ -14,6 +14,10 @@ pub enum Error {
     #[error("graph error: {0}")]
     GraphGlobal(String),
 
+    /// A graph file that parses but is not a valid graph: which file, and why.
+    #[error("{}: {source}", path.display())]
+    GraphFile { path: std::path::PathBuf, source: Box<Error> },
+
     /// A configuration value is out of range or inconsistent.
     #[error("invalid setting `{name}`: {message}")]
     Config { name: String, message: String },

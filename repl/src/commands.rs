@@ -60,9 +60,10 @@ pub enum Command {
     Retrain(cmd_retrain::RetrainArgs),
     /// The retrained networks side by side: params, MACs, test accuracy.
     Compare(cmd_search::JsonArg),
-    /// Save the search's whole state to a new checkpoint directory (weights, gates,
-    /// optimizer, data position, λ, history); `load` continues from it exactly.
-    Save { path: PathBuf },
+    /// Save the search's whole state to a new checkpoint directory (default
+    /// `<out>/checkpoints/step-N`: weights, gates, optimizer, data position, λ, history);
+    /// `load` continues from it exactly.
+    Save { path: Option<PathBuf> },
     /// Continue a search from a checkpoint (of `save` or `figs search`) on the current
     /// supernet and data.
     Load { path: PathBuf },
@@ -130,7 +131,10 @@ pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
         Command::Retrain(a) => cmd_retrain::retrain(s, a)?,
         Command::Compare(a) => cmd_retrain::compare(s, a.json)?,
         Command::Save { path } => {
+            let out = s.opts.out.clone();
             let search = s.search()?;
+            let path =
+                path.unwrap_or_else(|| out.join("checkpoints").join(figs::checkpoint::name(search.steps_done())));
             search.save_checkpoint(&path)?;
             println!("saved the search at step {} to {}", search.steps_done(), path.display());
             s.unsaved_steps = 0;

@@ -185,7 +185,7 @@ impl Graph {
     pub fn load(path: &Path) -> Result<Graph> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io("cannot read", path, e))?;
         let g: Graph = serde_json::from_str(&text).map_err(|source| Error::Json { path: path.into(), source })?;
-        g.analyze()?;
+        g.analyze().map_err(|e| Error::GraphFile { path: path.into(), source: Box::new(e) })?;
         Ok(g)
     }
 

@@ -45,6 +45,17 @@ fn unknown_input_is_named() {
 }
 
 #[test]
+fn an_invalid_graph_file_is_named_with_the_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bad.json");
+    let mut g = hand_graph();
+    g.nodes[1].inputs = vec!["nope".into()];
+    std::fs::write(&p, g.to_json()).unwrap();
+    let e = Graph::load(&p).unwrap_err().to_string();
+    assert!(e.contains("bad.json: graph error at node `b`: unknown input `nope`"), "{e}");
+}
+
+#[test]
 fn cycle_is_reported() {
     let mut g = hand_graph();
     // a reads b, b reads a.
