@@ -106,10 +106,10 @@ pub struct SearchArgs {
     /// How many of the newest checkpoints to keep.
     #[arg(long, default_value_t = 2)]
     keep_checkpoints: usize,
-    /// Continue the run in --out from its newest checkpoint (give the flags it was started
-    /// with; settings that differ are refused).
-    #[arg(long, requires = "out")]
-    resume: bool,
+    /// Continue the run in RUN_DIR from its newest checkpoint (give the flags it was
+    /// started with; settings that differ are refused).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
     /// Replace the run already in --out.
     #[arg(long, conflicts_with = "resume")]
     force: bool,
@@ -121,7 +121,15 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
-pub fn run(a: SearchArgs) -> Result<()> {
+pub fn run(mut a: SearchArgs) -> Result<()> {
+    if let Some(dir) = &a.resume {
+        match &a.out {
+            Some(out) if out != dir => {
+                anyhow::bail!("--resume {} and --out {} name different runs; give one", dir.display(), out.display())
+            }
+            _ => a.out = Some(dir.clone()),
+        }
+    }
     crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
     let regularizer = crate::format::find_regularizer(&a.regularizer)?;
     let reg_params = parse_kv(&a.reg_params)?;
@@ -152,12 +160,13 @@ pub fn run(a: SearchArgs) -> Result<()> {
     });
     let ck_dir = out.join("checkpoints");
     let holds_run = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
-    if a.resume && checkpoint::list(&ck_dir).is_empty() {
+    if a.resume.is_some() && checkpoint::list(&ck_dir).is_empty() {
         anyhow::bail!("--resume: {} has no checkpoint to continue from; run without --resume", ck_dir.display());
     }
-    if holds_run && !a.resume && !a.force {
+    if holds_run && a.resume.is_none() && !a.force {
         anyhow::bail!(
-            "{} already holds files (a run?); pass --resume to continue it, --force to replace it, or choose another --out",
+            "{} already holds files (a run?); pass --resume {} to continue it, --force to replace it, or choose another --out",
+            out.display(),
             out.display()
         );
     }
@@ -192,7 +201,7 @@ pub fn run(a: SearchArgs) -> Result<()> {
     // bad value leaves no half-made run directory behind.
     let gamma = regularizer.source() == Source::BnGamma;
     let regularizer: Arc<dyn Regularizer> = Arc::new(regularizer);
-    let mut search = if a.resume {
+    let mut search = if a.resume.is_some() {
         let (step, dir) = checkpoint::list(&ck_dir).pop().context("no checkpoint")?;
         let s = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
         let want = SearchConfig { regularizer: s.config().regularizer.clone(), ..search_cfg.clone() };
@@ -325,8 +334,9 @@ pub fn run(a: SearchArgs) -> Result<()> {
     }
     if cancel.load(Ordering::SeqCst) {
         println!(
-            "search stopped by Ctrl-C after {done} of {} steps; exporting what it found (the same command with --resume continues it)",
-            a.steps
+            "search stopped by Ctrl-C after {done} of {} steps; exporting what it found (the same command with --resume {} continues it)",
+            a.steps,
+            out.display()
         );
     }
     let secs = started.elapsed().as_secs_f64();

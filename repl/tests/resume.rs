@@ -56,9 +56,10 @@ fn a_killed_search_resumes_to_the_same_result() {
 
     let (ok, log) = run(search(&b, &[]));
     assert!(!ok && log.contains("--resume"), "an existing run must not be overwritten: {log}");
-    let (ok, log) = run(search(&b, &["--resume", "--lambda", "2"]));
+    let bs = b.to_str().unwrap();
+    let (ok, log) = run(search(&b, &["--resume", bs, "--lambda", "2"]));
     assert!(!ok && log.contains("other settings") && log.contains("lambda"), "{log}");
-    let (ok, log) = run(search(&b, &["--resume"]));
+    let (ok, log) = run(search(&b, &["--resume", bs]));
     assert!(ok && log.contains("resuming"), "{log}");
 
     for f in ["arch.json", "arch.safetensors", "metrics.jsonl"] {
@@ -84,7 +85,8 @@ fn bad_settings_leave_no_run_directory() {
         assert!(!ok, "{bad:?} was accepted: {log}");
         assert!(!out.exists(), "{bad:?} left {} behind: {log}", out.display());
     }
-    let (ok, log) = run(search(&dir.path().join("none"), &["--resume"]));
+    let none = dir.path().join("none");
+    let (ok, log) = run(search(&none, &["--resume", none.to_str().unwrap()]));
     assert!(!ok && log.contains("no checkpoint"), "{log}");
 }
 
