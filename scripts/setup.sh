@@ -83,6 +83,23 @@ if [ -n "${RUSTFLAGS:-}" ]; then
   log "warning: RUSTFLAGS is set; it replaces the rpath flags in .cargo/config.toml. Unset it."
 fi
 
+# figs-dist compiles a C++ shim against torch's c10d headers; ProcessGroupGloo.hpp includes
+# gloo/ headers that the wheel does not ship: Debian's libgloo-dev has them.
+if [ ! -f /usr/include/gloo/algorithm.h ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing libgloo-dev (gloo headers for the c10d shim) with apt-get"
+    (apt-get install -y -qq libgloo-dev >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libgloo-dev >/dev/null 2>&1; }) ||
+      { log "could not install libgloo-dev; figs-dist will not build"; exit 1; }
+  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
+    log "installing libgloo-dev with sudo apt-get"
+    sudo apt-get install -y -qq libgloo-dev >/dev/null || { log "could not install libgloo-dev"; exit 1; }
+  else
+    log "libgloo-dev is missing and there is no apt-get: install the gloo headers under /usr/include/gloo"
+    exit 1
+  fi
+fi
+
 data=/usr/share/datasets/fashion-mnist
 if [ "${FIGS_SKIP_DATA:-0}" != 1 ] && [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

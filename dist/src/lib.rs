@@ -1,0 +1,233 @@
+//! Data-parallel figs on PyTorch's own distributed layer, c10d: a `TCPStore` for the
+//! rendezvous and a `ProcessGroupGloo` for CPU tensors, reached through a small C++ shim
+//! (`src/shim.cpp`) compiled against the torch wheel's headers. tch's `Tensor` is an
+//! `at::Tensor` underneath, so tensors cross without copies.
+//!
+//! [`ProcessGroup::from_env`] joins the group that `torchrun` describes in the environment
+//! (`RANK`, `WORLD_SIZE`, `MASTER_ADDR`, `MASTER_PORT`). See docs/DISTRIBUTED.md.
+
+use std::ffi::{c_char, c_int, c_long, c_void, CString};
+use tch::Tensor;
+
+extern "C" {
+    fn figs_dist_init(
+        rank: c_int,
+        world: c_int,
+        addr: *const c_char,
+        port: c_int,
+        serve: c_int,
+        timeout_ms: c_long,
+        prefix: *const c_char,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> *mut c_void;
+    fn figs_dist_free(g: *mut c_void);
+    fn figs_dist_all_reduce_mean(
+        g: *mut c_void,
+        ts: *mut *mut c_void,
+        n: c_int,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    fn figs_dist_broadcast(
+        g: *mut c_void,
+        ts: *mut *mut c_void,
+        n: c_int,
+        root: c_int,
+        err: *mut c_char,
+        errlen: usize,
+    ) -> c_int;
+    fn figs_dist_barrier(g: *mut c_void, err: *mut c_char, errlen: usize) -> c_int;
+}
+
+/// What can go wrong, with what to check.
+#[derive(Debug, thiserror::Error)]
+pub enum DistError {
+    /// The torchrun environment is incomplete or inconsistent.
+    #[error("distributed environment: {0}")]
+    Env(String),
+    /// c10d refused or failed (a peer died, a timeout, a port in use); its message follows.
+    #[error("{what} failed: {message}. Check that every rank runs the same figs command, that MASTER_ADDR:MASTER_PORT is reachable, and that no rank died (its own log says why)")]
+    C10d { what: &'static str, message: String },
+}
+
+pub type Result<T> = std::result::Result<T, DistError>;
+
+/// The rendezvous settings of one process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    pub rank: usize,
+    pub world: usize,
+    pub local_rank: usize,
+    pub addr: String,
+    pub port: u16,
+    /// torchrun's agent already serves the store (`TORCHELASTIC_USE_AGENT_STORE=True`):
+    /// every rank connects as a client; otherwise rank 0 serves it.
+    pub agent_store: bool,
+}
+
+impl Env {
+    /// Reads torchrun's variables; `Ok(None)` when `WORLD_SIZE` is unset (not under torchrun).
+    pub fn from_env() -> Result<Option<Env>> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`Env::from_env`] over any lookup (testable without touching the process env).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Env>> {
+        let Some(world) = get("WORLD_SIZE") else { return Ok(None) };
+        let num = |k: &str, v: Option<String>| -> Result<usize> {
+            let v =
+                v.ok_or_else(|| DistError::Env(format!("WORLD_SIZE is set but {k} is not; launch with torchrun")))?;
+            v.trim().parse().map_err(|_| DistError::Env(format!("{k}={v} is not a number")))
+        };
+        let world = num("WORLD_SIZE", Some(world))?;
+        let rank = num("RANK", get("RANK"))?;
+        let local_rank = get("LOCAL_RANK").map(|v| num("LOCAL_RANK", Some(v))).transpose()?.unwrap_or(rank);
+        if world == 0 || rank >= world {
+            return Err(DistError::Env(format!("RANK={rank} is not below WORLD_SIZE={world}")));
+        }
+        let addr = get("MASTER_ADDR").unwrap_or_else(|| "127.0.0.1".into());
+        let port = num("MASTER_PORT", get("MASTER_PORT"))?;
+        let port = u16::try_from(port).map_err(|_| DistError::Env(format!("MASTER_PORT={port} is not a port")))?;
+        let agent_store = get("TORCHELASTIC_USE_AGENT_STORE").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        Ok(Some(Env { rank, world, local_rank, addr, port, agent_store }))
+    }
+}
+
+/// One process's membership in a Gloo process group.
+pub struct ProcessGroup {
+    ptr: *mut c_void,
+    rank: usize,
+    world: usize,
+}
+
+// The group is used from one thread at a time (the search's); c10d objects are thread-safe
+// for that.
+unsafe impl Send for ProcessGroup {}
+unsafe impl Sync for ProcessGroup {}
+
+const ERRLEN: usize = 2048;
+
+fn message(buf: &[u8]) -> String {
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).trim().to_string()
+}
+
+impl ProcessGroup {
+    /// Joins the group of `env` (the store under `prefix`, so two groups of one job do not
+    /// mix keys), waiting up to `timeout` for the others.
+    pub fn join(env: &Env, prefix: &str, timeout: std::time::Duration) -> Result<ProcessGroup> {
+        let addr = CString::new(env.addr.clone()).map_err(|_| DistError::Env("MASTER_ADDR holds a NUL byte".into()))?;
+        let prefix = CString::new(prefix).map_err(|_| DistError::Env("the store prefix holds a NUL byte".into()))?;
+        let mut err = vec![0u8; ERRLEN];
+        let serve = !env.agent_store && env.rank == 0;
+        // SAFETY: the strings live across the call; err has ERRLEN bytes.
+        let ptr = unsafe {
+            figs_dist_init(
+                env.rank as c_int,
+                env.world as c_int,
+                addr.as_ptr(),
+                env.port as c_int,
+                serve as c_int,
+                timeout.as_millis().min(c_long::MAX as u128) as c_long,
+                prefix.as_ptr(),
+                err.as_mut_ptr().cast(),
+                ERRLEN,
+            )
+        };
+        if ptr.is_null() {
+            return Err(DistError::C10d { what: "joining the process group", message: message(&err) });
+        }
+        Ok(ProcessGroup { ptr, rank: env.rank, world: env.world })
+    }
+
+    /// Joins the group torchrun describes; `Ok(None)` outside torchrun or for one process.
+    pub fn from_env(timeout: std::time::Duration) -> Result<Option<ProcessGroup>> {
+        match Env::from_env()? {
+            Some(env) if env.world > 1 => Ok(Some(Self::join(&env, "figs/", timeout)?)),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn rank(&self) -> usize {
+        self.rank
+    }
+    pub fn world(&self) -> usize {
+        self.world
+    }
+
+    fn call(&self, what: &'static str, f: impl FnOnce(*mut c_char) -> c_int) -> Result<()> {
+        let mut err = vec![0u8; ERRLEN];
+        // The shim copies results into the tensors in place: no autograd may record it.
+        let rc = tch::no_grad(|| f(err.as_mut_ptr().cast()));
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(DistError::C10d { what, message: message(&err) })
+        }
+    }
+
+    /// Replaces each tensor by its mean over the group: one flat buffer, one all-reduce.
+    pub fn all_reduce_mean(&self, tensors: &[&Tensor]) -> Result<()> {
+        let mut ptrs: Vec<*mut c_void> = tensors.iter().map(|t| t.as_ptr() as *mut c_void).collect();
+        // SAFETY: each pointer is a live at::Tensor owned by a tch Tensor borrowed here; the
+        // shim writes into its storage (copy_), never into the handle.
+        self.call("all-reduce", |e| unsafe {
+            figs_dist_all_reduce_mean(self.ptr, ptrs.as_mut_ptr(), ptrs.len() as c_int, e, ERRLEN)
+        })
+    }
+
+    /// Gives every rank `root`'s values of `tensors`.
+    pub fn broadcast(&self, tensors: &[&Tensor], root: usize) -> Result<()> {
+        let mut ptrs: Vec<*mut c_void> = tensors.iter().map(|t| t.as_ptr() as *mut c_void).collect();
+        // SAFETY: as in all_reduce_mean.
+        self.call("broadcast", |e| unsafe {
+            figs_dist_broadcast(self.ptr, ptrs.as_mut_ptr(), ptrs.len() as c_int, root as c_int, e, ERRLEN)
+        })
+    }
+
+    /// Waits until every rank arrives.
+    pub fn barrier(&self) -> Result<()> {
+        // SAFETY: the group pointer is live until drop.
+        self.call("barrier", |e| unsafe { figs_dist_barrier(self.ptr, e, ERRLEN) })
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // SAFETY: created by figs_dist_init, freed once.
+        unsafe { figs_dist_free(self.ptr) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<Option<Env>> {
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Env::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn torchrun_environment_is_read_and_checked() {
+        assert_eq!(env(&[]).unwrap(), None);
+        let e = env(&[
+            ("WORLD_SIZE", "2"),
+            ("RANK", "1"),
+            ("MASTER_PORT", "29500"),
+            ("TORCHELASTIC_USE_AGENT_STORE", "True"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!((e.rank, e.world, e.local_rank, e.port, e.agent_store), (1, 2, 1, 29500, true));
+        assert_eq!(e.addr, "127.0.0.1");
+        let bad = env(&[("WORLD_SIZE", "2"), ("MASTER_PORT", "1")]).unwrap_err().to_string();
+        assert!(bad.contains("RANK is not") && bad.contains("torchrun"), "{bad}");
+        let bad = env(&[("WORLD_SIZE", "2"), ("RANK", "2"), ("MASTER_PORT", "1")]).unwrap_err().to_string();
+        assert!(bad.contains("not below WORLD_SIZE"), "{bad}");
+        let bad = env(&[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_PORT", "99999")]).unwrap_err().to_string();
+        assert!(bad.contains("not a port"), "{bad}");
+    }
+}

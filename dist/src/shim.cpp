@@ -1,0 +1,122 @@
+// The C ABI between figs-dist (Rust) and PyTorch's c10d: a TCPStore, a ProcessGroupGloo,
+// and the three collectives a data-parallel search needs. Every entry point catches C++
+// exceptions and returns them as text: no exception crosses into Rust.
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Group {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+};
+
+int fail(char* err, size_t len, const char* what) {
+  if (err != nullptr && len > 0) {
+    std::strncpy(err, what, len - 1);
+    err[len - 1] = '\0';
+  }
+  return -1;
+}
+
+// tch's C_tensor is an at::Tensor*.
+std::vector<at::Tensor> gather(void** tensors, int n) {
+  std::vector<at::Tensor> out;
+  out.reserve(n);
+  for (int i = 0; i < n; ++i) out.push_back(*static_cast<at::Tensor*>(tensors[i]));
+  return out;
+}
+
+}  // namespace
+
+extern "C" {
+
+// Connects to the store at addr:port (serving it when `serve`), joins the group of `world`
+// processes as `rank`. Returns null and fills `err` on failure.
+void* figs_dist_init(int rank, int world, const char* addr, int port, int serve, long timeout_ms,
+                     const char* prefix, char* err, size_t errlen) {
+  try {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<std::uint16_t>(port);
+    so.isServer = serve != 0;
+    so.numWorkers = world;
+    so.waitWorkers = false;
+    so.timeout = std::chrono::milliseconds(timeout_ms);
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(addr), so);
+    // A prefix keeps our keys apart from torchrun's own in the agent's store.
+    c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
+    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
+    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
+    return new Group{store, pg};
+  } catch (const std::exception& e) {
+    fail(err, errlen, e.what());
+    return nullptr;
+  }
+}
+
+void figs_dist_free(void* g) { delete static_cast<Group*>(g); }
+
+// Averages `n` float tensors over the group in one all-reduce of one flat buffer.
+int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t errlen) {
+  try {
+    auto* group = static_cast<Group*>(g);
+    auto ts = gather(tensors, n);
+    if (ts.empty()) return 0;
+    std::vector<at::Tensor> flat_parts;
+    for (auto& t : ts) flat_parts.push_back(t.reshape({-1}));
+    std::vector<at::Tensor> buf{at::cat(flat_parts)};
+    group->pg->allreduce(buf)->wait();
+    buf[0].div_(group->pg->getSize());
+    int64_t off = 0;
+    for (auto& t : ts) {
+      auto k = t.numel();
+      t.copy_(buf[0].narrow(0, off, k).view(t.sizes()));
+      off += k;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(err, errlen, e.what());
+  }
+}
+
+// Copies `root`'s values of `n` tensors to every rank (one flat buffer).
+int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, size_t errlen) {
+  try {
+    auto* group = static_cast<Group*>(g);
+    auto ts = gather(tensors, n);
+    if (ts.empty()) return 0;
+    std::vector<at::Tensor> flat_parts;
+    for (auto& t : ts) flat_parts.push_back(t.reshape({-1}).to(at::kFloat));
+    std::vector<at::Tensor> buf{at::cat(flat_parts)};
+    c10d::BroadcastOptions o;
+    o.rootRank = root;
+    group->pg->broadcast(buf, o)->wait();
+    int64_t off = 0;
+    for (auto& t : ts) {
+      auto k = t.numel();
+      t.copy_(buf[0].narrow(0, off, k).view(t.sizes()));
+      off += k;
+    }
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(err, errlen, e.what());
+  }
+}
+
+int figs_dist_barrier(void* g, char* err, size_t errlen) {
+  try {
+    static_cast<Group*>(g)->pg->barrier()->wait();
+    return 0;
+  } catch (const std::exception& e) {
+    return fail(err, errlen, e.what());
+  }
+}
+
+}  // extern "C"
