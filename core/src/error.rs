@@ -56,6 +56,10 @@ pub enum Error {
     #[error("checkpoint: {0}")]
     Checkpoint(String),
 
+    /// A collective operation of a data-parallel search failed (a peer died, a timeout).
+    #[error("distributed: {0}")]
+    Distributed(String),
+
     /// A device was requested that this machine or this libtorch build does not have.
     #[error("device `{requested}` is not available: {message}")]
     Device { requested: String, message: String },

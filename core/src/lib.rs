@@ -8,6 +8,7 @@
 //! as safetensors and as a plain PyTorch module.
 
 pub mod checkpoint;
+pub mod collective;
 pub mod cost;
 pub mod count;
 pub mod data;

@@ -51,6 +51,13 @@ impl Optim {
 
     /// Zeroes the gradients, back-propagates `loss` and applies one update.
     pub fn backward_step(&mut self, loss: &Tensor) {
+        self.backward(loss);
+        self.step();
+    }
+
+    /// Zeroes the gradients and back-propagates `loss` (then [`Optim::grads`] can be
+    /// averaged over processes before [`Optim::step`]).
+    pub fn backward(&mut self, loss: &Tensor) {
         for s in &mut self.slots {
             let mut g = s.param.grad();
             if g.defined() {
@@ -58,10 +65,15 @@ impl Optim {
             }
         }
         loss.backward();
-        self.step();
     }
 
-    fn step(&mut self) {
+    /// The gradients of every parameter that has one, in update order.
+    pub fn grads(&self) -> Vec<Tensor> {
+        self.slots.iter().map(|s| s.param.grad()).filter(Tensor::defined).collect()
+    }
+
+    /// Applies one update with the current gradients.
+    pub fn step(&mut self) {
         self.steps += 1;
         let t = self.steps as i32;
         let _guard = tch::no_grad_guard();

@@ -193,6 +193,21 @@ impl ProcessGroup {
     }
 }
 
+impl figs::collective::Collective for ProcessGroup {
+    fn rank(&self) -> usize {
+        self.rank
+    }
+    fn world(&self) -> usize {
+        self.world
+    }
+    fn all_reduce_mean(&self, tensors: &[&Tensor]) -> figs::Result<()> {
+        ProcessGroup::all_reduce_mean(self, tensors).map_err(|e| figs::Error::Distributed(e.to_string()))
+    }
+    fn broadcast(&self, tensors: &[&Tensor], root: usize) -> figs::Result<()> {
+        ProcessGroup::broadcast(self, tensors, root).map_err(|e| figs::Error::Distributed(e.to_string()))
+    }
+}
+
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         // SAFETY: created by figs_dist_init, freed once.

@@ -149,6 +149,10 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         tch::set_num_threads(a.threads);
     }
     let device = a.device.resolve()?;
+    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search;
+    // rank 0 leads: it alone writes the run directory, prints, evaluates and exports.
+    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?)?;
+    let lead = group.as_ref().is_none_or(|g| g.rank() == 0);
     let data = a.job.load(a.seed)?;
     let (_, params, supernet) = crate::cmd_supernet::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
     let sa = supernet.analyze()?;
@@ -160,10 +164,10 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     });
     let ck_dir = out.join("checkpoints");
     let holds_run = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
-    if a.resume.is_some() && checkpoint::list(&ck_dir).is_empty() {
+    if lead && a.resume.is_some() && checkpoint::list(&ck_dir).is_empty() {
         anyhow::bail!("--resume: {} has no checkpoint to continue from; run without --resume", ck_dir.display());
     }
-    if holds_run && a.resume.is_none() && !a.force {
+    if lead && holds_run && a.resume.is_none() && !a.force {
         anyhow::bail!(
             "{} already holds files (a run?); pass --resume {} to continue it, --force to replace it, or choose another --out",
             out.display(),
@@ -212,11 +216,25 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
                 config_diff(s.config(), &want)
             );
         }
-        println!("resuming {} from step {step} ({})", out.display(), dir.display());
+        if lead {
+            println!("resuming {} from step {step} ({})", out.display(), dir.display());
+        }
         s
     } else {
         Search::new(&supernet, &data.train, search_cfg.clone(), regularizer.clone())?
     };
+    if let Some(g) = group {
+        let world = g.world();
+        search.set_collective(Arc::new(g))?;
+        if !lead {
+            return follow(&mut search, a.steps);
+        }
+        println!(
+            "data-parallel search: {world} ranks, {} examples per rank and step, global batch {}",
+            a.batch_size,
+            a.batch_size * world
+        );
+    }
     if a.force && holds_run {
         std::fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old run in {}", out.display()))?;
     }
@@ -321,11 +339,11 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     }
     pb.finish_and_clear();
     if let Some(e) = &failure {
-        eprintln!("error: {e}");
         // The step that failed was not applied, but the steps before it may already be
         // poisoned: the newest checkpoint is the last state known to be good.
         match checkpoint::list(&ck_dir).pop() {
             Some((step, dir)) => {
+                eprintln!("error: {e}");
                 search = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
                 eprintln!("exporting the last good state instead: the checkpoint at step {step}; nothing is retrained");
             }
@@ -346,6 +364,9 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         secs,
         done as f64 / secs.max(1e-9)
     );
+    if search.rank_world().1 > 1 {
+        println!("rank 0: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
+    }
 
     let exported = search.export_network()?;
     let mut written = vec![out.join("arch.json"), exported.save(&out.join("arch.json"))?];
@@ -484,6 +505,29 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         anyhow::bail!("the search failed at step {done} ({e}); arch.json holds the last checkpoint's network");
     }
     Ok(())
+}
+
+/// A rank other than 0: takes its part in every step (the collectives need it), writes
+/// nothing, and reports the checksum of its weights and gate logits.
+fn follow(search: &mut Search, steps: u64) -> Result<()> {
+    let cancel = crate::interrupt::fresh();
+    let todo = steps.saturating_sub(search.steps_done());
+    search.run(todo, &cancel, |_| {})?;
+    let (rank, _) = search.rank_world();
+    println!("rank {rank}: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
+    Ok(())
+}
+
+/// How long a rank waits for the others (joining, each collective): FIGS_DIST_TIMEOUT_S,
+/// default 30 minutes (rank 0 evaluates and checkpoints while the others wait).
+fn dist_timeout() -> Result<std::time::Duration> {
+    match std::env::var("FIGS_DIST_TIMEOUT_S") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(s) if s > 0 => Ok(std::time::Duration::from_secs(s)),
+            _ => anyhow::bail!("FIGS_DIST_TIMEOUT_S={v} is not a positive number of seconds"),
+        },
+        Err(_) => Ok(std::time::Duration::from_secs(1800)),
+    }
 }
 
 /// Writes a checkpoint of `search` under `dir` and keeps the newest `keep`.

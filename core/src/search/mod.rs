@@ -8,6 +8,7 @@
 
 mod resume;
 
+use crate::collective::Collective;
 use crate::data::{Batches, Dataset};
 use crate::device::{device_name, DeviceChoice};
 use crate::error::{Error, Result};
@@ -267,6 +268,8 @@ pub struct Search {
     best_avg: Option<f64>,
     history: Vec<StepMetrics>,
     evals: Vec<EvalMetrics>,
+    /// Data-parallel group ([`Search::set_collective`]); None for one process.
+    collective: Option<Arc<dyn Collective>>,
 }
 
 impl std::fmt::Debug for Search {
@@ -366,7 +369,53 @@ impl Search {
             epoch: 0,
             history: Vec::new(),
             evals: Vec::new(),
+            collective: None,
         })
+    }
+
+    /// Makes this search one rank of a data-parallel search: every variable (weights, BN
+    /// statistics, gate logits) takes rank 0's values; from then on each step uses this
+    /// rank's shard of a global batch of `batch_size × world` examples, averages the
+    /// gradients of weights and gate logits over the ranks before the update, and decides
+    /// NaN, divergence and λ on the loss averaged over the ranks, so every rank takes the
+    /// same decisions. Gate noise is drawn from (seed, step): the same on every rank.
+    pub fn set_collective(&mut self, c: Arc<dyn Collective>) -> Result<()> {
+        let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let refs: Vec<&Tensor> = vars.iter().map(|(_, t)| t).collect();
+        c.broadcast(&refs, 0)?;
+        self.collective = Some(c);
+        // The epoch's order stays; its batches become global ones from the same position
+        // (a resumed search continues where its checkpoint stopped).
+        if let Some(pos) = self.batches.as_ref().map(|b| b.position()) {
+            let mut b = self.epoch_batches(self.epoch);
+            b.seek(pos);
+            self.batches = Some(b);
+        }
+        Ok(())
+    }
+
+    /// FNV-1a over the bits of every trained variable (weights, BN affine parameters, gate
+    /// logits; not the BN running statistics, which each rank keeps for itself) in name
+    /// order: equal on every rank of a data-parallel search.
+    pub fn checksum(&self) -> String {
+        let mut vars: Vec<(String, Tensor)> =
+            self.vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for (name, t) in vars {
+            let values = Vec::<f32>::try_from(t.detach().to_device(Device::Cpu).flatten(0, -1)).unwrap_or_default();
+            for b in name.bytes().chain(values.iter().flat_map(|v| v.to_bits().to_le_bytes())) {
+                h ^= b as u64;
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+
+    /// This process's rank and the number of ranks (0, 1 without a collective).
+    pub fn rank_world(&self) -> (usize, usize) {
+        self.collective.as_ref().map_or((0, 1), |c| (c.rank(), c.world()))
     }
 
     pub fn config(&self) -> &SearchConfig {
@@ -444,7 +493,8 @@ impl Search {
     /// rebuild it and continue at the saved position.
     fn epoch_batches(&self, e: u64) -> Batches {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.config.seed, e));
-        self.train.shuffled_batches(self.config.batch_size, &mut rng, self.device)
+        let world = self.rank_world().1;
+        self.train.shuffled_batches(self.config.batch_size * world, &mut rng, self.device)
     }
 
     /// One optimisation step of weights and gate logits.
@@ -454,6 +504,14 @@ impl Search {
         // after a resume.
         tch::manual_seed((mix(self.config.seed, self.step) >> 1) as i64);
         let (x, y) = self.next_batch();
+        // Every rank draws the same global batch and keeps its own slice of it.
+        let (rank, world) = self.rank_world();
+        let (x, y) = if world > 1 {
+            let b = x.size()[0] / world as i64;
+            (x.narrow(0, rank as i64 * b, b), y.narrow(0, rank as i64 * b, b))
+        } else {
+            (x, y)
+        };
         let cfg = &self.config.gate;
         let tau = cfg.tau_at(self.step, self.config.steps);
         let gamma = self.source() == Source::BnGamma;
@@ -517,12 +575,23 @@ impl Search {
         };
         let lambda = if above_target == Some(false) { 0.0 } else { self.lambda };
         let loss = &task + &reg * (lambda / self.cost0);
-        let (loss_v, task_v, reg_v) = (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
+        let (mut loss_v, mut task_v, reg_v) = (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
+        if let Some(c) = &self.collective {
+            // The same numbers on every rank, so every rank refuses (or takes) the step.
+            let l = Tensor::from_slice(&[loss_v, task_v]);
+            c.all_reduce_mean(&[&l])?;
+            (loss_v, task_v) = (l.double_value(&[0]), l.double_value(&[1]));
+        }
         if !loss_v.is_finite() {
             return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
         }
         self.watch_divergence(task_v)?;
-        self.opt.backward_step(&loss);
+        self.opt.backward(&loss);
+        if let Some(c) = &self.collective {
+            let grads = self.opt.grads();
+            c.all_reduce_mean(&grads.iter().collect::<Vec<_>>())?;
+        }
+        self.opt.step();
         if let Some(above) = above_target {
             let factor = if above { 1.0 + self.config.lambda_rate } else { 1.0 - self.config.lambda_rate };
             self.lambda = (self.lambda * factor).clamp(1e-4, 1e4);
