@@ -2,9 +2,7 @@
 //! the `figs>` prompt and for script files, so no command exists in only one of them.
 
 use crate::session::Session;
-use crate::{
-    cmd_data, cmd_gates, cmd_retrain, cmd_search, cmd_supernet, cost_cmd, pareto_cmd, plugins_cmd, search_cmd,
-};
+use crate::{cmd_cost, cmd_data, cmd_gates, cmd_job, cmd_pareto, cmd_plugins, cmd_retrain, cmd_search, cmd_supernet};
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -15,17 +13,17 @@ pub enum Command {
     /// and the seed network and compare them.
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
     #[command(allow_negative_numbers = true)]
-    Search(search_cmd::SearchArgs),
+    Search(cmd_job::SearchArgs),
     /// The Pareto experiment: FiGS vs the width multiplier vs MorphNet's γ at several MAC
     /// budgets and seeds, each network retrained the same way; resumable (docs/RESULTS.md).
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
     #[command(allow_negative_numbers = true)]
-    Pareto(pareto_cmd::ParetoArgs),
+    Pareto(cmd_pareto::ParetoArgs),
     /// List the plugins (search spaces and regularizers) on the plugin path, show one, or
     /// load a file.
-    Plugins(plugins_cmd::PluginsArgs),
+    Plugins(cmd_plugins::PluginsArgs),
     /// Parameters, MACs and channel groups of an architecture file, a space or the supernet.
-    Cost(cost_cmd::CostArgs),
+    Cost(cmd_cost::CostArgs),
     /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, synthetic) or show
     /// the current one.
     Data(cmd_data::DataArgs),
@@ -114,10 +112,10 @@ pub enum Flow {
 /// Runs one command against the session.
 pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
     match cmd {
-        Command::Search(a) => search_cmd::run(a)?,
-        Command::Pareto(a) => pareto_cmd::run(a)?,
-        Command::Plugins(a) => plugins_cmd::run(a)?,
-        Command::Cost(a) => cost_cmd::run(a, s.supernet.as_ref())?,
+        Command::Search(a) => cmd_job::run(a)?,
+        Command::Pareto(a) => cmd_pareto::run(a)?,
+        Command::Plugins(a) => cmd_plugins::run(a)?,
+        Command::Cost(a) => cmd_cost::run(a, s.supernet.as_ref())?,
         Command::Data(a) => cmd_data::run(s, a)?,
         Command::Supernet(c) => cmd_supernet::run(s, c)?,
         Command::Regularizer(a) => cmd_search::regularizer(s, a)?,

@@ -2,21 +2,23 @@
 //! (`figs search …`, `figs step …` — the same command table), from script files
 //! (`figs run FILE.figs`) and from `figs -c "cmd; cmd"`.
 
+// One file per group of commands, named `cmd_<what>`: `cmd_job` is `figs search` (the
+// main job in one go), `cmd_search` the session's step-by-step search commands.
+mod cmd_cost;
 mod cmd_data;
 mod cmd_gates;
+mod cmd_job;
+mod cmd_pareto;
+mod cmd_plugins;
 mod cmd_retrain;
 mod cmd_search;
 mod cmd_supernet;
 mod commands;
-mod cost_cmd;
 mod format;
 mod interrupt;
 mod job_args;
-mod pareto_cmd;
-mod plugins_cmd;
 mod repl;
 mod script;
-mod search_cmd;
 mod session;
 
 use clap::Parser;

@@ -73,7 +73,7 @@ fn target_mode_at_the_prompt_reports_how_close_the_export_is() {
 #[test]
 fn pareto_draws_the_networks_of_earlier_search_runs() {
     let dir = tempfile::tempdir().unwrap();
-    // Two `figs search` summaries (their format: repl/src/search_cmd.rs), numbers made up.
+    // Two `figs search` summaries (their format: repl/src/cmd_job.rs), numbers made up.
     for (run, macs, acc) in [("lambda-0.5", 1_250_000, 0.83), ("lambda-2", 600_000, 0.79)] {
         let d = dir.path().join(run);
         std::fs::create_dir(&d).unwrap();

@@ -1,4 +1,4 @@
-//! `figs search`: the main job, end to end.
+//! `figs search` (`cmd_job`): the main job, end to end.
 
 use crate::format::{bar, human, human_unit, parse_count, parse_target, step_message, table};
 use anyhow::{Context, Result};
