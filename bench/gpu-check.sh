@@ -27,9 +27,9 @@ data_args=(--synthetic)
 steps=${STEPS:-300}
 out=$(mktemp -d)
 start=$(date +%s)
-"$bin" search --device cuda "${data_args[@]}" --steps "$steps" --eval-every "$steps" --epochs 1 --out "$out" | tee "$out/log.txt"
+"$bin" search --device cuda "${data_args[@]}" --steps "$steps" --eval-every "$steps" --epochs 1 --out "$out/run" | tee "$out/log.txt"
 echo "gpu-check: wall time $(( $(date +%s) - start )) s for $steps search steps + retraining; run directory $out"
-"$py" - "$out" "$steps" <<'PY'
+"$py" - "$out/run" "$steps" <<'PY'
 import json, sys
 out, steps = sys.argv[1], int(sys.argv[2])
 lines = [json.loads(l) for l in open(f"{out}/metrics.jsonl")]

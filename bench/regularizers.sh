@@ -17,7 +17,7 @@ printf '%-26s %8s %7s %9s %12s %9s\n' regularizer val_acc MACs_% params_% cpu_la
 for reg in flops model_size "latency -R hardware=cpu" gamma_flops; do
   # shellcheck disable=SC2086
   "$bin" search --train-limit 20000 --steps "$steps" --eval-every "$steps" --epochs 1 \
-    --threads 2 --lambda "$lambda" ${EXTRA:-} --out "$out/run" --regularizer $reg >/dev/null
+    --threads 2 --lambda "$lambda" ${EXTRA:-} --force --out "$out/run" --regularizer $reg >/dev/null
   lat=$("$bin" cost "$out/run/arch.json" --regularizer latency -R hardware=cpu --json |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["regularizer"]["cost"])')
   python3 - "$out/run" "$reg" "$lat" <<'PY'
