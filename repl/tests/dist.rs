@@ -1,13 +1,13 @@
 //! Data-parallel `figs search` on PyTorch's c10d (Gloo, CPU): two ranks end with
 //! bit-identical weights and gate logits and follow the loss curve of one process with
 //! the same global batch; a killed rank makes the other fail with an error instead of
-//! hanging; one rank under torchrun is a plain run.
+//! hanging; one rank under torchrun is a plain run; a data-parallel run resumes exactly.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const COMMON: [&str; 16] = [
+const COMMON: [&str; 15] = [
     "search",
     "--synthetic",
     "--train-limit",
@@ -23,7 +23,6 @@ const COMMON: [&str; 16] = [
     "--checkpoint-every",
     "0",
     "--no-retrain",
-    "--force",
 ];
 
 fn torchrun(nproc: usize, args: &[&str]) -> Output {
@@ -131,4 +130,22 @@ fn a_killed_rank_makes_the_other_fail_with_an_error_not_hang() {
     assert_eq!(o.status.code(), Some(1), "{log}");
     assert!(log.contains("distributed") && log.contains("failed"), "{log}");
     assert!(killed.elapsed() < Duration::from_secs(60), "rank 0 took {:?} to notice", killed.elapsed());
+}
+
+#[test]
+fn a_data_parallel_search_resumes_to_the_same_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let r = run.to_str().unwrap();
+    let args = ["--steps", "20", "--batch-size", "32", "--checkpoint-every", "10"];
+    let o = torchrun(2, &[&args[..], &["--out", r]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    let first = std::fs::read(run.join("arch.safetensors")).unwrap();
+    // As if the run had died between its checkpoints at steps 10 and 20.
+    std::fs::remove_dir_all(run.join("checkpoints/step-00000020")).unwrap();
+    let o = torchrun(2, &[&args[..], &["--resume", r]].concat());
+    let log = text(&o);
+    assert!(o.status.success() && log.contains("from step 10"), "{log}");
+    assert_eq!(checksum(&log, 0), checksum(&log, 1), "{log}");
+    assert!(std::fs::read(run.join("arch.safetensors")).unwrap() == first, "the resumed run exported another network");
 }
