@@ -37,8 +37,16 @@ pub struct Manifest {
     /// λ after the last step (adapted in target mode).
     pub lambda: f64,
     pub optimizer_steps: u64,
+    /// Ranks of the data-parallel search that wrote it (1: one process): the global batch
+    /// depends on it, so a resume must use as many.
+    #[serde(default = "one")]
+    pub world: usize,
     pub history: Vec<StepMetrics>,
     pub evals: Vec<EvalMetrics>,
+}
+
+fn one() -> usize {
+    1
 }
 
 /// A checkpoint read back.

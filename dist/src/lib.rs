@@ -144,7 +144,11 @@ impl ProcessGroup {
     /// Joins the group torchrun describes; `Ok(None)` outside torchrun or for one process.
     pub fn from_env(timeout: std::time::Duration) -> Result<Option<ProcessGroup>> {
         match Env::from_env()? {
-            Some(env) if env.world > 1 => Ok(Some(Self::join(&env, "figs/", timeout)?)),
+            Some(env) if env.world > 1 => {
+                // After an elastic restart the store still holds the last attempt's keys.
+                let attempt = std::env::var("TORCHELASTIC_RESTART_COUNT").unwrap_or_else(|_| "0".into());
+                Ok(Some(Self::join(&env, &format!("figs/attempt_{attempt}/"), timeout)?))
+            }
             _ => Ok(None),
         }
     }

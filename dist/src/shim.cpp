@@ -6,7 +6,9 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,16 +54,30 @@ void* figs_dist_init(int rank, int world, const char* addr, int port, int serve,
     // A prefix keeps our keys apart from torchrun's own in the agent's store.
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
     auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
-    opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    // As PyTorch does: GLOO_SOCKET_IFNAME picks the interface (a hostname that resolves to
+    // 127.0.1.1, Debian's default, would otherwise make a multi-node join hang).
+    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+    opts->devices.push_back(ifname != nullptr && ifname[0] != '\0'
+                                ? c10d::ProcessGroupGloo::createDeviceForInterface(std::string(ifname))
+                                : c10d::ProcessGroupGloo::createDefaultDevice());
     auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
     return new Group{store, pg};
   } catch (const std::exception& e) {
     fail(err, errlen, e.what());
     return nullptr;
+  } catch (...) {
+    fail(err, errlen, "unknown C++ exception while joining the group");
+    return nullptr;
   }
 }
 
-void figs_dist_free(void* g) { delete static_cast<Group*>(g); }
+void figs_dist_free(void* g) {
+  try {
+    delete static_cast<Group*>(g);
+  } catch (...) {
+    // Leaving the group at exit: nothing left to report to.
+  }
+}
 
 // Averages `n` float tensors over the group in one all-reduce of one flat buffer.
 int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t errlen) {
@@ -83,6 +99,8 @@ int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t 
     return 0;
   } catch (const std::exception& e) {
     return fail(err, errlen, e.what());
+  } catch (...) {
+    return fail(err, errlen, "unknown C++ exception");
   }
 }
 
@@ -93,7 +111,11 @@ int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, siz
     auto ts = gather(tensors, n);
     if (ts.empty()) return 0;
     std::vector<at::Tensor> flat_parts;
-    for (auto& t : ts) flat_parts.push_back(t.reshape({-1}).to(at::kFloat));
+    for (auto& t : ts) {
+      // One float buffer: another type would be rounded on every rank, rank 0 included.
+      if (t.scalar_type() != at::kFloat) throw std::invalid_argument("broadcast takes float32 tensors only");
+      flat_parts.push_back(t.reshape({-1}));
+    }
     std::vector<at::Tensor> buf{at::cat(flat_parts)};
     c10d::BroadcastOptions o;
     o.rootRank = root;
@@ -107,6 +129,8 @@ int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, siz
     return 0;
   } catch (const std::exception& e) {
     return fail(err, errlen, e.what());
+  } catch (...) {
+    return fail(err, errlen, "unknown C++ exception");
   }
 }
 
@@ -116,6 +140,8 @@ int figs_dist_barrier(void* g, char* err, size_t errlen) {
     return 0;
   } catch (const std::exception& e) {
     return fail(err, errlen, e.what());
+  } catch (...) {
+    return fail(err, errlen, "unknown C++ exception");
   }
 }
 

@@ -223,6 +223,14 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     } else {
         Search::new(&supernet, &data.train, search_cfg.clone(), regularizer.clone())?
     };
+    if group.is_none() && search.resumed_world() > 1 {
+        anyhow::bail!(
+            "--resume: the run in {} was searched by {} ranks; resume it under torchrun with --nproc-per-node {} (the global batch depends on it)",
+            out.display(),
+            search.resumed_world(),
+            search.resumed_world()
+        );
+    }
     if let Some(g) = group {
         let world = g.world();
         search.set_collective(Arc::new(g))?;
@@ -236,6 +244,13 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         );
     }
     if a.force && holds_run {
+        // Only a figs run is replaced: `--out . --force` must not wipe a working directory.
+        if !(out.join("config.json").is_file() || out.join("checkpoints").is_dir()) {
+            anyhow::bail!(
+                "{} holds files but no figs run (no config.json or checkpoints/); --force only replaces runs: choose another --out",
+                out.display()
+            );
+        }
         std::fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old run in {}", out.display()))?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
@@ -313,15 +328,21 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             break;
         }
         let stopped = cancel.load(Ordering::SeqCst);
-        // Checkpoint before the evaluation: it recalibrates BN statistics, which an
-        // uninterrupted run would not do at a Ctrl-C step.
-        if a.checkpoint_every > 0 && (done % a.checkpoint_every == 0 || done == a.steps || stopped) {
+        let scheduled_eval = done == a.steps || (a.eval_every > 0 && done % a.eval_every == 0);
+        let checkpoint_now = a.checkpoint_every > 0 && (done % a.checkpoint_every == 0 || done == a.steps || stopped);
+        // An evaluation recalibrates BN statistics. A scheduled one belongs to the run, so
+        // the checkpoint comes after it (a resume then has it); the extra one at a Ctrl-C
+        // step does not, so the checkpoint comes before it.
+        if checkpoint_now && !scheduled_eval {
             save_checkpoint(&search, &ck_dir, a.keep_checkpoints)?;
         }
-        if !(stopped || done == a.steps || (a.eval_every > 0 && done % a.eval_every == 0)) {
+        if !(stopped || scheduled_eval) {
             continue;
         }
         let ev = search.evaluate()?;
+        if checkpoint_now && scheduled_eval {
+            save_checkpoint(&search, &ck_dir, a.keep_checkpoints)?;
+        }
         metrics.write_all(format!("{}\n", json!({"kind": "eval", "metrics": ev})).as_bytes())?;
         let line = format!(
             "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
@@ -345,6 +366,8 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             Some((step, dir)) => {
                 eprintln!("error: {e}");
                 search = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
+                // BN statistics for the export's fixed gates, as every export has.
+                search.evaluate()?;
                 eprintln!("exporting the last good state instead: the checkpoint at step {step}; nothing is retrained");
             }
             None => anyhow::bail!("{e} (no checkpoint to fall back on: nothing exported)"),
@@ -512,8 +535,17 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
 fn follow(search: &mut Search, steps: u64) -> Result<()> {
     let cancel = crate::interrupt::fresh();
     let todo = steps.saturating_sub(search.steps_done());
-    search.run(todo, &cancel, |_| {})?;
     let (rank, _) = search.rank_world();
+    match search.run(todo, &cancel, |_| {}) {
+        // Every rank refused the same step (the loss is averaged first); rank 0 reports it
+        // and exports its last checkpoint. Exiting 0 keeps torchrun from killing rank 0
+        // while it does.
+        Err(e @ (figs::Error::NonFiniteLoss { .. } | figs::Error::Diverged { .. })) => {
+            println!("rank {rank}: stopped with the others at step {}: {e}", search.steps_done());
+            return Ok(());
+        }
+        r => r?,
+    };
     println!("rank {rank}: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
     Ok(())
 }

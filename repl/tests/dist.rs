@@ -148,4 +148,7 @@ fn a_data_parallel_search_resumes_to_the_same_result() {
     assert!(o.status.success() && log.contains("from step 10"), "{log}");
     assert_eq!(checksum(&log, 0), checksum(&log, 1), "{log}");
     assert!(std::fs::read(run.join("arch.safetensors")).unwrap() == first, "the resumed run exported another network");
+    // One process cannot continue a 2-rank run: its global batch would halve.
+    let o = plain(&[&args[..], &["--resume", r]].concat());
+    assert!(!o.status.success() && text(&o).contains("--nproc-per-node 2"), "{}", text(&o));
 }

@@ -20,7 +20,7 @@ fn search(out: &Path, extra: &[&str]) -> Command {
             "--steps",
             STEPS,
             "--eval-every",
-            "100",
+            "20",
             "--checkpoint-every",
             "10",
             "--no-retrain",
@@ -68,6 +68,12 @@ fn a_killed_search_resumes_to_the_same_result() {
     let kept = std::fs::read_dir(b.join("checkpoints")).unwrap().count();
     assert_eq!(kept, 2, "--keep-checkpoints defaults to 2");
 
+    // --force replaces a run, never a directory that holds something else.
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("notes.txt"), "mine").unwrap();
+    let (ok, log) = run(search(&other, &["--force"]));
+    assert!(!ok && log.contains("no figs run") && other.join("notes.txt").is_file(), "{log}");
     let (ok, log) = run(search(&b, &["--force", "--steps", "10"]));
     assert!(ok, "{log}");
     assert!(!b.join(format!("checkpoints/step-{:08}", 200)).exists(), "--force replaced the old run");

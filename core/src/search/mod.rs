@@ -194,19 +194,31 @@ impl SearchConfig {
     }
 }
 
+/// Reads a number that JSON may hold as `null`: serde_json writes NaN and ±∞ that way, and
+/// a checkpoint holding one (a NaN validation loss, say) must still load.
+fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// What one training step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepMetrics {
     pub step: u64,
     pub epoch: u64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub task_loss: f64,
     /// The regularization term (in cost units, before λ).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub reg: f64,
     /// Reported cost with the channels open in this step's sampled gates (`a + L > 0`).
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cost: f64,
     /// Fraction of gated channels alive in this step's sample.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub alive_fraction: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub tau: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub batch_accuracy: f64,
     /// λ applied in this step (differs from the configured λ in target mode).
     #[serde(default)]
@@ -217,9 +229,12 @@ pub struct StepMetrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EvalMetrics {
     pub step: u64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub loss: f64,
+    #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy: f64,
     /// Reported cost of the network that [`Search::export`] would return now.
+    #[serde(deserialize_with = "f64_or_nan")]
     pub cost: f64,
     /// Alive channels per group (all groups, ungated at full width).
     pub alive: Vec<usize>,
@@ -270,6 +285,8 @@ pub struct Search {
     evals: Vec<EvalMetrics>,
     /// Data-parallel group ([`Search::set_collective`]); None for one process.
     collective: Option<Arc<dyn Collective>>,
+    /// Ranks of the run whose checkpoint this search resumed (None for a new search).
+    resumed_world: Option<usize>,
 }
 
 impl std::fmt::Debug for Search {
@@ -370,7 +387,14 @@ impl Search {
             history: Vec::new(),
             evals: Vec::new(),
             collective: None,
+            resumed_world: None,
         })
+    }
+
+    /// Ranks of the run a resumed search continues (1 for a new one or a one-process run):
+    /// resuming it with another number of ranks would change its global batch.
+    pub fn resumed_world(&self) -> usize {
+        self.resumed_world.unwrap_or(1)
     }
 
     /// Makes this search one rank of a data-parallel search: every variable (weights, BN
@@ -380,6 +404,15 @@ impl Search {
     /// NaN, divergence and λ on the loss averaged over the ranks, so every rank takes the
     /// same decisions. Gate noise is drawn from (seed, step): the same on every rank.
     pub fn set_collective(&mut self, c: Arc<dyn Collective>) -> Result<()> {
+        match self.resumed_world {
+            Some(w) if w != c.world() => {
+                return Err(Error::Checkpoint(format!(
+                    "the checkpoint was written by a {w}-rank search and this one has {} ranks; resume it with {w} (the global batch depends on it)",
+                    c.world()
+                )))
+            }
+            _ => {}
+        }
         let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let refs: Vec<&Tensor> = vars.iter().map(|(_, t)| t).collect();
@@ -411,6 +444,21 @@ impl Search {
             }
         }
         format!("{h:016x}")
+    }
+
+    /// Whether to stop before the next step. With a collective every rank must agree (each
+    /// sees its own Ctrl-C at its own moment), so the flags are averaged: any rank's stop
+    /// stops all of them, at the same step.
+    fn stop_agreed(&self, cancel: &AtomicBool) -> Result<bool> {
+        let mine = cancel.load(Ordering::Relaxed);
+        let Some(c) = &self.collective else { return Ok(mine) };
+        let flag = Tensor::from_slice(&[if mine { 1.0f32 } else { 0.0 }]);
+        c.all_reduce_mean(&[&flag])?;
+        let any = flag.double_value(&[0]) > 0.0;
+        if any {
+            cancel.store(true, Ordering::Relaxed);
+        }
+        Ok(any)
     }
 
     /// This process's rank and the number of ranks (0, 1 without a collective).
@@ -669,7 +717,7 @@ impl Search {
     /// `cancel` becomes true. Returns the number of steps done.
     pub fn run(&mut self, n: u64, cancel: &AtomicBool, mut on_step: impl FnMut(&StepMetrics)) -> Result<u64> {
         for i in 0..n {
-            if cancel.load(Ordering::Relaxed) {
+            if self.stop_agreed(cancel)? {
                 return Ok(i);
             }
             let m = self.step()?;

@@ -29,6 +29,7 @@ impl Search {
             best_avg: self.best_avg,
             lambda: self.lambda,
             optimizer_steps: self.opt.steps(),
+            world: self.rank_world().1,
             history: self.history.clone(),
             evals: self.evals.clone(),
         };
@@ -108,6 +109,7 @@ impl Search {
         s.lambda = m.lambda;
         s.loss_avg = m.loss_avg;
         s.best_avg = m.best_avg;
+        s.resumed_world = Some(m.world);
         s.history = m.history;
         s.evals = m.evals;
         Ok(s)
