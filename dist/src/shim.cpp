@@ -35,6 +35,23 @@ std::vector<at::Tensor> gather(void** tensors, int n) {
   return out;
 }
 
+// One flat buffer holding every tensor: one collective call instead of one per tensor.
+std::vector<at::Tensor> flatten(const std::vector<at::Tensor>& ts) {
+  std::vector<at::Tensor> parts;
+  for (auto& t : ts) parts.push_back(t.reshape({-1}));
+  return {at::cat(parts)};
+}
+
+// Copies the buffer's slices back into the tensors, in place.
+void unflatten(const at::Tensor& buf, std::vector<at::Tensor>& ts) {
+  int64_t off = 0;
+  for (auto& t : ts) {
+    auto k = t.numel();
+    t.copy_(buf.narrow(0, off, k).view(t.sizes()));
+    off += k;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -85,17 +102,10 @@ int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t 
     auto* group = static_cast<Group*>(g);
     auto ts = gather(tensors, n);
     if (ts.empty()) return 0;
-    std::vector<at::Tensor> flat_parts;
-    for (auto& t : ts) flat_parts.push_back(t.reshape({-1}));
-    std::vector<at::Tensor> buf{at::cat(flat_parts)};
+    auto buf = flatten(ts);
     group->pg->allreduce(buf)->wait();
     buf[0].div_(group->pg->getSize());
-    int64_t off = 0;
-    for (auto& t : ts) {
-      auto k = t.numel();
-      t.copy_(buf[0].narrow(0, off, k).view(t.sizes()));
-      off += k;
-    }
+    unflatten(buf[0], ts);
     return 0;
   } catch (const std::exception& e) {
     return fail(err, errlen, e.what());
@@ -110,22 +120,15 @@ int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, siz
     auto* group = static_cast<Group*>(g);
     auto ts = gather(tensors, n);
     if (ts.empty()) return 0;
-    std::vector<at::Tensor> flat_parts;
     for (auto& t : ts) {
       // One float buffer: another type would be rounded on every rank, rank 0 included.
       if (t.scalar_type() != at::kFloat) throw std::invalid_argument("broadcast takes float32 tensors only");
-      flat_parts.push_back(t.reshape({-1}));
     }
-    std::vector<at::Tensor> buf{at::cat(flat_parts)};
+    auto buf = flatten(ts);
     c10d::BroadcastOptions o;
     o.rootRank = root;
     group->pg->broadcast(buf, o)->wait();
-    int64_t off = 0;
-    for (auto& t : ts) {
-      auto k = t.numel();
-      t.copy_(buf[0].narrow(0, off, k).view(t.sizes()));
-      off += k;
-    }
+    unflatten(buf[0], ts);
     return 0;
   } catch (const std::exception& e) {
     return fail(err, errlen, e.what());

@@ -213,7 +213,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             anyhow::bail!(
                 "--resume: the run in {} was started with other settings ({}); give the flags it was started with (its config.json)",
                 out.display(),
-                config_diff(s.config(), &want)
+                figs::settings_diff::settings_diff(s.config(), &want)
             );
         }
         if lead {
@@ -590,18 +590,4 @@ fn open_metrics(path: &Path, search: &Search) -> Result<std::fs::File> {
     }
     figs::io::write_atomic(path, text.as_bytes())?;
     std::fs::OpenOptions::new().append(true).open(path).with_context(|| format!("cannot open {}", path.display()))
-}
-
-/// The settings that differ between two configs, as `name: old → new`.
-fn config_diff(old: &SearchConfig, new: &SearchConfig) -> String {
-    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
-    let mut d = Vec::new();
-    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
-        for (k, v) in a {
-            if b.get(k) != Some(v) {
-                d.push(format!("{k}: {v} → {}", b.get(k).cloned().unwrap_or_default()));
-            }
-        }
-    }
-    d.join("; ")
 }

@@ -199,7 +199,7 @@ impl Sweep {
                     format!(
                         "{} holds a sweep with another recipe ({}); use another --out, or the same settings to resume",
                         dir.display(),
-                        recipe_diff(&old, &recipe)
+                        crate::settings_diff::settings_diff(&old, &recipe)
                     ),
                 ));
             }
@@ -379,19 +379,6 @@ pub fn width_for(
         }
     }
     Ok(Ok((lo, best)))
-}
-
-fn recipe_diff(old: &Recipe, new: &Recipe) -> String {
-    let (a, b) = (serde_json::to_value(old).unwrap_or_default(), serde_json::to_value(new).unwrap_or_default());
-    let mut diffs = Vec::new();
-    if let (Some(a), Some(b)) = (a.as_object(), b.as_object()) {
-        for (k, v) in a {
-            if b.get(k) != Some(v) {
-                diffs.push(format!("{k}: {v} there, {} now", b.get(k).cloned().unwrap_or_default()));
-            }
-        }
-    }
-    diffs.join("; ")
 }
 
 #[cfg(test)]
