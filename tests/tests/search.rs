@@ -144,15 +144,17 @@ fn nan_loss_is_an_error_not_a_crash() {
     assert_eq!(s.steps_done(), 0);
 }
 
+/// FLOPs of the whole supernet `g`.
+fn full_flops(g: &figs::graph::Graph) -> f64 {
+    CostModel::new(g, &g.analyze().unwrap(), CostKind::Flops).full()
+}
+
 #[test]
 fn target_mode_lands_at_or_under_the_target() {
     let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(512, 64, (1, 16, 16), 10, 4);
-    let full = {
-        let a = g.analyze().unwrap();
-        CostModel::new(&g, &a, CostKind::Flops).full()
-    };
+    let full = full_flops(&g);
     let target = 0.5 * full;
     let cfg = SearchConfig { target: Some(target), lambda: 0.5, ..config(0.5) };
     let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
@@ -174,10 +176,7 @@ fn target_mode_with_lambda_rate_zero_keeps_lambda_fixed() {
     let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(512, 64, (1, 16, 16), 10, 4);
-    let full = {
-        let a = g.analyze().unwrap();
-        CostModel::new(&g, &a, CostKind::Flops).full()
-    };
+    let full = full_flops(&g);
     let cfg = SearchConfig { target: Some(0.5 * full), lambda_rate: 0.0, ..config(3.0) };
     let mut s = Search::new(&g, &data.train, cfg, flops()).unwrap();
     s.run(60, &AtomicBool::new(false), |_| {}).unwrap();
