@@ -58,13 +58,12 @@ pub struct Loaded {
 
 /// FNV-1a of the graph's JSON: stable across runs and machines (unlike `DefaultHasher`).
 pub fn graph_hash(graph: &Graph) -> String {
-    let text = serde_json::to_string(graph).unwrap_or_default();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", fnv1a(serde_json::to_string(graph).unwrap_or_default().bytes()))
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every process and on every machine.
+pub(crate) fn fnv1a(bytes: impl Iterator<Item = u8>) -> u64 {
+    bytes.fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Writes a checkpoint to `dir` (which must not exist yet) through a temporary sibling.

@@ -52,6 +52,19 @@ void unflatten(const at::Tensor& buf, std::vector<at::Tensor>& ts) {
   }
 }
 
+// Runs `f`, turning any C++ exception into -1 and its text in `err`: none may unwind
+// into Rust.
+template <typename F>
+int guarded(char* err, size_t errlen, F f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return fail(err, errlen, e.what());
+  } catch (...) {
+    return fail(err, errlen, "unknown C++ exception");
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -98,7 +111,7 @@ void figs_dist_free(void* g) {
 
 // Averages `n` float tensors over the group in one all-reduce of one flat buffer.
 int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t errlen) {
-  try {
+  return guarded(err, errlen, [&] {
     auto* group = static_cast<Group*>(g);
     auto ts = gather(tensors, n);
     if (ts.empty()) return 0;
@@ -107,16 +120,12 @@ int figs_dist_all_reduce_mean(void* g, void** tensors, int n, char* err, size_t 
     buf[0].div_(group->pg->getSize());
     unflatten(buf[0], ts);
     return 0;
-  } catch (const std::exception& e) {
-    return fail(err, errlen, e.what());
-  } catch (...) {
-    return fail(err, errlen, "unknown C++ exception");
-  }
+  });
 }
 
 // Copies `root`'s values of `n` tensors to every rank (one flat buffer).
 int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, size_t errlen) {
-  try {
+  return guarded(err, errlen, [&] {
     auto* group = static_cast<Group*>(g);
     auto ts = gather(tensors, n);
     if (ts.empty()) return 0;
@@ -130,22 +139,14 @@ int figs_dist_broadcast(void* g, void** tensors, int n, int root, char* err, siz
     group->pg->broadcast(buf, o)->wait();
     unflatten(buf[0], ts);
     return 0;
-  } catch (const std::exception& e) {
-    return fail(err, errlen, e.what());
-  } catch (...) {
-    return fail(err, errlen, "unknown C++ exception");
-  }
+  });
 }
 
 int figs_dist_barrier(void* g, char* err, size_t errlen) {
-  try {
+  return guarded(err, errlen, [&] {
     static_cast<Group*>(g)->pg->barrier()->wait();
     return 0;
-  } catch (const std::exception& e) {
-    return fail(err, errlen, e.what());
-  } catch (...) {
-    return fail(err, errlen, "unknown C++ exception");
-  }
+  });
 }
 
 }  // extern "C"

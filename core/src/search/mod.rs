@@ -435,15 +435,12 @@ impl Search {
         let mut vars: Vec<(String, Tensor)> =
             self.vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let mut bytes = Vec::new();
         for (name, t) in vars {
             let values = Vec::<f32>::try_from(t.detach().to_device(Device::Cpu).flatten(0, -1)).unwrap_or_default();
-            for b in name.bytes().chain(values.iter().flat_map(|v| v.to_bits().to_le_bytes())) {
-                h ^= b as u64;
-                h = h.wrapping_mul(0x0100_0000_01b3);
-            }
+            bytes.extend(name.bytes().chain(values.iter().flat_map(|v| v.to_bits().to_le_bytes())));
         }
-        format!("{h:016x}")
+        format!("{:016x}", crate::checkpoint::fnv1a(bytes.into_iter()))
     }
 
     /// Whether to stop before the next step. With a collective every rank must agree (each
