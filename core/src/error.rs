@@ -18,6 +18,11 @@ pub enum Error {
     #[error("{}: {source}", path.display())]
     GraphFile { path: std::path::PathBuf, source: Box<Error> },
 
+    /// A session call made before what it needs (no data, no supernet, no search yet) or
+    /// with an argument that names nothing; the message says what to do first.
+    #[error("{0}")]
+    Session(String),
+
     /// A configuration value is out of range or inconsistent.
     #[error("invalid setting `{name}`: {message}")]
     Config { name: String, message: String },

@@ -25,6 +25,7 @@ pub mod plot;
 pub mod plugin;
 pub mod regularizer;
 pub mod search;
+pub mod session;
 pub mod settings_diff;
 pub mod space;
 pub mod train;

@@ -1,10 +1,9 @@
 //! `data`: pick the data set or show the current one.
 
-use crate::session::Session;
-use anyhow::{bail, Result};
+use crate::shell::Shell;
+use anyhow::Result;
 use clap::Args;
-use figs::data::{load_cifar10_dir, load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
-use serde_json::json;
+use figs::session::DataSpec;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -28,60 +27,22 @@ pub struct DataArgs {
     json: bool,
 }
 
-pub fn run(s: &mut Session, a: DataArgs) -> Result<()> {
-    if let Some(kind) = &a.kind {
-        let dir = |default: Option<&str>| -> Result<PathBuf> {
-            match (&a.dir, default) {
-                (Some(d), _) => Ok(d.clone()),
-                (None, Some(d)) => Ok(PathBuf::from(d)),
-                (None, None) => bail!("`data {kind}` needs a directory: `data {kind} DIR`"),
-            }
-        };
-        let (desc, mut tt): (String, TrainTest) = match kind.as_str() {
-            "fashion-mnist" | "fmnist" => {
-                let d = dir(Some(FASHION_MNIST_DIR))?;
-                (format!("Fashion-MNIST ({})", d.display()), load_idx_dir(&d)?)
-            }
-            "mnist" | "idx" => {
-                let d = dir(None)?;
-                (format!("IDX files ({})", d.display()), load_idx_dir(&d)?)
-            }
-            "cifar10" | "cifar-10" => {
-                let d = dir(None)?;
-                (format!("CIFAR-10 ({})", d.display()), load_cifar10_dir(&d)?)
-            }
-            "synthetic" => {
-                if a.size < 64 {
-                    bail!("--size must be at least 64, got {}", a.size);
-                }
-                ("synthetic".to_string(), synthetic(a.size, (a.size / 4).max(16), (1, 28, 28), 10, s.opts.seed))
-            }
-            other => {
-                bail!("unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR or synthetic")
-            }
-        };
-        if a.train_limit > 0 {
-            tt.train = tt.train.take(a.train_limit);
+pub fn run(sh: &mut Shell, a: DataArgs) -> Result<()> {
+    let info = match &a.kind {
+        Some(kind) => {
+            let mut spec = DataSpec::new(kind).limit(a.train_limit, a.test_limit).size(a.size);
+            spec.dir = a.dir.clone();
+            sh.core.data(spec)?
         }
-        if a.test_limit > 0 {
-            tt.test = tt.test.take(a.test_limit);
-        }
-        s.data = Some((desc, tt));
-    }
-    let Some((desc, tt)) = &s.data else {
-        bail!("no data set yet: `data fashion-mnist`, `data mnist DIR`, `data cifar10 DIR` or `data synthetic`")
+        None => sh.core.data_info()?,
     };
-    let (c, h, w) = tt.train.image_shape();
     if a.json {
-        let v = json!({"data": desc, "train": tt.train.len(), "test": tt.test.len(),
-            "image": [c, h, w], "classes": tt.train.classes});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&info)?);
     } else {
+        let [c, h, w] = info.image;
         println!(
-            "data: {desc}: {} train / {} test images of {c}x{h}x{w}, {} classes",
-            tt.train.len(),
-            tt.test.len(),
-            tt.train.classes
+            "data: {}: {} train / {} test images of {c}x{h}x{w}, {} classes",
+            info.data, info.train, info.test, info.classes
         );
     }
     Ok(())

@@ -1,24 +1,22 @@
 //! `figs search` (`cmd_job`): the main job, end to end.
 
-use crate::format::{bar, human, human_unit, parse_count, parse_target, step_message, table};
+use crate::format::{human, human_unit, parse_count, parse_target, table};
+use crate::progress::Bars;
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::checkpoint;
-use figs::count::{count, Counts};
-use figs::device::{device_name, DeviceChoice};
-use figs::export::Exported;
-use figs::gate::{GateConfig, RegSource};
-use figs::graph::Graph;
-use figs::plot::{alive_width_chart, WidthRow};
-use figs::regularizer::{Regularizer, Source};
-use figs::search::{Search, SearchConfig};
-use figs::space::parse_kv;
-use figs::train::{train_network, Init, TrainConfig, TrainResult};
+use figs::count::count;
+use figs::device::DeviceChoice;
+use figs::gate::RegSource;
+use figs::regularizer::Regularizer;
+use figs::search::Search;
+use figs::session::{DataSpec, Options, PlotKind, Progress, RegularizerChange, RetrainSpec, Session};
+use figs::train::Init;
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 #[derive(Args, Debug)]
 pub struct SearchArgs {
@@ -121,6 +119,35 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
     Ok(())
 }
 
+/// The session options of the job's flags.
+fn options(a: &SearchArgs, out: PathBuf, target: Option<String>) -> Options {
+    Options {
+        seed: a.seed,
+        device: a.device,
+        batch_size: a.batch_size,
+        lr: a.lr,
+        gate_lr: a.gate_lr,
+        optimizer: a.optimizer,
+        tau: a.tau,
+        tau_final: a.tau_final,
+        straight_through: a.straight_through,
+        reg_source: a.reg_source,
+        lambda: a.lambda,
+        target,
+        steps: a.steps,
+        gamma_threshold: a.gamma_threshold,
+        eval_every: a.eval_every,
+        out,
+        threads: a.threads,
+        checkpoint_every: a.checkpoint_every,
+        keep_checkpoints: a.keep_checkpoints,
+        plugin_path: Vec::new(),
+    }
+}
+
+/// The main job: the session's calls in order (data, supernet, regularizer, init or
+/// resume, step, export, plot, retrain seed and found, compare), with the run directory's
+/// files, checkpoints and data-parallel ranks around them.
 pub fn run(mut a: SearchArgs) -> Result<()> {
     if let Some(dir) = &a.resume {
         match &a.out {
@@ -131,9 +158,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         }
     }
     crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
-    let regularizer = crate::format::find_regularizer(&a.regularizer)?;
-    let reg_params = parse_kv(&a.reg_params)?;
-    let unit = regularizer.unit().to_string();
+    let unit = crate::format::find_regularizer(&a.regularizer)?.unit().to_string();
     if a.target_macs.is_some() && unit != "FLOPs" {
         anyhow::bail!(
             "--target-macs needs a FLOPs regularizer (flops, gamma_flops); `{}` measures {unit}: give --target in {unit} instead",
@@ -145,23 +170,32 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         Some(t) => Some(parse_target(t, &unit, &a.regularizer).map_err(|e| anyhow::anyhow!("--target: {e}"))?),
         None => a.target_macs.map(|m| 2.0 * m),
     };
-    if a.threads > 0 {
-        tch::set_num_threads(a.threads);
-    }
-    let device = a.device.resolve()?;
-    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search;
-    // rank 0 leads: it alone writes the run directory, prints, evaluates and exports.
-    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?)?;
-    let lead = group.as_ref().is_none_or(|g| g.rank() == 0);
-    let data = a.job.load(a.seed)?;
-    let (_, params, supernet) = crate::cmd_supernet::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
-    let sa = supernet.analyze()?;
-    let seed_counts = count(&supernet, &sa);
-
     let out = a.out.clone().unwrap_or_else(|| {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
         PathBuf::from(format!("runs/search-{t}"))
     });
+    let mut s = Session::new();
+    // `{}` prints the shortest text that parses back to the same number.
+    s.options = options(&a, out.clone(), target.map(|t| format!("{t}")));
+    if a.threads > 0 {
+        tch::set_num_threads(a.threads);
+    }
+    a.device.resolve()?;
+    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search;
+    // rank 0 leads: it alone writes the run directory, prints, evaluates and exports.
+    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?)?;
+    let lead = group.as_ref().is_none_or(|g| g.rank() == 0);
+    let spec = if a.job.synthetic { DataSpec::new("synthetic") } else { DataSpec::new("idx").dir(&a.job.data) };
+    s.data(spec.limit(a.job.train_limit, a.job.test_limit))?;
+    let params: Vec<&str> = a.job.params.iter().map(String::as_str).collect();
+    let seed_info = s.build_supernet(&a.job.space, &params)?;
+    let reg = s.configure_regularizer(RegularizerChange {
+        name: Some(a.regularizer.clone()),
+        params: a.reg_params.clone(),
+        ..RegularizerChange::default()
+    })?;
+    flush(&mut s);
+
     let ck_dir = out.join("checkpoints");
     let holds_run = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
     if lead && a.resume.is_some() && checkpoint::list(&ck_dir).is_empty() {
@@ -174,68 +208,38 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             out.display()
         );
     }
-
-    let steps_per_epoch = (data.train.len() / a.batch_size).max(1) as u64;
-    let retrain_steps = ((a.epochs * steps_per_epoch as f64).round() as u64).max(1);
-    let search_cfg = SearchConfig {
-        seed: a.seed,
-        device: a.device,
-        batch_size: a.batch_size,
-        steps: a.steps,
-        lr: a.lr,
-        optimizer: a.optimizer,
-        weight_decay: 0.0,
-        gate_lr: a.gate_lr,
-        lambda: a.lambda,
-        regularizer: a.regularizer.clone(),
-        regularizer_params: reg_params,
-        gamma_threshold: a.gamma_threshold,
-        gate: GateConfig {
-            tau: a.tau,
-            tau_final: (a.tau_final != a.tau).then_some(a.tau_final),
-            straight_through: a.straight_through,
-            reg_source: a.reg_source,
-            ..GateConfig::default()
-        },
-        val_fraction: 0.1,
-        target,
-        ..SearchConfig::default()
-    };
     // Every setting is checked (and the regularizer bound) before anything is written: a
     // bad value leaves no half-made run directory behind.
-    let gamma = regularizer.source() == Source::BnGamma;
-    let regularizer: Arc<dyn Regularizer> = Arc::new(regularizer);
-    let mut search = if a.resume.is_some() {
+    if a.resume.is_some() {
         let (step, dir) = checkpoint::list(&ck_dir).pop().context("no checkpoint")?;
-        let s = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
-        let want = SearchConfig { regularizer: s.config().regularizer.clone(), ..search_cfg.clone() };
-        if s.config() != &want {
+        s.load(&dir)?;
+        let search = s.search()?;
+        let want = s.options.search_config(&search.config().regularizer, reg.params.clone(), target);
+        if search.config() != &want {
             anyhow::bail!(
                 "--resume: the run in {} was started with other settings ({}); give the flags it was started with (its config.json)",
                 out.display(),
-                figs::settings_diff::settings_diff(s.config(), &want)
+                figs::settings_diff::settings_diff(search.config(), &want)
             );
         }
         if lead {
             println!("resuming {} from step {step} ({})", out.display(), dir.display());
         }
-        s
     } else {
-        Search::new(&supernet, &data.train, search_cfg.clone(), regularizer.clone())?
-    };
-    if group.is_none() && search.resumed_world() > 1 {
+        s.init()?;
+    }
+    let world_before = s.search()?.resumed_world();
+    if group.is_none() && world_before > 1 {
         anyhow::bail!(
-            "--resume: the run in {} was searched by {} ranks; resume it under torchrun with --nproc-per-node {} (the global batch depends on it)",
-            out.display(),
-            search.resumed_world(),
-            search.resumed_world()
+            "--resume: the run in {} was searched by {world_before} ranks; resume it under torchrun with --nproc-per-node {world_before} (the global batch depends on it)",
+            out.display()
         );
     }
     if let Some(g) = group {
         let world = g.world();
-        search.set_collective(Arc::new(g))?;
+        s.search_mut()?.set_collective(Arc::new(g))?;
         if !lead {
-            return follow(&mut search, a.steps);
+            return follow(s.search_mut()?, a.steps);
         }
         println!(
             "data-parallel search: {world} ranks, {} examples per rank and step, global batch {}",
@@ -254,120 +258,88 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         std::fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old run in {}", out.display()))?;
     }
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
-    let train_cfg = TrainConfig {
-        seed: a.seed,
-        device: a.device,
-        batch_size: a.batch_size,
-        steps: retrain_steps,
-        lr: a.lr,
-        weight_decay: 0.0,
-    };
+    let data = s.data_info()?;
+    let train_cfg = s.options.train_config(data.train, a.epochs);
+    let space_params = s.space().map(|(_, p)| p.clone()).unwrap_or_default();
     write_json(
         &out.join("config.json"),
         &json!({
-            "space": a.job.space, "space_params": params, "search": search_cfg, "retrain": train_cfg,
-            "data": a.job.data_name(),
+            "space": a.job.space, "space_params": space_params, "search": s.search()?.config(),
+            "retrain": train_cfg, "data": a.job.data_name(),
             "train_limit": a.job.train_limit, "test_limit": a.job.test_limit,
             "figs_version": env!("CARGO_PKG_VERSION"),
         }),
     )?;
+    let supernet = s.supernet()?.clone();
     supernet.save(&out.join("supernet.json"))?;
 
     println!(
         "figs search: {} on {} ({} train / {} test images), device {}, run directory {}",
         a.job.space,
         a.job.data_name(),
-        data.train.len(),
-        data.test.len(),
-        device_name(device),
+        data.train,
+        data.test,
+        seed_info.device,
         out.display()
     );
     println!(
         "supernet: {} nodes, {} channel groups ({} searchable), {} params, {} MACs",
-        supernet.nodes.len(),
-        sa.groups.len(),
-        sa.groups.iter().filter(|g| g.gated).count(),
-        human(seed_counts.params as f64),
-        human(seed_counts.macs as f64)
+        seed_info.nodes,
+        seed_info.groups.len(),
+        seed_info.groups.iter().filter(|g| g.searchable).count(),
+        human(seed_info.params as f64),
+        human(seed_info.macs as f64)
     );
+    let cost0 = s.search()?.initial_cost();
+    println!("regularizer: {} (source {}), supernet cost {}", a.regularizer, reg.source, human_unit(cost0, &unit));
 
-    let cost0 = search.initial_cost();
-    println!(
-        "regularizer: {} (source {}), supernet cost {}",
-        a.regularizer,
-        search.source().as_str(),
-        human_unit(cost0, &unit)
-    );
     // Ctrl-C stops the running phase after the current step; the run still exports,
     // plots and reports what it has. A second Ctrl-C ends the process (not at the prompt).
     let cancel = crate::interrupt::fresh();
-    let mut metrics = open_metrics(&out.join("metrics.jsonl"), &search)?;
-    let pb = bar(a.steps, "search");
-    pb.inc(search.steps_done());
-    let started = std::time::Instant::now();
-    let mut done = search.steps_done();
-    let mut failure = None;
-    while done < a.steps {
-        let next = |every: u64| if every > 0 { (done / every + 1) * every } else { a.steps };
-        let chunk = next(a.eval_every).min(next(a.checkpoint_every)).min(a.steps) - done;
-        let mut write_err = None;
-        let ran = search.run(chunk, &cancel, |m| {
-            pb.inc(1);
-            pb.set_message(step_message(m, cost0));
-            let line = format!("{}\n", json!({"kind": "step", "metrics": m}));
-            if let Err(e) = metrics.write_all(line.as_bytes()) {
-                write_err.get_or_insert(e);
+    s.set_cancel(cancel.clone());
+    let metrics = Arc::new(Mutex::new(open_metrics(&out.join("metrics.jsonl"), s.search()?)?));
+    let write_err: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
+    let bars = Bars::for_run(a.steps);
+    {
+        let (bars, metrics, write_err) = (bars.clone(), metrics.clone(), write_err.clone());
+        s.set_progress(move |p| {
+            bars.handle(&p);
+            let line = match p {
+                Progress::Step { metrics: m, .. } => json!({"kind": "step", "metrics": m}),
+                Progress::Eval { metrics: ev, .. } => json!({"kind": "eval", "metrics": ev}),
+                Progress::Train { .. } => return,
+            };
+            let mut f = metrics.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = f.write_all(format!("{line}\n").as_bytes()) {
+                write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
             }
         });
-        if let Some(e) = write_err {
-            return Err(e).context("cannot write metrics.jsonl");
-        }
-        done = search.steps_done();
-        if let Err(e) = ran {
-            failure = Some(e);
-            break;
-        }
-        let stopped = cancel.load(Ordering::SeqCst);
-        let scheduled_eval = done == a.steps || (a.eval_every > 0 && done % a.eval_every == 0);
-        let checkpoint_now = a.checkpoint_every > 0 && (done % a.checkpoint_every == 0 || done == a.steps || stopped);
-        // An evaluation recalibrates BN statistics. A scheduled one belongs to the run, so
-        // the checkpoint comes after it (a resume then has it); the extra one at a Ctrl-C
-        // step does not, so the checkpoint comes before it.
-        if checkpoint_now && !scheduled_eval {
-            save_checkpoint(&search, &ck_dir, a.keep_checkpoints)?;
-        }
-        if !(stopped || scheduled_eval) {
-            continue;
-        }
-        let ev = search.evaluate()?;
-        if checkpoint_now && scheduled_eval {
-            save_checkpoint(&search, &ck_dir, a.keep_checkpoints)?;
-        }
-        metrics.write_all(format!("{}\n", json!({"kind": "eval", "metrics": ev})).as_bytes())?;
-        let line = format!(
-            "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
-            ev.step,
-            ev.accuracy,
-            ev.loss,
-            human_unit(ev.cost, &unit),
-            100.0 * ev.cost / cost0
-        );
-        // println on a hidden bar (output not a terminal) prints nothing; suspend always does.
-        pb.suspend(|| println!("{line}"));
-        if cancel.load(Ordering::SeqCst) {
-            break;
-        }
     }
-    pb.finish_and_clear();
+    let started = std::time::Instant::now();
+    let todo = a.steps.saturating_sub(s.search()?.steps_done());
+    let ran = if todo > 0 { s.step(todo).map(|_| ()) } else { Ok(()) };
+    if let Some(e) = write_err.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(e).context("cannot write metrics.jsonl");
+    }
+    let done = s.search()?.steps_done();
+    let failure = ran.err();
+    if failure.is_none() && cancel.load(Ordering::SeqCst) {
+        // Not a scheduled evaluation: the checkpoint (saved at the stop) comes before it.
+        let ev = s.evaluate()?;
+        bars.handle(&Progress::Eval { metrics: &ev.eval, initial_cost: cost0, unit: &unit });
+        let line = json!({"kind": "eval", "metrics": ev.eval});
+        metrics.lock().unwrap_or_else(|e| e.into_inner()).write_all(format!("{line}\n").as_bytes())?;
+    }
+    bars.finish();
     if let Some(e) = &failure {
         // The step that failed was not applied, but the steps before it may already be
         // poisoned: the newest checkpoint is the last state known to be good.
         match checkpoint::list(&ck_dir).pop() {
             Some((step, dir)) => {
                 eprintln!("error: {e}");
-                search = Search::resume(&supernet, &data.train, regularizer.clone(), &dir)?;
+                s.load(&dir)?;
                 // BN statistics for the export's fixed gates, as every export has.
-                search.evaluate()?;
+                s.evaluate()?;
                 eprintln!("exporting the last good state instead: the checkpoint at step {step}; nothing is retrained");
             }
             None => anyhow::bail!("{e} (no checkpoint to fall back on: nothing exported)"),
@@ -387,53 +359,46 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         secs,
         done as f64 / secs.max(1e-9)
     );
+    let search = s.search()?;
     if search.rank_world().1 > 1 {
         println!("rank 0: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
     }
 
-    let exported = search.export_network()?;
-    let mut written = vec![out.join("arch.json"), exported.save(&out.join("arch.json"))?];
+    let exported = s.export_to(&out.join("arch.json"), None)?;
+    let mut written = exported.files.clone();
     // The architecture and weights are what the run is for; a graph that PyTorch cannot
     // name the same way costs only model.py.
-    match exported.save_module(&out) {
+    match s.export_module(&out) {
         Ok(p) => written.push(p),
         Err(e) => eprintln!("warning: no model.py: {e}"),
     }
-    let Exported { graph: found, report, weights } = exported;
-    let fa = found.analyze()?;
-    let found_counts = count(&found, &fa);
-    let alive = search.alive();
-    let rows: Vec<WidthRow> = alive
-        .iter()
-        .filter(|g| g.gated)
-        .map(|g| WidthRow { group: g.name.clone(), supernet: g.width, found: g.alive })
-        .collect();
-    let table_rows: Vec<Vec<String>> = alive
+    let search = s.search()?;
+    let table_rows: Vec<Vec<String>> = search
+        .alive()
         .iter()
         .filter(|g| g.gated)
         .map(|g| vec![g.name.clone(), g.width.to_string(), g.alive.to_string(), format!("{:.2}", g.mean_prob)])
         .collect();
-    if gamma {
+    if reg.source == figs::regularizer::Source::BnGamma.as_str() {
         println!("\nalive width per channel group (rule: |γ| > {}):", a.gamma_threshold);
         println!("{}", table(&["group", "supernet", "found", "alive frac"], &table_rows));
     } else {
         println!("\nalive width per channel group (rule: a > 0):");
         println!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
     }
-    if !report.removed_nodes.is_empty() {
-        println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
+    if !exported.removed_nodes.is_empty() {
+        println!("removed nodes (dead branches): {}", exported.removed_nodes.join(", "));
     }
-    if !report.kept_at_one.is_empty() {
+    if !exported.kept_at_one.is_empty() {
         println!(
             "groups that died but were kept at width 1 to keep the network connected: {}",
-            report.kept_at_one.join(", ")
+            exported.kept_at_one.join(", ")
         );
     }
-    if !report.folded.is_empty() {
-        let f: Vec<&str> = report.folded.iter().map(|f| f.node.as_str()).collect();
-        println!("constants of removed branches folded into the bias of: {}", f.join(", "));
+    if !exported.folded.is_empty() {
+        println!("constants of removed branches folded into the bias of: {}", exported.folded.join(", "));
     }
-    if let Some(hint) = crate::format::nothing_pruned_hint(&search) {
+    if let Some(hint) = &exported.hint {
         eprintln!("note: {hint}");
     }
     let found_cost = search.current_cost();
@@ -448,8 +413,8 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         println!(
             "target {} MACs: landed at {} MACs ({:.1}% of the target; λ ended at {:.3})",
             human(t),
-            human(found_counts.macs as f64),
-            100.0 * found_counts.macs as f64 / t,
+            human(exported.macs as f64),
+            100.0 * exported.macs as f64 / t,
             search.lambda()
         );
     } else if let Some(t) = target {
@@ -461,73 +426,74 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             search.lambda()
         );
     }
-    let plots = alive_width_chart(
-        &format!("{}: alive channels per group (λ = {})", a.job.space, a.lambda),
-        &rows,
-        &out.join("alive_width"),
-    )?;
-    println!("wrote {}", written.iter().chain(&plots).map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    let chart = s.plot(PlotKind::Widths, Some(&out.join("alive_width")), &[])?;
+    written.extend(chart.paths());
+    println!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
     println!(
         "in Python: `import sys; sys.path.insert(0, \"{}\"); from model import load; net = load().eval()` (needs only torch)",
         out.display()
     );
 
-    let mut results: Vec<(&str, &Graph, Counts, Option<TrainResult>)> =
-        vec![("seed", &supernet, seed_counts, None), ("found", &found, found_counts, None)];
+    let found = s.found().context("the export above made the found network")?;
+    let rows = [("seed", count(&supernet, &supernet.analyze()?)), ("found", count(found, &found.analyze()?))];
+    let mut results = Vec::new();
     if !a.no_retrain && failure.is_none() {
-        for (name, graph, _, res) in results.iter_mut() {
+        for (name, spec) in [("seed", RetrainSpec::seed()), ("found", RetrainSpec::found().init(a.init))] {
             if cancel.load(Ordering::SeqCst) {
                 println!("retraining of the {name} network skipped (Ctrl-C)");
                 continue;
             }
-            let pb = bar(train_cfg.steps, name);
-            let init = (*name == "found" && a.init == Init::Search).then_some(weights.as_slice());
-            let r = train_network(graph, init, &data.train, &data.test, &train_cfg, &cancel, |p| {
-                pb.inc(1);
-                pb.set_message(format!("loss {:.3}", p.loss));
-            })?;
-            pb.finish_and_clear();
-            if r.cancelled {
+            let r = s.retrain(spec.epochs(a.epochs).label(name));
+            bars.finish();
+            let r = r?;
+            if r.result.cancelled {
                 // A shorter training would not compare fairly with the other network.
                 println!(
                     "retraining of the {name} network stopped by Ctrl-C after {} steps; no accuracy reported",
-                    r.steps
+                    r.result.steps
                 );
                 continue;
             }
             println!(
                 "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}",
-                r.init.as_str(),
-                r.steps,
-                r.seconds,
-                r.test_accuracy
+                r.result.init.as_str(),
+                r.result.steps,
+                r.result.seconds,
+                r.result.test_accuracy
             );
-            *res = Some(r);
+            results.push(r);
         }
     }
     let mut summary_rows = Vec::new();
     let mut summary = Vec::new();
-    for (name, _, c, res) in &results {
+    for (name, c) in &rows {
+        let res = results.iter().find(|r| r.label == *name).map(|r| &r.result);
         summary_rows.push(vec![
             name.to_string(),
             human(c.params as f64),
             human(c.macs as f64),
-            res.as_ref().map(|r| format!("{:.4}", r.test_accuracy)).unwrap_or_else(|| "-".into()),
+            res.map(|r| format!("{:.4}", r.test_accuracy)).unwrap_or_else(|| "-".into()),
         ]);
         summary.push(json!({"network": name, "params": c.params, "macs": c.macs,
-            "test_accuracy": res.as_ref().map(|r| r.test_accuracy), "init": res.as_ref().map(|r| r.init), "retrain": res}));
+            "test_accuracy": res.map(|r| r.test_accuracy), "init": res.map(|r| r.init), "retrain": res}));
     }
     println!(
         "\nseed vs found ({} retraining steps each, same recipe):\n{}",
         if a.no_retrain { 0 } else { train_cfg.steps },
         table(&["network", "params", "MACs", "test acc"], &summary_rows)
     );
-    println!("MACs: found / seed = {:.3}", found_counts.macs as f64 / seed_counts.macs as f64);
+    println!("MACs: found / seed = {:.3}", rows[1].1.macs as f64 / rows[0].1.macs as f64);
     write_json(&out.join("summary.json"), &json!(summary))?;
     if let Some(e) = failure {
         anyhow::bail!("the search failed at step {done} ({e}); arch.json holds the last checkpoint's network");
     }
     Ok(())
+}
+
+fn flush(s: &mut Session) {
+    for w in s.take_warnings() {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// A rank other than 0: takes its part in every step (the collectives need it), writes
@@ -560,18 +526,6 @@ fn dist_timeout() -> Result<std::time::Duration> {
         },
         Err(_) => Ok(std::time::Duration::from_secs(1800)),
     }
-}
-
-/// Writes a checkpoint of `search` under `dir` and keeps the newest `keep`.
-fn save_checkpoint(search: &Search, dir: &Path, keep: usize) -> Result<()> {
-    let path = dir.join(checkpoint::name(search.steps_done()));
-    if path.exists() {
-        return Ok(()); // a resumed run starts at a checkpoint it already has
-    }
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    search.save_checkpoint(&path).context("the previous checkpoints are intact")?;
-    checkpoint::prune(dir, keep.max(1))?;
-    Ok(())
 }
 
 /// metrics.jsonl for appending, holding exactly the steps and evaluations of `search`

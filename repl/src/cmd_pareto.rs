@@ -90,7 +90,7 @@ pub fn run(a: ParetoArgs) -> Result<()> {
     }
     // One data set for every point: the synthetic one is always drawn with seed 0.
     let data = a.job.load(0)?;
-    let (_, space_params, _) = crate::cmd_supernet::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
+    let (_, space_params, _) = figs::session::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
     let recipe = Recipe {
         space: a.job.space.clone(),
         space_params,

@@ -1,13 +1,12 @@
 //! `export`, `retrain`, `compare`.
 
-use crate::format::{bar, human, table};
-use crate::session::{Retrained, Session};
-use anyhow::{bail, Result};
+use crate::format::{human, table};
+use crate::progress::Bars;
+use crate::shell::Shell;
+use anyhow::Result;
 use clap::Args;
-use figs::count::count;
 use figs::export::Exported;
-use figs::graph::Graph;
-use figs::train::{train_network, Init, TrainConfig};
+use figs::session::{Network, RetrainSpec};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -61,167 +60,94 @@ pub struct RetrainArgs {
     json: bool,
 }
 
-pub fn export(s: &mut Session, a: ExportArgs) -> Result<()> {
-    if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
-        let e = Exported::load(from)?;
-        let files = e.save_pytorch(dir)?;
-        return print_written(&files, a.json);
-    }
-    let e = s.search()?.export_network()?;
-    let hint = crate::format::nothing_pruned_hint(s.search()?);
-    let path = a.file.unwrap_or_else(|| s.opts.out.join("arch.json"));
-    let mut files = vec![path.clone(), e.save(&path)?];
-    if let Some(dir) = &a.pytorch {
-        files.extend(e.save_pytorch(dir)?);
-    }
-    let (g, report) = (&e.graph, &e.report);
-    let c = count(g, &g.analyze()?);
-    if a.json {
-        let v = json!({"file": path, "files": files, "params": c.params, "macs": c.macs,
-            "removed_nodes": report.removed_nodes, "kept_at_one": report.kept_at_one,
-            "folded": report.folded.iter().map(|f| &f.node).collect::<Vec<_>>()});
-        println!("{}", serde_json::to_string_pretty(&v)?);
-    } else {
-        println!("exported {} params, {} MACs: {}", human(c.params as f64), human(c.macs as f64), paths(&files));
-        if !report.removed_nodes.is_empty() {
-            println!("removed nodes (dead branches): {}", report.removed_nodes.join(", "));
-        }
-        if !report.kept_at_one.is_empty() {
-            println!("kept at width 1 to stay connected: {}", report.kept_at_one.join(", "));
-        }
-        if !report.folded.is_empty() {
-            let f: Vec<&str> = report.folded.iter().map(|f| f.node.as_str()).collect();
-            println!("constants of removed branches folded into the bias of: {}", f.join(", "));
-        }
-    }
-    if let Some(hint) = hint {
-        eprintln!("note: {hint}");
-    }
-    s.found = Some(e.graph);
-    s.found_weights = Some(e.weights);
-    s.unsaved_steps = 0;
-    Ok(())
-}
-
 fn paths(files: &[PathBuf]) -> String {
     files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }
 
-fn print_written(files: &[PathBuf], json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
+pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
+    if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
+        let files = Exported::load(from)?.save_pytorch(dir)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
+        } else {
+            println!("wrote {}", paths(&files));
+        }
+        return Ok(());
+    }
+    let file = a.file.unwrap_or_else(|| sh.core.options.out.join("arch.json"));
+    let r = sh.core.export_to(&file, a.pytorch.as_deref())?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!("wrote {}", paths(files));
+        println!("exported {} params, {} MACs: {}", human(r.params as f64), human(r.macs as f64), paths(&r.files));
+        if !r.removed_nodes.is_empty() {
+            println!("removed nodes (dead branches): {}", r.removed_nodes.join(", "));
+        }
+        if !r.kept_at_one.is_empty() {
+            println!("kept at width 1 to stay connected: {}", r.kept_at_one.join(", "));
+        }
+        if !r.folded.is_empty() {
+            println!("constants of removed branches folded into the bias of: {}", r.folded.join(", "));
+        }
+    }
+    if let Some(hint) = &r.hint {
+        eprintln!("note: {hint}");
     }
     Ok(())
 }
 
-pub fn retrain(s: &mut Session, a: RetrainArgs) -> Result<()> {
-    if !(a.epochs > 0.0 && a.epochs.is_finite()) {
-        bail!("--epochs must be positive, got {}", a.epochs);
-    }
-    let what = match &a.space {
-        Some(space) => format!("{space} {}", a.params.join(" ")).trim().to_string(),
-        None => a.what.clone(),
+pub fn retrain(sh: &mut Shell, a: RetrainArgs) -> Result<()> {
+    let network = match (&a.space, a.what.as_str()) {
+        (Some(space), _) => Network::Space { space: space.clone(), params: a.params.clone() },
+        (None, "found") => Network::Found,
+        (None, "seed") => Network::Seed,
+        (None, file) => Network::File(PathBuf::from(file)),
     };
-    let mut init: Option<figs::export::Weights> = None;
-    let graph: Graph = match (a.space.as_deref(), a.what.as_str()) {
-        (None, "found") if a.init == Init::Search => {
-            if s.found_weights.is_none() {
-                let e = s.search.as_ref().map(|x| x.export_network()).transpose()?;
-                let Some(e) = e else { bail!("nothing found yet: `init` and `step N` first") };
-                s.found = Some(e.graph);
-                s.found_weights = Some(e.weights);
-            }
-            init = s.found_weights.as_ref().map(|w| w.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect());
-            s.found.clone().ok_or_else(|| anyhow::anyhow!("nothing found yet"))?
-        }
-        (None, file) if a.init == Init::Search && file != "seed" => {
-            // An earlier export: arch.json with arch.safetensors beside it.
-            let e = Exported::load(std::path::Path::new(file))?;
-            init = Some(e.weights);
-            e.graph
-        }
-        (_, what) if a.init == Init::Search => {
-            bail!("--init search starts from exported weights (`found`, or an arch.json with its .safetensors); `{what}` has none")
-        }
-        (Some(space), _) => crate::cmd_supernet::build_space(space, &a.params, Some(&s.data()?.train))?.2,
-        (None, "found") => match (&s.found, &s.search) {
-            (Some(g), _) => g.clone(),
-            (None, Some(search)) => search.export()?.0,
-            (None, None) => bail!("nothing found yet: `init` and `step N` first, or `retrain FILE`"),
-        },
-        (None, "seed") => s.supernet()?.clone(),
-        (None, file) => Graph::load(std::path::Path::new(file))?,
-    };
-    let data = s.data()?.clone();
-    let o = &s.opts;
-    let steps = ((a.epochs * (data.train.len() / o.batch_size).max(1) as f64).round() as u64).max(1);
-    let cfg =
-        TrainConfig { seed: o.seed, device: o.device, batch_size: o.batch_size, steps, lr: o.lr, weight_decay: 0.0 };
-    if o.threads > 0 {
-        tch::set_num_threads(o.threads);
-    }
-    let cancel = crate::interrupt::fresh();
-    let pb = bar(steps, "retrain");
-    let r = train_network(&graph, init.as_deref(), &data.train, &data.test, &cfg, &cancel, |p| {
-        pb.inc(1);
-        pb.set_message(format!("loss {:.3}", p.loss));
-    })?;
-    pb.finish_and_clear();
-    let label = a.label.unwrap_or(what);
-    if r.cancelled {
-        println!("retraining stopped by Ctrl-C after {} of {steps} steps; no accuracy recorded", r.steps);
+    let spec = RetrainSpec { network, epochs: a.epochs, init: a.init, label: a.label, baseline: a.baseline };
+    sh.core.set_cancel(crate::interrupt::fresh());
+    let bars = Bars::attach(&mut sh.core, a.json);
+    let r = sh.core.retrain(spec);
+    bars.finish();
+    let r = r?;
+    if r.result.cancelled {
+        println!("retraining stopped by Ctrl-C after {} steps; no accuracy recorded", r.result.steps);
         return Ok(());
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&json!({"label": label, "result": r}))?);
+        println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "retrained {label} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
-            r.init.as_str(),
-            human(r.counts.params as f64),
-            human(r.counts.macs as f64),
-            r.steps,
-            r.seconds,
-            r.test_accuracy
+            "retrained {} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
+            r.label,
+            r.result.init.as_str(),
+            human(r.result.counts.params as f64),
+            human(r.result.counts.macs as f64),
+            r.result.steps,
+            r.result.seconds,
+            r.result.test_accuracy
         );
     }
-    s.retrained.retain(|x| x.label != label);
-    let baseline = a.baseline || a.what == "seed";
-    s.retrained.push(Retrained { label, result: r, baseline });
     Ok(())
 }
 
-pub fn compare(s: &mut Session, json: bool) -> Result<()> {
-    if s.retrained.is_empty() {
-        bail!("nothing retrained yet: `retrain seed` and `retrain found`");
-    }
+pub fn compare(sh: &mut Shell, json: bool) -> Result<()> {
+    let c = sh.core.compare()?;
     if json {
-        let v: Vec<_> = s
-            .retrained
-            .iter()
-            .map(|r| {
-                json!({"network": r.label, "params": r.result.counts.params, "macs": r.result.counts.macs,
-                "steps": r.result.steps, "init": r.result.init, "test_accuracy": r.result.test_accuracy})
-            })
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = s
-        .retrained
-        .iter()
-        .map(|r| {
-            vec![
-                r.label.clone(),
-                human(r.result.counts.params as f64),
-                human(r.result.counts.macs as f64),
-                r.result.steps.to_string(),
-                format!("{:.4}", r.result.test_accuracy),
-            ]
-        })
-        .collect();
+    let rows: Vec<Vec<String>> =
+        c.0.iter()
+            .map(|r| {
+                vec![
+                    r.network.clone(),
+                    human(r.params as f64),
+                    human(r.macs as f64),
+                    r.steps.to_string(),
+                    format!("{:.4}", r.test_accuracy),
+                ]
+            })
+            .collect();
     println!("{}", table(&["network", "params", "MACs", "steps", "test acc"], &rows));
     Ok(())
 }

@@ -1,16 +1,9 @@
 //! `supernet build|load|show`.
 
 use crate::format::{human, table};
-use crate::session::Session;
-use anyhow::{Context, Result};
+use crate::shell::Shell;
+use anyhow::Result;
 use clap::Subcommand;
-use figs::count::count;
-use figs::data::Dataset;
-use figs::graph::Graph;
-use figs::plugin::Plugin;
-use figs::space::{parse_kv, SearchSpace};
-use serde_json::json;
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
@@ -32,97 +25,49 @@ pub enum SupernetCmd {
     },
 }
 
-pub fn run(s: &mut Session, c: SupernetCmd) -> Result<()> {
-    match c {
+pub fn run(sh: &mut Shell, c: SupernetCmd) -> Result<()> {
+    let dropped = sh.core.has_search();
+    let json = match c {
         SupernetCmd::Build { space, params } => {
-            let (plugin, p, g) = build_space(&space, &params, s.data.as_ref().map(|(_, d)| &d.train))?;
-            set(s, g);
-            s.space = Some((plugin, p));
+            let params: Vec<&str> = params.iter().map(String::as_str).collect();
+            sh.core.build_supernet(&space, &params)?;
+            false
         }
         SupernetCmd::Load { file } => {
-            let g = Graph::load(&file)?;
-            set(s, g);
-            s.space = None;
+            sh.core.load_supernet(&file)?;
+            false
         }
-        SupernetCmd::Show { json } => return show(s, json),
-    }
-    show(s, false)
-}
-
-/// Builds a network from a search space; `resolution`, `channels` and `classes` default to
-/// those of `data` when given.
-pub fn build_space(
-    space: &str,
-    params: &[String],
-    data: Option<&Dataset>,
-) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
-    let plugin = crate::format::find_space(space)?;
-    let mut p = parse_kv(params)?;
-    if let Some(d) = data {
-        let (ch, h, _) = d.image_shape();
-        let known: Vec<String> = plugin.params().into_iter().map(|p| p.name).collect();
-        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes)] {
-            if known.iter().any(|n| n == k) {
-                p.entry(k.to_string()).or_insert_with(|| v.to_string());
-            }
-        }
-    }
-    let g = plugin.build(&p).with_context(|| format!("building space `{space}`"))?;
-    Ok((plugin, p, g))
-}
-
-fn set(s: &mut Session, g: Graph) {
-    if s.search.is_some() {
+        SupernetCmd::Show { json } => return show(sh, json),
+    };
+    if dropped {
         println!("(the previous search is dropped; `init` starts one on the new supernet)");
     }
-    s.supernet = Some(g);
-    s.search = None;
-    s.found = None;
-    s.found_weights = None;
-    s.unsaved_steps = 0;
+    show(sh, json)
 }
 
-fn show(s: &Session, json: bool) -> Result<()> {
-    let g = s.supernet()?;
-    let a = g.analyze()?;
-    let c = count(g, &a);
-    // The device the search runs on (or would at the next `init`), not just the option.
-    let device = match &s.search {
-        Some(search) => figs::device::device_name(search.device()),
-        None => match s.opts.device.resolve() {
-            Ok(d) => figs::device::device_name(d),
-            // `init` explains why; here it is one word in a summary line.
-            Err(_) => "unavailable here".into(),
-        },
-    };
+fn show(sh: &Shell, json: bool) -> Result<()> {
+    let info = sh.core.supernet_info()?;
     if json {
-        let groups: Vec<_> =
-            a.groups.iter().map(|g| json!({"group": g.name, "width": g.width, "searchable": g.gated})).collect();
-        let v = json!({"name": g.name, "nodes": g.nodes.len(), "params": c.params, "macs": c.macs,
-            "input": [g.input.channels, g.input.height, g.input.width], "classes": g.classes,
-            "device": device, "device_option": s.opts.to_json()["device"], "groups": groups});
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&info)?);
         return Ok(());
     }
+    let [c, h, w] = info.input;
     println!(
-        "supernet {}: input {}x{}x{}, {} classes, {} nodes, {} channel groups ({} searchable), {} params, {} MACs, device {} (option {})",
-        g.name,
-        g.input.channels,
-        g.input.height,
-        g.input.width,
-        g.classes,
-        g.nodes.len(),
-        a.groups.len(),
-        a.groups.iter().filter(|g| g.gated).count(),
-        human(c.params as f64),
-        human(c.macs as f64),
-        device,
-        s.opts.to_json()["device"].as_str().unwrap_or("auto")
+        "supernet {}: input {c}x{h}x{w}, {} classes, {} nodes, {} channel groups ({} searchable), {} params, {} MACs, device {} (option {})",
+        info.name,
+        info.classes,
+        info.nodes,
+        info.groups.len(),
+        info.groups.iter().filter(|g| g.searchable).count(),
+        human(info.params as f64),
+        human(info.macs as f64),
+        info.device,
+        info.device_option
     );
-    let rows: Vec<Vec<String>> = a
+    let rows: Vec<Vec<String>> = info
         .groups
         .iter()
-        .map(|g| vec![g.name.clone(), g.width.to_string(), if g.gated { "yes".into() } else { "no".into() }])
+        .map(|g| vec![g.group.clone(), g.width.to_string(), if g.searchable { "yes".into() } else { "no".into() }])
         .collect();
     println!("{}", table(&["group", "width", "searchable"], &rows));
     Ok(())

@@ -1,7 +1,7 @@
 //! The one command table: parsed by clap for the shell CLI (`figs search …`), for lines at
 //! the `figs>` prompt and for script files, so no command exists in only one of them.
 
-use crate::session::Session;
+use crate::shell::Shell;
 use crate::{cmd_cost, cmd_data, cmd_gates, cmd_job, cmd_pareto, cmd_plugins, cmd_retrain, cmd_search, cmd_supernet};
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -110,56 +110,50 @@ pub enum Flow {
 }
 
 /// Runs one command against the session.
-pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
+pub fn execute(sh: &mut Shell, cmd: Command) -> Result<Flow> {
+    let flow = run_command(sh, cmd);
+    sh.flush_warnings();
+    flow
+}
+
+fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
     match cmd {
         Command::Search(a) => cmd_job::run(a)?,
         Command::Pareto(a) => cmd_pareto::run(a)?,
         Command::Plugins(a) => cmd_plugins::run(a)?,
-        Command::Cost(a) => cmd_cost::run(a, s.supernet.as_ref())?,
-        Command::Data(a) => cmd_data::run(s, a)?,
-        Command::Supernet(c) => cmd_supernet::run(s, c)?,
-        Command::Regularizer(a) => cmd_search::regularizer(s, a)?,
-        Command::Init(a) => cmd_search::init(s, a)?,
-        Command::Step(a) => cmd_search::step(s, a)?,
-        Command::Eval(a) => cmd_search::eval(s, a.json)?,
-        Command::Status(a) => cmd_search::status(s, a.json)?,
-        Command::Gates(a) => cmd_gates::gates(s, a)?,
-        Command::Plot(a) => cmd_gates::plot(s, a)?,
-        Command::Export(a) => cmd_retrain::export(s, a)?,
-        Command::Retrain(a) => cmd_retrain::retrain(s, a)?,
-        Command::Compare(a) => cmd_retrain::compare(s, a.json)?,
+        Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
+        Command::Data(a) => cmd_data::run(sh, a)?,
+        Command::Supernet(c) => cmd_supernet::run(sh, c)?,
+        Command::Regularizer(a) => cmd_search::regularizer(sh, a)?,
+        Command::Init(a) => cmd_search::init(sh, a)?,
+        Command::Step(a) => cmd_search::step(sh, a)?,
+        Command::Eval(a) => cmd_search::eval(sh, a.json)?,
+        Command::Status(a) => cmd_search::status(sh, a.json)?,
+        Command::Gates(a) => cmd_gates::gates(sh, a)?,
+        Command::Plot(a) => cmd_gates::plot(sh, a)?,
+        Command::Export(a) => cmd_retrain::export(sh, a)?,
+        Command::Retrain(a) => cmd_retrain::retrain(sh, a)?,
+        Command::Compare(a) => cmd_retrain::compare(sh, a.json)?,
         Command::Save { path } => {
-            let out = s.opts.out.clone();
-            let search = s.search()?;
-            let path =
-                path.unwrap_or_else(|| out.join("checkpoints").join(figs::checkpoint::name(search.steps_done())));
-            search.save_checkpoint(&path)?;
-            println!("saved the search at step {} to {}", search.steps_done(), path.display());
-            s.unsaved_steps = 0;
+            let path = sh.core.save(path.as_deref())?;
+            println!("saved the search at step {} to {}", sh.core.search()?.steps_done(), path.display());
         }
         Command::Load { path } => {
-            let m = figs::checkpoint::load(&path)?.manifest;
-            let reg = crate::format::find_regularizer(&m.config.regularizer)?;
-            let (graph, train) = (s.supernet()?.clone(), s.data()?.train.clone());
-            let search = figs::search::Search::resume(&graph, &train, std::sync::Arc::new(reg.clone()), &path)?;
-            println!("loaded {}: step {}, regularizer {}", path.display(), search.steps_done(), m.config.regularizer);
-            s.regularizer = Some((reg, m.config.regularizer_params.clone()));
-            s.search = Some(search);
-            s.unsaved_steps = 0;
+            let l = sh.core.load(&path)?;
+            println!("loaded {}: step {}, regularizer {}", l.path.display(), l.step, l.regularizer);
         }
         Command::Set { name, value } => {
-            s.opts.set(&name, &value)?;
-            cmd_search::apply_live(s, &name)?;
-            get(s, Some(&name), false, true)?;
+            sh.core.set(&name, &value)?;
+            get(sh, Some(&name), false, true)?;
         }
-        Command::Get { name, json } => get(s, name.as_deref(), json, false)?,
-        Command::Run { file, check } => return crate::script::run_file(s, &file, check),
+        Command::Get { name, json } => get(sh, name.as_deref(), json, false)?,
+        Command::Run { file, check } => return crate::script::run_file(sh, &file, check),
         Command::Quit { force } => {
-            if s.unsaved_steps > 0 && !force && !s.quit_warned {
-                s.quit_warned = true;
+            let unexported = sh.core.unexported_steps();
+            if unexported > 0 && !force && !sh.quit_warned {
+                sh.quit_warned = true;
                 eprintln!(
-                    "warning: the search has {} steps that were not exported; `export` them, or `quit` again (or `quit --force`) to leave anyway",
-                    s.unsaved_steps
+                    "warning: the search has {unexported} steps that were not exported; `export` them, or `quit` again (or `quit --force`) to leave anyway"
                 );
                 return Ok(Flow::Continue);
             }
@@ -170,16 +164,10 @@ pub fn execute(s: &mut Session, cmd: Command) -> Result<Flow> {
 }
 
 /// Prints options; `named` prefixes a single value with `name = `.
-fn get(s: &Session, name: Option<&str>, json: bool, named: bool) -> Result<()> {
-    let all = s.opts.to_json();
+fn get(sh: &Shell, name: Option<&str>, json: bool, named: bool) -> Result<()> {
+    let all = sh.core.options.to_json();
     let value = match name {
-        Some(n) => match all.get(n) {
-            Some(v) => v.clone(),
-            None => anyhow::bail!(
-                "no option `{n}`; options: {}",
-                crate::session::OPTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
-            ),
-        },
+        Some(n) => sh.core.get(n)?,
         None => all.clone(),
     };
     if json {
@@ -195,7 +183,7 @@ fn get(s: &Session, name: Option<&str>, json: bool, named: bool) -> Result<()> {
         Some(n) if named => println!("{n} = {}", show(&value)),
         Some(_) => println!("{}", show(&value)),
         None => {
-            let rows: Vec<Vec<String>> = crate::session::OPTIONS
+            let rows: Vec<Vec<String>> = figs::session::OPTIONS
                 .iter()
                 .map(|(n, help)| vec![n.to_string(), show(&all[*n]), help.to_string()])
                 .collect();
@@ -276,9 +264,9 @@ fn one_line(rendered: &str, words: &[String]) -> String {
 }
 
 /// Parses and runs one line. Blank lines and `#` comments do nothing.
-pub fn execute_line(s: &mut Session, line: &str) -> Result<Flow> {
+pub fn execute_line(sh: &mut Shell, line: &str) -> Result<Flow> {
     match parse_line(line)? {
-        Some(cmd) => execute(s, cmd),
+        Some(cmd) => execute(sh, cmd),
         None => Ok(Flow::Continue),
     }
 }

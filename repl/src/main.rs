@@ -17,9 +17,10 @@ mod commands;
 mod format;
 mod interrupt;
 mod job_args;
+mod progress;
 mod repl;
 mod script;
-mod session;
+mod shell;
 
 use clap::Parser;
 use std::path::PathBuf;
@@ -47,7 +48,7 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let mut session = session::Session::default();
+    let mut session = shell::Shell::default();
     let result = match (cli.command, cli.commands) {
         (Some(cmd), _) => commands::execute(&mut session, cmd).map(|_| ()),
         (None, Some(text)) => script::run_text(&mut session, &script::split_commands(&text), "-c").map(|_| ()),

@@ -1,8 +1,9 @@
 //! The interactive prompt: rustyline with history, completion, hints and `\` continuation.
 
 use crate::commands::{execute_line, split_words, Flow, Line};
-use crate::session::{Session, OPTIONS};
+use crate::shell::Shell;
 use clap::CommandFactory;
+use figs::session::OPTIONS;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -206,7 +207,7 @@ impl Validator for Helper {
 
 impl rustyline::Helper for Helper {}
 
-fn refresh(d: &Arc<Mutex<Dynamic>>, s: &Session) {
+fn refresh(d: &Arc<Mutex<Dynamic>>, sh: &Shell) {
     let mut d = d.lock().unwrap_or_else(|e| e.into_inner());
     let plugins = figs::plugin::loaded();
     let of = |kind: &str| plugins.iter().filter(|p| p.info().kind == kind).map(|p| p.info().name.clone()).collect();
@@ -216,10 +217,10 @@ fn refresh(d: &Arc<Mutex<Dynamic>>, s: &Session) {
         .iter()
         .map(|p| (p.info().name.clone(), p.info().params.iter().map(|x| x.name.clone()).collect()))
         .collect();
-    d.regularizer = Some(s.regularizer.as_ref().map_or("flops".to_string(), |(r, _)| r.info().name.clone()));
-    d.groups = s
-        .supernet
-        .as_ref()
+    d.regularizer = Some(sh.core.regularizer_name());
+    d.groups = sh
+        .core
+        .try_supernet()
         .and_then(|g| g.analyze().ok())
         .map(|a| a.groups.iter().filter(|g| g.gated).map(|g| g.name.clone()).collect())
         .unwrap_or_default();
@@ -244,7 +245,7 @@ fn red(text: &str) -> String {
 /// Runs the prompt until `quit` or Ctrl-D.
 pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
     crate::interrupt::set_interactive();
-    let mut session = Session::default();
+    let mut session = Shell::default();
     figs::plugin::load_all();
     let dynamic = Arc::new(Mutex::new(Dynamic::default()));
     refresh(&dynamic, &session);
@@ -291,8 +292,8 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
             // Ctrl-C at the prompt clears the line; it never ends the session.
             Err(ReadlineError::Interrupted) => continue,
             Err(ReadlineError::Eof) => {
-                if session.unsaved_steps > 0 {
-                    eprintln!("warning: leaving with {} steps that were not exported", session.unsaved_steps);
+                if session.core.unexported_steps() > 0 {
+                    eprintln!("warning: leaving with {} steps that were not exported", session.core.unexported_steps());
                 }
                 break;
             }
@@ -302,8 +303,8 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
                 eprintln!("{} the line was not valid UTF-8 (a stray byte?); type it again", red("error:"));
             }
             Err(e) => {
-                if session.unsaved_steps > 0 {
-                    eprintln!("warning: leaving with {} steps that were not exported", session.unsaved_steps);
+                if session.core.unexported_steps() > 0 {
+                    eprintln!("warning: leaving with {} steps that were not exported", session.core.unexported_steps());
                 }
                 return Err(e.into());
             }

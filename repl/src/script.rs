@@ -3,7 +3,7 @@
 //! its line number.
 
 use crate::commands::{execute_line, parse_line, Command, Flow};
-use crate::session::Session;
+use crate::shell::Shell;
 use anyhow::{Context, Result};
 use std::path::Path;
 
@@ -38,12 +38,12 @@ pub fn commands(text: &str) -> Vec<(usize, String)> {
 
 /// Runs `text` command by command; `origin` names it in errors. Ctrl-C stops the script
 /// after the command it interrupted.
-pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
+pub fn run_text(sh: &mut Shell, text: &str, origin: &str) -> Result<Flow> {
     // A Ctrl-C from before the script must not stop it.
     crate::interrupt::fresh();
     for (line, cmd) in commands(text) {
         println!("figs> {cmd}");
-        let flow = execute_line(s, &cmd).with_context(|| format!("{origin}, line {line}: `{cmd}`"))?;
+        let flow = execute_line(sh, &cmd).with_context(|| format!("{origin}, line {line}: `{cmd}`"))?;
         if flow == Flow::Quit {
             return Ok(Flow::Quit);
         }
@@ -56,29 +56,29 @@ pub fn run_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
 
 /// Runs a script file, or with `check` only checks every line: that it parses, that `set`
 /// values are valid, and the scripts it runs, recursively.
-pub fn run_file(s: &mut Session, path: &Path, check: bool) -> Result<Flow> {
+pub fn run_file(sh: &mut Shell, path: &Path, check: bool) -> Result<Flow> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read script {}", path.display()))?;
     let origin = path.display().to_string();
     let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
-    if s.scripts.contains(&key) {
-        let chain: Vec<String> = s.scripts.iter().chain([&key]).map(|p| p.display().to_string()).collect();
+    if sh.scripts.contains(&key) {
+        let chain: Vec<String> = sh.scripts.iter().chain([&key]).map(|p| p.display().to_string()).collect();
         anyhow::bail!("script {origin} runs itself ({}); a script cannot run itself", chain.join(" → "));
     }
-    s.scripts.push(key);
-    let result = if check { check_text(s, &text, &origin) } else { run_text(s, &text, &origin) };
-    s.scripts.pop();
+    sh.scripts.push(key);
+    let result = if check { check_text(sh, &text, &origin) } else { run_text(sh, &text, &origin) };
+    sh.scripts.pop();
     result
 }
 
-fn check_text(s: &mut Session, text: &str, origin: &str) -> Result<Flow> {
+fn check_text(sh: &mut Shell, text: &str, origin: &str) -> Result<Flow> {
     let cmds = commands(text);
-    let mut opts = s.opts.clone();
+    let mut opts = sh.core.options.clone();
     for (line, cmd) in &cmds {
         let at = || format!("{origin}, line {line}: `{cmd}`");
         match parse_line(cmd).with_context(at)? {
             Some(Command::Set { name, value }) => opts.set(&name, &value).with_context(at)?,
             Some(Command::Run { file, .. }) => {
-                run_file(s, &file, true).with_context(at)?;
+                run_file(sh, &file, true).with_context(at)?;
             }
             _ => {}
         }

@@ -167,7 +167,7 @@ fn a_failing_line_stops_the_script_and_names_it() {
     let o = figs().args(["-c", "get lr; set lr -1; get lr"]).output().unwrap();
     let (stdout, stderr) = text(&o);
     assert!(!o.status.success());
-    assert!(stderr.contains("-c, line 2") && stderr.contains("`-1` is not valid for `lr`"), "{stderr}");
+    assert!(stderr.contains("-c, line 2") && stderr.contains("invalid setting `lr`: `-1` is not valid"), "{stderr}");
     assert_eq!(stdout.matches("figs> get lr").count(), 1, "nothing after the failing line ran:\n{stdout}");
 }
 

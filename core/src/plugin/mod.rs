@@ -181,6 +181,29 @@ pub fn shadowed(name: &str) -> Vec<PathBuf> {
         .collect()
 }
 
+/// The warning for a plugin that other files on the search path also declare (a plugin
+/// directory shadowing a bundled plugin), once per name and process.
+pub fn shadow_warning(info: &PluginInfo) -> Option<String> {
+    static WARNED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+    if warned.contains(&info.name) {
+        return None;
+    }
+    warned.push(info.name.clone());
+    let files: Vec<String> = shadowed(&info.name).iter().map(|f| f.display().to_string()).collect();
+    if files.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "plugin `{}` comes from {}; {} declare{} the same name and {} ignored (the first on the plugin path wins: check FIGS_PLUGIN_PATH)",
+        info.name,
+        info.path.display(),
+        files.join(", "),
+        if files.len() == 1 { "s" } else { "" },
+        if files.len() == 1 { "is" } else { "are" }
+    ))
+}
+
 /// The plugin search path: the entries of `FIGS_PLUGIN_PATH` (colon-separated; a directory,
 /// or one plugin file), then the directory of the running executable, where cargo puts the
 /// bundled plugins.
@@ -269,6 +292,21 @@ pub fn load_search_path() -> Vec<Error> {
         }
     }
     errors
+}
+
+/// Loads every plugin file in `dir` (or the file `dir` names) that is not loaded yet; the
+/// errors of files that fail to load, which stay unloaded.
+pub fn load_dir(dir: &Path) -> Vec<Error> {
+    let files: Vec<PathBuf> = if dir.is_file() {
+        vec![dir.to_path_buf()]
+    } else {
+        let mut f: Vec<PathBuf> =
+            std::fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+        f.retain(|p| p.extension().is_some_and(|x| x == std::env::consts::DLL_EXTENSION));
+        f.sort();
+        f
+    };
+    files.iter().filter(|p| !is_loaded(p)).filter_map(|p| try_load(p).err()).collect()
 }
 
 /// The plugin already loaded from this file, if any.

@@ -1,0 +1,455 @@
+//! One session API under every front end: the `figs>` prompt, `figs search` and Rust
+//! notebooks all drive a [`Session`] — pick data, build a supernet from a space plugin,
+//! choose a regularizer, `init`, `step`, evaluate, look at the gates, export, retrain,
+//! compare, plot. Every call returns a value ([`values`]) and prints nothing; the front ends
+//! format the values (the prompt as text or JSON, a notebook as HTML and SVG through
+//! [`display`]).
+//!
+//! Long calls (`step`, `retrain`) report through the progress hook
+//! ([`Session::set_progress`]) and stop between steps when the cancel flag
+//! ([`Session::set_cancel`]) is raised, keeping everything done so far.
+//!
+//! ```no_run
+//! # fn main() -> figs::Result<()> {
+//! use figs::session::{DataSpec, RetrainSpec, Session};
+//! let mut s = Session::new();
+//! s.data(DataSpec::new("fashion-mnist").limit(4000, 1000))?;
+//! s.build_supernet("mobilenet_v2", &["width=0.5"])?;
+//! s.init()?;
+//! s.step(200)?;
+//! s.export()?;
+//! let found = s.retrain(RetrainSpec::found().epochs(1.0))?;
+//! println!("{}", found.result.test_accuracy);
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod display;
+mod networks;
+mod options;
+mod plots;
+mod searching;
+mod specs;
+mod values;
+
+pub use options::{Options, OPTIONS};
+pub use plots::PlotKind;
+pub use searching::nothing_pruned_hint;
+pub use specs::{DataSpec, Network, RegularizerChange, RetrainSpec};
+pub use values::*;
+
+use crate::count::count;
+use crate::data::{load_cifar10_dir, load_idx_dir, synthetic, Dataset, TrainTest, FASHION_MNIST_DIR};
+use crate::device::device_name;
+use crate::error::{Error, Result};
+use crate::export::{Exported, Weights};
+use crate::graph::Graph;
+use crate::plugin::{Plugin, RegularizerPlugin};
+use crate::regularizer::{Regularizer, Source};
+use crate::search::{EvalMetrics, Search, StepMetrics};
+use crate::space::{parse_kv, SearchSpace};
+use crate::train::{train_network, Init};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What a long call reports while it runs.
+#[derive(Debug, Clone, Copy)]
+pub enum Progress<'a> {
+    /// A search step finished: `done` of `total` steps of this call.
+    Step { done: u64, total: u64, metrics: &'a StepMetrics, initial_cost: f64 },
+    /// An evaluation during `step` (at a multiple of `eval-every`).
+    Eval { metrics: &'a EvalMetrics, initial_cost: f64, unit: &'a str },
+    /// A retraining step finished.
+    Train { label: &'a str, done: u64, total: u64, loss: f64 },
+}
+
+/// The progress hook's type.
+pub type ProgressHook = Box<dyn FnMut(Progress<'_>) + Send>;
+
+/// Everything a user builds up between calls.
+pub struct Session {
+    pub options: Options,
+    data: Option<(String, TrainTest)>,
+    space: Option<(Plugin, BTreeMap<String, String>)>,
+    supernet: Option<Graph>,
+    regularizer: Option<(RegularizerPlugin, BTreeMap<String, String>)>,
+    search: Option<Search>,
+    found: Option<(Graph, Weights)>,
+    unexported_steps: u64,
+    retrained: Vec<Retrained>,
+    warnings: Vec<String>,
+    progress: Option<ProgressHook>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Session::new()
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("data", &self.data.as_ref().map(|(d, _)| d))
+            .field("supernet", &self.supernet.as_ref().map(|g| &g.name))
+            .field("search", &self.search)
+            .field("retrained", &self.retrained.len())
+            .finish()
+    }
+}
+
+fn usage(message: &str) -> Error {
+    Error::Session(message.to_string())
+}
+
+impl Session {
+    pub fn new() -> Session {
+        Session {
+            options: Options::default(),
+            data: None,
+            space: None,
+            supernet: None,
+            regularizer: None,
+            search: None,
+            found: None,
+            unexported_steps: 0,
+            retrained: Vec::new(),
+            warnings: Vec::new(),
+            progress: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// Calls `hook` with the progress of long calls (replacing any earlier hook).
+    pub fn set_progress(&mut self, hook: impl FnMut(Progress<'_>) + Send + 'static) {
+        self.progress = Some(Box::new(hook));
+    }
+
+    /// Long calls stop after the current step once `flag` is true (a Ctrl-C handler sets it).
+    pub fn set_cancel(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
+    }
+
+    /// Warnings gathered since the last call of this (a plugin shadowed by another file).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn report(&mut self, p: Progress<'_>) {
+        if let Some(h) = self.progress.as_mut() {
+            h(p);
+        }
+    }
+
+    // ----- state -----
+
+    pub fn search(&self) -> Result<&Search> {
+        self.search.as_ref().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))
+    }
+
+    pub fn search_mut(&mut self) -> Result<&mut Search> {
+        self.search.as_mut().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))
+    }
+
+    /// The search, if one was started.
+    pub fn try_search(&self) -> Option<&Search> {
+        self.search.as_ref()
+    }
+
+    pub fn train_test(&self) -> Result<&TrainTest> {
+        match &self.data {
+            Some((_, d)) => Ok(d),
+            None => Err(usage(
+                "no data set yet: `data fashion-mnist`, `data mnist DIR`, `data cifar10 DIR` or `data synthetic`",
+            )),
+        }
+    }
+
+    pub fn supernet(&self) -> Result<&Graph> {
+        self.supernet
+            .as_ref()
+            .ok_or_else(|| usage("no supernet yet: `supernet build SPACE [-p name=value]…` (see `plugins`)"))
+    }
+
+    /// The supernet, if one was built or loaded.
+    pub fn try_supernet(&self) -> Option<&Graph> {
+        self.supernet.as_ref()
+    }
+
+    /// The last export's architecture.
+    pub fn found(&self) -> Option<&Graph> {
+        self.found.as_ref().map(|(g, _)| g)
+    }
+
+    /// The space plugin and parameters the supernet was built from (None for a loaded file).
+    pub fn space(&self) -> Option<(&Plugin, &BTreeMap<String, String>)> {
+        self.space.as_ref().map(|(p, m)| (p, m))
+    }
+
+    /// Steps taken since the last export.
+    pub fn unexported_steps(&self) -> u64 {
+        self.unexported_steps
+    }
+
+    /// The retrained networks, in order.
+    pub fn retrained(&self) -> &[Retrained] {
+        &self.retrained
+    }
+
+    /// The regularizer chosen (or `flops` until one is) and its parameters.
+    pub fn regularizer_or_default(&mut self) -> Result<(RegularizerPlugin, BTreeMap<String, String>)> {
+        match &self.regularizer {
+            Some(r) => Ok(r.clone()),
+            None => Ok((self.find_regularizer("flops")?, BTreeMap::new())),
+        }
+    }
+
+    /// The name of the chosen regularizer, `flops` until one is chosen.
+    pub fn regularizer_name(&self) -> String {
+        self.regularizer.as_ref().map_or("flops".to_string(), |(r, _)| r.info().name.clone())
+    }
+
+    /// Loads the plugins of the `plugin-path` option (their load errors become warnings).
+    fn load_plugin_path(&mut self) {
+        for dir in self.options.plugin_path.clone() {
+            if !dir.exists() {
+                self.warnings.push(format!("plugin-path: {} does not exist", dir.display()));
+            }
+            for e in crate::plugin::load_dir(&dir) {
+                self.warnings.push(e.to_string());
+            }
+        }
+    }
+
+    fn find_space(&mut self, name: &str) -> Result<Plugin> {
+        self.load_plugin_path();
+        let p = crate::plugin::find(name)?;
+        self.warnings.extend(crate::plugin::shadow_warning(p.info()));
+        Ok(p)
+    }
+
+    fn find_regularizer(&mut self, name: &str) -> Result<RegularizerPlugin> {
+        self.load_plugin_path();
+        let r = crate::plugin::find_regularizer(name)?;
+        self.warnings.extend(crate::plugin::shadow_warning(r.info()));
+        Ok(r)
+    }
+
+    // ----- options -----
+
+    /// Sets an option from its text (as `set NAME VALUE` does); λ and the target reach a
+    /// running search at once, `threads` reaches libtorch at once.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
+        let mut o = self.options.clone();
+        o.set(name, value)?;
+        if let Some(search) = self.search.as_mut() {
+            match name {
+                "lambda" => search.set_lambda(o.lambda)?,
+                "target" => {
+                    let (reg, unit) = search.regularizer();
+                    let t = o.target_value(unit, reg)?;
+                    search.set_target(t)?
+                }
+                _ => {}
+            }
+        }
+        if name == "threads" && o.threads > 0 {
+            tch::set_num_threads(o.threads);
+        }
+        self.options = o;
+        Ok(())
+    }
+
+    /// One option's value.
+    pub fn get(&self, name: &str) -> Result<serde_json::Value> {
+        self.options.get(name)
+    }
+
+    // ----- data and supernet -----
+
+    /// Loads a data set (replacing the current one).
+    pub fn data(&mut self, spec: DataSpec) -> Result<DataInfo> {
+        let dir = |default: Option<&str>| -> Result<PathBuf> {
+            match (&spec.dir, default) {
+                (Some(d), _) => Ok(d.clone()),
+                (None, Some(d)) => Ok(PathBuf::from(d)),
+                (None, None) => {
+                    Err(usage(&format!("`data {}` needs a directory: `data {} DIR`", spec.kind, spec.kind)))
+                }
+            }
+        };
+        let (desc, mut tt): (String, TrainTest) = match spec.kind.as_str() {
+            "fashion-mnist" | "fmnist" => {
+                let d = dir(Some(FASHION_MNIST_DIR))?;
+                (format!("Fashion-MNIST ({})", d.display()), load_idx_dir(&d)?)
+            }
+            "mnist" | "idx" => {
+                let d = dir(None)?;
+                (format!("IDX files ({})", d.display()), load_idx_dir(&d)?)
+            }
+            "cifar10" | "cifar-10" => {
+                let d = dir(None)?;
+                (format!("CIFAR-10 ({})", d.display()), load_cifar10_dir(&d)?)
+            }
+            "synthetic" => {
+                if spec.size < 64 {
+                    return Err(Error::config("size", format!("must be at least 64, got {}", spec.size)));
+                }
+                let test = (spec.size / 4).max(16);
+                ("synthetic".to_string(), synthetic(spec.size, test, (1, 28, 28), 10, self.options.seed))
+            }
+            other => {
+                return Err(usage(&format!(
+                    "unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR or synthetic"
+                )))
+            }
+        };
+        if spec.train_limit > 0 {
+            tt.train = tt.train.take(spec.train_limit);
+        }
+        if spec.test_limit > 0 {
+            tt.test = tt.test.take(spec.test_limit);
+        }
+        self.data = Some((desc, tt));
+        self.data_info()
+    }
+
+    /// The data set in use.
+    pub fn data_info(&self) -> Result<DataInfo> {
+        let tt = self.train_test()?;
+        let desc = self.data.as_ref().map(|(d, _)| d.clone()).unwrap_or_default();
+        let (c, h, w) = tt.train.image_shape();
+        Ok(DataInfo {
+            data: desc,
+            train: tt.train.len(),
+            test: tt.test.len(),
+            image: [c, h, w],
+            classes: tt.train.classes,
+        })
+    }
+
+    /// Builds a network from a search space with `name=value` parameters; `resolution`,
+    /// `channels` and `classes` default to the data set's when one is loaded.
+    pub fn build_space(&mut self, space: &str, params: &[String]) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
+        let plugin = self.find_space(space)?;
+        let data = self.data.as_ref().map(|(_, d)| &d.train);
+        let (p, g) = build_with(&plugin, params, data)?;
+        Ok((plugin, p, g))
+    }
+
+    /// Builds the supernet from a search space defined in this program (a notebook, a
+    /// plugin under development) rather than a plugin file.
+    pub fn build_supernet_from(&mut self, space: &dyn SearchSpace, params: &[&str]) -> Result<SupernetInfo> {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        let data = self.data.as_ref().map(|(_, d)| &d.train);
+        let (_, g) = build_with(space, &params, data)?;
+        self.set_supernet(g);
+        self.space = None;
+        self.supernet_info()
+    }
+
+    /// Builds the supernet from a search space (dropping any search on the old one).
+    pub fn build_supernet(&mut self, space: &str, params: &[&str]) -> Result<SupernetInfo> {
+        let params: Vec<String> = params.iter().map(|p| p.to_string()).collect();
+        let (plugin, p, g) = self.build_space(space, &params)?;
+        self.set_supernet(g);
+        self.space = Some((plugin, p));
+        self.supernet_info()
+    }
+
+    /// Loads a graph file (supernet.json, arch.json) as the supernet.
+    pub fn load_supernet(&mut self, file: &Path) -> Result<SupernetInfo> {
+        let g = Graph::load(file)?;
+        self.set_supernet(g);
+        self.space = None;
+        self.supernet_info()
+    }
+
+    /// Whether replacing the supernet now would drop a search.
+    pub fn has_search(&self) -> bool {
+        self.search.is_some()
+    }
+
+    fn set_supernet(&mut self, g: Graph) {
+        self.supernet = Some(g);
+        self.search = None;
+        self.found = None;
+        self.unexported_steps = 0;
+    }
+
+    /// The supernet's size, cost, groups and device.
+    pub fn supernet_info(&self) -> Result<SupernetInfo> {
+        let g = self.supernet()?;
+        let a = g.analyze()?;
+        let c = count(g, &a);
+        let device = match &self.search {
+            Some(search) => device_name(search.device()),
+            None => match self.options.device.resolve() {
+                Ok(d) => device_name(d),
+                // `init` explains why; here it is one word in a summary.
+                Err(_) => "unavailable here".into(),
+            },
+        };
+        Ok(SupernetInfo {
+            name: g.name.clone(),
+            nodes: g.nodes.len(),
+            params: c.params,
+            macs: c.macs,
+            input: [g.input.channels, g.input.height, g.input.width],
+            classes: g.classes,
+            device,
+            device_option: self.options.to_json()["device"].as_str().unwrap_or("auto").to_string(),
+            groups: a
+                .groups
+                .iter()
+                .map(|g| GroupInfo { group: g.name.clone(), width: g.width, searchable: g.gated })
+                .collect(),
+        })
+    }
+}
+
+/// Builds a network from the search space plugin `space` with `name=value` parameters;
+/// `resolution`, `channels` and `classes` default to `data`'s. Returns the plugin and the
+/// parameters used.
+pub fn build_space(
+    space: &str,
+    params: &[String],
+    data: Option<&Dataset>,
+) -> Result<(Plugin, BTreeMap<String, String>, Graph)> {
+    let plugin = crate::plugin::find(space)?;
+    let (p, g) = build_with(&plugin, params, data)?;
+    Ok((plugin, p, g))
+}
+
+/// Builds `space`'s network with `name=value` parameters, the data set's input shape and
+/// classes filling in `resolution`, `channels` and `classes`.
+fn build_with(
+    space: &dyn SearchSpace,
+    params: &[String],
+    data: Option<&Dataset>,
+) -> Result<(BTreeMap<String, String>, Graph)> {
+    let mut p = parse_kv(params)?;
+    if let Some(d) = data {
+        let (ch, h, _) = d.image_shape();
+        let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
+        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes)] {
+            if known.iter().any(|n| n == k) {
+                p.entry(k.to_string()).or_insert_with(|| v.to_string());
+            }
+        }
+    }
+    let name = space.name().to_string();
+    let g = space.build(&p).map_err(|e| match e {
+        Error::Plugin { path, message } => {
+            Error::Plugin { path, message: format!("building space `{name}`: {message}") }
+        }
+        e => e,
+    })?;
+    Ok((p, g))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,346 @@
+//! The session's search calls: regularizer, init, load and save, step, evaluate, status,
+//! gates.
+
+use super::*;
+
+impl Session {
+    /// Chooses a regularizer plugin with `name=value` parameters for the next `init`.
+    pub fn regularizer(&mut self, name: &str, params: &[&str]) -> Result<RegularizerInfo> {
+        self.configure_regularizer(RegularizerChange {
+            name: Some(name.to_string()),
+            params: params.iter().map(|p| p.to_string()).collect(),
+            ..RegularizerChange::default()
+        })
+    }
+
+    /// Applies a regularizer change whole or not at all: a new regularizer (checked against
+    /// the supernet now rather than at `init`), λ and the target (both reach a running
+    /// search at once).
+    pub fn configure_regularizer(&mut self, c: RegularizerChange) -> Result<RegularizerInfo> {
+        let new = match &c.name {
+            Some(name) => {
+                let reg = self.find_regularizer(name)?;
+                let params = parse_kv(&c.params)?;
+                if let Some(g) = &self.supernet {
+                    reg.bind(g, &params)?;
+                }
+                Some((reg, params))
+            }
+            None if !c.params.is_empty() => {
+                return Err(usage("give the regularizer's name with its parameters: `regularizer NAME -R name=value`"))
+            }
+            None => None,
+        };
+        let mut opts = self.options.clone();
+        if let Some(l) = c.lambda {
+            opts.set("lambda", &l.to_string())?;
+        }
+        if let Some(t) = &c.target {
+            opts.set("target", t)?;
+        }
+        let (reg, params) = match new.clone() {
+            Some(r) => r,
+            None => self.regularizer_or_default()?,
+        };
+        opts.target_value(reg.unit(), &reg.info().name)?;
+        if let Some(search) = self.search.as_mut() {
+            // The running search keeps its own regularizer; only its unit counts here.
+            let (live, unit) = search.regularizer();
+            let live_target = opts.target_value(unit, live)?;
+            if c.lambda.is_some() {
+                search.set_lambda(opts.lambda)?;
+            }
+            if c.target.is_some() {
+                search.set_target(live_target)?;
+            }
+        }
+        self.options = opts;
+        self.regularizer = Some((reg, params));
+        let mut info = self.regularizer_info()?;
+        info.applies_at_next_init = new.is_some() && self.search.is_some();
+        Ok(info)
+    }
+
+    /// The chosen regularizer, λ and target.
+    pub fn regularizer_info(&mut self) -> Result<RegularizerInfo> {
+        let (reg, params) = self.regularizer_or_default()?;
+        let unit = reg.unit().to_string();
+        let target = self.options.target_value(&unit, &reg.info().name)?;
+        let lambda = self.search.as_ref().map(|x| x.lambda()).unwrap_or(self.options.lambda);
+        Ok(RegularizerInfo {
+            regularizer: reg.info().name.clone(),
+            source: reg.source().as_str().to_string(),
+            unit,
+            params,
+            lambda,
+            target,
+            applies_at_next_init: false,
+        })
+    }
+
+    /// Starts a search on the supernet with the session's options.
+    pub fn init(&mut self) -> Result<InitReport> {
+        self.init_with(self.options.clone())
+    }
+
+    /// Starts a search with `options`, which become the session's if it starts.
+    pub fn init_with(&mut self, options: Options) -> Result<InitReport> {
+        let graph = self.supernet()?.clone();
+        let train = self.train_test()?.train.clone();
+        let (reg, params) = self.regularizer_or_default()?;
+        let target = options.target_value(reg.unit(), &reg.info().name)?;
+        if options.threads > 0 {
+            tch::set_num_threads(options.threads);
+        }
+        let cfg = options.search_config(&reg.info().name, params.clone(), target);
+        let unit = reg.unit().to_string();
+        let search = Search::new(&graph, &train, cfg, Arc::new(reg.clone()))?;
+        let (tr, va) = search.split_sizes();
+        let report = InitReport {
+            supernet: graph.name.clone(),
+            device: device_name(search.device()),
+            regularizer: search.regularizer().0.to_string(),
+            unit,
+            initial_cost: search.initial_cost(),
+            train: tr,
+            validation: va,
+            steps_per_epoch: search.steps_per_epoch(),
+        };
+        self.search = Some(search);
+        self.regularizer.get_or_insert((reg, params));
+        self.options = options;
+        self.found = None;
+        self.unexported_steps = 0;
+        Ok(report)
+    }
+
+    /// Continues a search from a checkpoint directory on the current supernet and data.
+    pub fn load(&mut self, path: &Path) -> Result<Loaded> {
+        let m = crate::checkpoint::load(path)?.manifest;
+        let reg = self.find_regularizer(&m.config.regularizer)?;
+        let (graph, train) = (self.supernet()?.clone(), self.train_test()?.train.clone());
+        let search = Search::resume(&graph, &train, Arc::new(reg.clone()), path)?;
+        let loaded =
+            Loaded { path: path.to_path_buf(), step: search.steps_done(), regularizer: m.config.regularizer.clone() };
+        self.regularizer = Some((reg, m.config.regularizer_params.clone()));
+        self.search = Some(search);
+        self.found = None;
+        self.unexported_steps = 0;
+        Ok(loaded)
+    }
+
+    /// Saves the search's whole state to a new checkpoint directory (default
+    /// `<out>/checkpoints/step-N`).
+    pub fn save(&mut self, path: Option<&Path>) -> Result<PathBuf> {
+        let out = self.options.out.clone();
+        let search = self.search()?;
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => out.join("checkpoints").join(crate::checkpoint::name(search.steps_done())),
+        };
+        search.save_checkpoint(&path)?;
+        self.unexported_steps = 0;
+        Ok(path)
+    }
+
+    /// Runs `n` search steps; evaluates at every multiple of `eval-every` and at the planned
+    /// last step (`steps`), and saves checkpoints as `checkpoint-every` says (after the
+    /// evaluation of the same step, so that a resumed run has it). Stops early, keeping
+    /// every step, when the cancel flag is raised (saving a checkpoint first if
+    /// checkpoints are on).
+    pub fn step(&mut self, n: u64) -> Result<StepReport> {
+        if n == 0 {
+            return Err(Error::config("steps", "the number of steps must be at least 1"));
+        }
+        let o = self.options.clone();
+        let cancel = self.cancel.clone();
+        let mut search =
+            self.search.take().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))?;
+        let cost0 = search.initial_cost();
+        let unit = search.regularizer().1.to_string();
+        let start = search.steps_done();
+        let mut evals = Vec::new();
+        let mut result = Ok(());
+        // The next multiple of `every` after `done`, and the planned last step.
+        let next = |done: u64, every: u64| {
+            let m = if every > 0 { (done / every + 1) * every } else { u64::MAX };
+            if done < o.steps {
+                m.min(o.steps)
+            } else {
+                m
+            }
+        };
+        while search.steps_done() - start < n {
+            let done = search.steps_done();
+            let eval_at = next(done, o.eval_every);
+            let ck_at = if o.checkpoint_every > 0 { next(done, o.checkpoint_every) } else { u64::MAX };
+            let chunk = (eval_at.min(ck_at) - done).min(n - (done - start));
+            let mut hook = self.progress.take();
+            let r = search.run(chunk, &cancel, |m| {
+                if let Some(h) = hook.as_mut() {
+                    h(Progress::Step { done: m.step - start, total: n, metrics: m, initial_cost: cost0 });
+                }
+            });
+            self.progress = hook;
+            if let Err(e) = r {
+                result = Err(e);
+                break;
+            }
+            let now = search.steps_done();
+            if cancel.load(Ordering::SeqCst) {
+                if o.checkpoint_every > 0 {
+                    result = save_kept(&search, &o);
+                }
+                break;
+            }
+            if now == eval_at {
+                match search.evaluate() {
+                    Ok(ev) => {
+                        self.report(Progress::Eval { metrics: &ev, initial_cost: cost0, unit: &unit });
+                        evals.push(ev);
+                    }
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                }
+            }
+            if now == ck_at {
+                if let Err(e) = save_kept(&search, &o) {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        let steps_run = search.steps_done() - start;
+        let report = StepReport {
+            step: search.steps_done(),
+            steps_run,
+            steps_asked: n,
+            stopped_by_ctrl_c: cancel.load(Ordering::SeqCst),
+            initial_cost: cost0,
+            last_step: search.history().last().cloned(),
+            evals,
+        };
+        self.search = Some(search);
+        self.unexported_steps += steps_run;
+        result.map(|_| report)
+    }
+
+    /// Runs `epochs` passes over the training split (fractions allowed).
+    pub fn step_epochs(&mut self, epochs: f64) -> Result<StepReport> {
+        if !(epochs > 0.0 && epochs.is_finite()) {
+            return Err(Error::config("epochs", format!("must be positive, got {epochs}")));
+        }
+        let per = self.search()?.steps_per_epoch();
+        self.step(((epochs * per as f64).round() as u64).max(1))
+    }
+
+    /// Evaluates on the validation split with deterministic gates (and re-estimated BN
+    /// statistics).
+    pub fn evaluate(&mut self) -> Result<EvalReport> {
+        let search = self.search_mut()?;
+        let unit = search.regularizer().1.to_string();
+        let initial_cost = search.initial_cost();
+        let target = search.config().target;
+        let eval = search.evaluate()?;
+        Ok(EvalReport { eval, initial_cost, unit, target })
+    }
+
+    /// Where the search stands.
+    pub fn status(&self) -> Result<Status> {
+        let search = self.search()?;
+        let (reg, unit) = search.regularizer();
+        let alive = search.alive();
+        let (a, t) = alive.iter().filter(|g| g.gated).fold((0, 0), |(a, t), g| (a + g.alive, t + g.width));
+        Ok(Status {
+            step: search.steps_done(),
+            epoch: search.epoch(),
+            lambda: search.lambda(),
+            regularizer: reg.to_string(),
+            unit: unit.to_string(),
+            initial_cost: search.initial_cost(),
+            cost: search.current_cost(),
+            alive_channels: a,
+            searchable_channels: t,
+            last_step: search.history().last().cloned(),
+            last_eval: search.evals().last().cloned(),
+            unexported_steps: self.unexported_steps,
+            target: search.config().target,
+        })
+    }
+
+    /// Every channel group's gates.
+    pub fn gates(&self) -> Result<Gates> {
+        let search = self.search()?;
+        let groups = search
+            .alive()
+            .into_iter()
+            .zip(search.probabilities())
+            .map(|(g, p)| GateGroup {
+                group: g.name,
+                alive: g.alive,
+                width: g.width,
+                searched: g.gated,
+                mean_p: g.mean_prob,
+                p,
+            })
+            .collect();
+        Ok(Gates { step: search.steps_done(), groups })
+    }
+
+    /// One group's gates, per channel.
+    pub fn group_gates(&self, name: &str) -> Result<GateGroup> {
+        let g = self.gates()?.groups.into_iter().find(|g| g.group == name);
+        let g = g.ok_or_else(|| usage(&format!("no channel group `{name}`; `gates` lists them")))?;
+        if g.p.is_none() {
+            return Err(usage(&format!("group `{name}` has no gates (not searched, or the regularizer uses BN γ)")));
+        }
+        Ok(g)
+    }
+}
+
+/// Saves `search` to `<out>/checkpoints/step-N` and keeps the newest `keep-checkpoints`.
+fn save_kept(search: &Search, o: &Options) -> Result<()> {
+    let dir = o.out.join("checkpoints");
+    let path = dir.join(crate::checkpoint::name(search.steps_done()));
+    if path.exists() {
+        return Ok(()); // a resumed run starts at a checkpoint it already has
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+    search.save_checkpoint(&path).map_err(|e| {
+        let m = match e {
+            Error::Checkpoint(m) => m,
+            e => e.to_string(),
+        };
+        Error::Checkpoint(format!("{m}; the previous checkpoints are intact"))
+    })?;
+    crate::checkpoint::prune(&dir, o.keep_checkpoints.max(1))
+}
+
+/// When a search pruned nothing, what to change, in the terms of its source: a common
+/// first experience (λ too small for the steps given; γ under Adam moving ≈ lr per step)
+/// that would otherwise look like a broken search.
+pub fn nothing_pruned_hint(search: &Search) -> Option<String> {
+    let alive = search.alive();
+    if alive.iter().any(|g| g.gated && g.alive < g.width) {
+        return None;
+    }
+    let c = search.config();
+    Some(match search.source() {
+        Source::Gates => format!(
+            "nothing was pruned: every searched channel is still open after {} steps (λ {}). Raise λ \
+             (--lambda, `set lambda`), search longer, or give a target (--target-macs, `set target`)",
+            search.steps_done(),
+            search.lambda()
+        ),
+        Source::BnGamma => format!(
+            "nothing was pruned: no BN |γ| fell under the threshold {}. Under Adam a γ moves about \
+             lr = {} per step, so {} steps cannot bring γ from 1 that low; raise --lr or the steps, \
+             or --gamma-threshold (docs/MATH.md explains why)",
+            c.gamma_threshold,
+            c.lr,
+            search.steps_done()
+        ),
+    })
+}

@@ -1,0 +1,97 @@
+//! Progress bars for the session's long calls: one bar per phase (`step`, a retraining's
+//! label), evaluation lines printed above it.
+
+use crate::format::{bar, human_unit, step_message};
+use figs::session::{Progress, Session};
+use indicatif::ProgressBar;
+use std::sync::{Arc, Mutex};
+
+/// The bar of the running phase; clones share it.
+#[derive(Clone, Default)]
+pub struct Bars {
+    current: Arc<Mutex<Option<(String, ProgressBar)>>>,
+    /// Print evaluation lines (off for `--json` output).
+    pub show_evals: bool,
+    /// Draw nothing (for `--json` output).
+    pub hidden: bool,
+    /// A whole run's bar: `search`, as long as the run's planned steps, at the search's
+    /// step (so a resumed run starts where it was).
+    pub run_total: Option<u64>,
+}
+
+impl Bars {
+    /// Bars for `s`'s long calls, installed as its progress hook.
+    pub fn attach(s: &mut Session, quiet: bool) -> Bars {
+        let bars = Bars { show_evals: !quiet, hidden: quiet, ..Bars::default() };
+        let b = bars.clone();
+        s.set_progress(move |p| b.handle(&p));
+        bars
+    }
+
+    /// Bars for `figs search`: one `search` bar over the run's `steps`.
+    pub fn for_run(steps: u64) -> Bars {
+        Bars { show_evals: true, run_total: Some(steps), ..Bars::default() }
+    }
+
+    fn with_bar(&self, phase: &str, total: u64, f: impl FnOnce(&ProgressBar)) {
+        let mut cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if cur.as_ref().is_none_or(|(p, _)| p != phase) {
+            if let Some((_, old)) = cur.take() {
+                old.finish_and_clear();
+            }
+            let pb = if self.hidden { ProgressBar::hidden() } else { bar(total, phase) };
+            *cur = Some((phase.to_string(), pb));
+        }
+        if let Some((_, pb)) = cur.as_ref() {
+            f(pb);
+        }
+    }
+
+    /// Updates the bar for one progress event.
+    pub fn handle(&self, p: &Progress<'_>) {
+        match *p {
+            Progress::Step { done, total, metrics, initial_cost } => {
+                let (phase, total, done) = match self.run_total {
+                    Some(t) => ("search", t, metrics.step),
+                    None => ("step", total, done),
+                };
+                self.with_bar(phase, total, |pb| {
+                    pb.set_position(done);
+                    pb.set_message(step_message(metrics, initial_cost));
+                })
+            }
+            Progress::Eval { metrics: ev, initial_cost, unit } => {
+                if self.show_evals {
+                    self.println(&format!(
+                        "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
+                        ev.step,
+                        ev.accuracy,
+                        ev.loss,
+                        human_unit(ev.cost, unit),
+                        100.0 * ev.cost / initial_cost
+                    ));
+                }
+            }
+            Progress::Train { label, done, total, loss } => self.with_bar(label, total, |pb| {
+                pb.set_position(done);
+                pb.set_message(format!("loss {loss:.3}"));
+            }),
+        }
+    }
+
+    /// Prints a line above the bar (println on a hidden bar prints nothing; suspend always does).
+    pub fn println(&self, line: &str) {
+        let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match cur.as_ref() {
+            Some((_, pb)) => pb.suspend(|| println!("{line}")),
+            None => println!("{line}"),
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        if let Some((_, pb)) = self.current.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            pb.finish_and_clear();
+        }
+    }
+}
