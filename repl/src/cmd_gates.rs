@@ -4,7 +4,6 @@ use crate::format::table;
 use crate::shell::Shell;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
-use figs::session::display::sparkline;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -81,21 +80,8 @@ pub fn gates(sh: &mut Shell, a: GatesArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&gates)?);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> = gates
-        .groups
-        .iter()
-        .filter(|g| g.searched)
-        .map(|g| {
-            vec![
-                g.group.clone(),
-                format!("{}/{}", g.alive, g.width),
-                format!("{:.2}", g.mean_p),
-                g.p.as_ref().map(|p| format!("|{}|", sparkline(p))).unwrap_or_else(|| "-".into()),
-            ]
-        })
-        .collect();
     println!("step {}: gates per searched group (histogram of p from 0 to 1)", gates.step);
-    println!("{}", table(&["group", "alive", "mean p", "p histogram"], &rows));
+    println!("{}", table(&figs::session::Gates::HEADER, &gates.rows()));
     Ok(())
 }
 

@@ -136,18 +136,6 @@ pub fn compare(sh: &mut Shell, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(());
     }
-    let rows: Vec<Vec<String>> =
-        c.0.iter()
-            .map(|r| {
-                vec![
-                    r.network.clone(),
-                    human(r.params as f64),
-                    human(r.macs as f64),
-                    r.steps.to_string(),
-                    format!("{:.4}", r.test_accuracy),
-                ]
-            })
-            .collect();
-    println!("{}", table(&["network", "params", "MACs", "steps", "test acc"], &rows));
+    println!("{}", table(&figs::session::Comparison::HEADER, &c.rows()));
     Ok(())
 }

@@ -230,9 +230,12 @@ impl Status {
 }
 
 impl Gates {
-    pub fn to_html(&self) -> String {
-        let rows: Vec<Vec<String>> = self
-            .groups
+    /// The table's columns: one row per searched group.
+    pub const HEADER: [&'static str; 4] = ["group", "alive", "mean p", "p histogram"];
+
+    /// One row per searched group: name, alive/width, mean p, histogram of p.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.groups
             .iter()
             .filter(|g| g.searched)
             .map(|g| {
@@ -243,12 +246,11 @@ impl Gates {
                     g.p.as_ref().map(|p| format!("|{}|", sparkline(p))).unwrap_or_else(|| "-".into()),
                 ]
             })
-            .collect();
-        html_table(
-            &format!("gates at step {} (histogram of p from 0 to 1)", self.step),
-            &["group", "alive", "mean p", "p histogram"],
-            &rows,
-        )
+            .collect()
+    }
+
+    pub fn to_html(&self) -> String {
+        html_table(&format!("gates at step {} (histogram of p from 0 to 1)", self.step), &Self::HEADER, &self.rows())
     }
 }
 
@@ -304,9 +306,12 @@ impl Retrained {
 }
 
 impl Comparison {
-    pub fn to_html(&self) -> String {
-        let rows: Vec<Vec<String>> = self
-            .0
+    /// The table's columns.
+    pub const HEADER: [&'static str; 6] = ["network", "params", "MACs", "steps", "init", "test acc"];
+
+    /// One row per retrained network.
+    pub fn rows(&self) -> Vec<Vec<String>> {
+        self.0
             .iter()
             .map(|r| {
                 vec![
@@ -318,8 +323,11 @@ impl Comparison {
                     format!("{:.4}", r.test_accuracy),
                 ]
             })
-            .collect();
-        html_table("retrained networks", &["network", "params", "MACs", "steps", "init", "test acc"], &rows)
+            .collect()
+    }
+
+    pub fn to_html(&self) -> String {
+        html_table("retrained networks", &Self::HEADER, &self.rows())
     }
 }
 
