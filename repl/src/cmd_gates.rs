@@ -3,7 +3,9 @@
 use crate::format::table;
 use crate::shell::Shell;
 use anyhow::Result;
-use clap::{Args, ValueEnum};
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+use figs::session::PlotKind;
 use std::path::PathBuf;
 
 #[derive(Args, Debug)]
@@ -15,34 +17,15 @@ pub struct GatesArgs {
     json: bool,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum PlotKind {
-    /// Gate keep probability per channel (group × channel).
-    Heatmap,
-    /// Alive width per group, supernet vs now.
-    Widths,
-    /// Which branches survive in each superblock (fbnet).
-    Branches,
-    /// Loss, accuracy and cost against the step.
-    Curves,
-    /// Test accuracy against MACs of every retrained network.
-    Pareto,
-}
-
-impl From<PlotKind> for figs::session::PlotKind {
-    fn from(k: PlotKind) -> Self {
-        match k {
-            PlotKind::Heatmap => Self::Heatmap,
-            PlotKind::Widths => Self::Widths,
-            PlotKind::Branches => Self::Branches,
-            PlotKind::Curves => Self::Curves,
-            PlotKind::Pareto => Self::Pareto,
-        }
-    }
+/// The chart kinds with their help, from the session's own list.
+fn plot_kinds() -> impl TypedValueParser<Value = PlotKind> {
+    let values = PlotKind::ALL.map(|k| PossibleValue::new(k.name()).help(k.help()));
+    PossibleValuesParser::new(values).try_map(|name| name.parse::<PlotKind>())
 }
 
 #[derive(Args, Debug)]
 pub struct PlotArgs {
+    #[arg(value_parser = plot_kinds())]
     kind: PlotKind,
     /// Output path without extension (default: <out>/<kind>); writes .svg and .png.
     #[arg(long)]
@@ -86,7 +69,7 @@ pub fn gates(sh: &mut Shell, a: GatesArgs) -> Result<()> {
 }
 
 pub fn plot(sh: &mut Shell, a: PlotArgs) -> Result<()> {
-    let chart = sh.core.plot(a.kind.into(), a.out.as_deref(), &a.runs)?;
+    let chart = sh.core.plot(a.kind, a.out.as_deref(), &a.runs)?;
     println!("wrote {}, {}", chart.svg.display(), chart.png.display());
     Ok(())
 }

@@ -180,6 +180,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
+    // An unavailable device fails here, before anything is loaded or written.
     a.device.resolve()?;
     // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search;
     // rank 0 leads: it alone writes the run directory, prints, evaluates and exports.

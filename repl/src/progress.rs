@@ -10,10 +10,8 @@ use std::sync::{Arc, Mutex};
 #[derive(Clone, Default)]
 pub struct Bars {
     current: Arc<Mutex<Option<(String, ProgressBar)>>>,
-    /// Print evaluation lines (off for `--json` output).
-    pub show_evals: bool,
-    /// Draw nothing (for `--json` output).
-    pub hidden: bool,
+    /// Draw no bar and print no evaluation lines (`--json` output).
+    pub quiet: bool,
     /// A whole run's bar: `search`, as long as the run's planned steps, at the search's
     /// step (so a resumed run starts where it was).
     pub run_total: Option<u64>,
@@ -22,7 +20,7 @@ pub struct Bars {
 impl Bars {
     /// Bars for `s`'s long calls, installed as its progress hook.
     pub fn attach(s: &mut Session, quiet: bool) -> Bars {
-        let bars = Bars { show_evals: !quiet, hidden: quiet, ..Bars::default() };
+        let bars = Bars { quiet, ..Bars::default() };
         let b = bars.clone();
         s.set_progress(move |p| b.handle(&p));
         bars
@@ -30,7 +28,7 @@ impl Bars {
 
     /// Bars for `figs search`: one `search` bar over the run's `steps`.
     pub fn for_run(steps: u64) -> Bars {
-        Bars { show_evals: true, run_total: Some(steps), ..Bars::default() }
+        Bars { run_total: Some(steps), ..Bars::default() }
     }
 
     fn with_bar(&self, phase: &str, total: u64, f: impl FnOnce(&ProgressBar)) {
@@ -39,7 +37,7 @@ impl Bars {
             if let Some((_, old)) = cur.take() {
                 old.finish_and_clear();
             }
-            let pb = if self.hidden { ProgressBar::hidden() } else { bar(total, phase) };
+            let pb = if self.quiet { ProgressBar::hidden() } else { bar(total, phase) };
             *cur = Some((phase.to_string(), pb));
         }
         if let Some((_, pb)) = cur.as_ref() {
@@ -61,7 +59,7 @@ impl Bars {
                 })
             }
             Progress::Eval { metrics: ev, initial_cost, unit } => {
-                if self.show_evals {
+                if !self.quiet {
                     self.println(&format!(
                         "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
                         ev.step,

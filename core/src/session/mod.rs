@@ -76,7 +76,7 @@ pub struct Session {
     supernet: Option<Graph>,
     regularizer: Option<(RegularizerPlugin, BTreeMap<String, String>)>,
     search: Option<Search>,
-    found: Option<(Graph, Weights)>,
+    found: Option<Exported>,
     unexported_steps: u64,
     retrained: Vec<Retrained>,
     warnings: Vec<String>,
@@ -181,7 +181,7 @@ impl Session {
 
     /// The last export's architecture.
     pub fn found(&self) -> Option<&Graph> {
-        self.found.as_ref().map(|(g, _)| g)
+        self.found.as_ref().map(|e| &e.graph)
     }
 
     /// The space plugin and parameters the supernet was built from (None for a loaded file).
@@ -401,7 +401,7 @@ impl Session {
             input: [g.input.channels, g.input.height, g.input.width],
             classes: g.classes,
             device,
-            device_option: self.options.to_json()["device"].as_str().unwrap_or("auto").to_string(),
+            device_option: options::device_str(self.options.device),
             groups: a
                 .groups
                 .iter()

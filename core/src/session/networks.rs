@@ -19,29 +19,26 @@ impl Session {
         if let Some(dir) = pytorch {
             files.extend(e.save_pytorch(dir)?);
         }
-        let Exported { graph, report, weights } = e;
-        let c = count(&graph, &graph.analyze()?);
-        self.found = Some((graph, weights));
-        self.unexported_steps = 0;
-        Ok(ExportReport {
+        let c = count(&e.graph, &e.graph.analyze()?);
+        let report = ExportReport {
             file: file.to_path_buf(),
             files,
             params: c.params,
             macs: c.macs,
-            removed_nodes: report.removed_nodes,
-            kept_at_one: report.kept_at_one,
-            folded: report.folded.into_iter().map(|f| f.node).collect(),
+            removed_nodes: e.report.removed_nodes.clone(),
+            kept_at_one: e.report.kept_at_one.clone(),
+            folded: e.report.folded.iter().map(|f| f.node.clone()).collect(),
             hint,
-        })
+        };
+        self.found = Some(e);
+        self.unexported_steps = 0;
+        Ok(report)
     }
 
     /// Writes `dir/model.py`, a PyTorch module for the last export (which it loads from
     /// `arch.json` and `arch.safetensors` beside it).
     pub fn export_module(&self, dir: &Path) -> Result<PathBuf> {
-        let (g, _) = self.found.as_ref().ok_or_else(|| usage("nothing exported yet: `export` first"))?;
-        let module = dir.join(crate::export::MODULE_FILE);
-        crate::io::write_atomic(&module, crate::export::module_source(g)?.as_bytes())?;
-        Ok(module)
+        self.found.as_ref().ok_or_else(|| usage("nothing exported yet: `export` first"))?.save_module(dir)
     }
 
     /// Trains a network from scratch (or from the search's weights) with the session's
@@ -56,11 +53,10 @@ impl Session {
             Network::Found if search_init => {
                 if self.found.is_none() {
                     let e = self.search.as_ref().map(|x| x.export_network()).transpose()?;
-                    let e = e.ok_or_else(|| usage("nothing found yet: `init` and `step N` first"))?;
-                    self.found = Some((e.graph, e.weights));
+                    self.found = Some(e.ok_or_else(|| usage("nothing found yet: `init` and `step N` first"))?);
                 }
-                let (g, w) = self.found.as_ref().ok_or_else(|| usage("nothing found yet"))?;
-                (g.clone(), Some(w.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect()))
+                let e = self.found.as_ref().ok_or_else(|| usage("nothing found yet"))?;
+                (e.graph.clone(), Some(e.weights.iter().map(|(n, t)| (n.clone(), t.shallow_clone())).collect()))
             }
             Network::File(file) if search_init => {
                 let e = Exported::load(file)?;
@@ -77,7 +73,7 @@ impl Session {
                 (self.build_space(space, params)?.2, None)
             }
             Network::Found => match (&self.found, &self.search) {
-                (Some((g, _)), _) => (g.clone(), None),
+                (Some(e), _) => (e.graph.clone(), None),
                 (None, Some(search)) => (search.export()?.0, None),
                 (None, None) => return Err(usage("nothing found yet: `init` and `step N` first, or `retrain FILE`")),
             },

@@ -94,7 +94,7 @@ pub const OPTIONS: [(&str, &str); 20] = [
     ("plugin-path", "plugin directories or files searched first, `:`-separated (`off`: none)"),
 ];
 
-fn device_str(d: DeviceChoice) -> String {
+pub(crate) fn device_str(d: DeviceChoice) -> String {
     match d {
         DeviceChoice::Cpu => "cpu".into(),
         DeviceChoice::Auto => "auto".into(),

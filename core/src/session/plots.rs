@@ -11,19 +11,18 @@ use std::path::{Path, PathBuf};
 /// What [`Session::plot`] draws.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlotKind {
-    /// Gate keep probability per channel (group × channel).
     Heatmap,
-    /// Alive width per group, supernet vs now.
     Widths,
-    /// Which branches survive in each superblock (fbnet).
     Branches,
-    /// Loss, accuracy and cost against the step.
     Curves,
-    /// Test accuracy against MACs of every retrained network.
     Pareto,
 }
 
 impl PlotKind {
+    /// Every kind, in the order the prompt lists them.
+    pub const ALL: [PlotKind; 5] =
+        [PlotKind::Heatmap, PlotKind::Widths, PlotKind::Branches, PlotKind::Curves, PlotKind::Pareto];
+
     /// The kind's name, also the default file stem.
     pub fn name(self) -> &'static str {
         match self {
@@ -34,17 +33,25 @@ impl PlotKind {
             PlotKind::Pareto => "pareto",
         }
     }
+
+    /// What the chart shows (the prompt's help).
+    pub fn help(self) -> &'static str {
+        match self {
+            PlotKind::Heatmap => "Gate keep probability per channel (group × channel)",
+            PlotKind::Widths => "Alive width per group, supernet vs now",
+            PlotKind::Branches => "Which branches survive in each superblock (fbnet)",
+            PlotKind::Curves => "Loss, accuracy and cost against the step",
+            PlotKind::Pareto => "Test accuracy against MACs of every retrained network",
+        }
+    }
 }
 
 impl std::str::FromStr for PlotKind {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        [PlotKind::Heatmap, PlotKind::Widths, PlotKind::Branches, PlotKind::Curves, PlotKind::Pareto]
-            .into_iter()
-            .find(|k| k.name() == s)
-            .ok_or_else(|| {
-                Error::config("plot", format!("unknown chart `{s}`; use heatmap, widths, branches, curves or pareto"))
-            })
+        PlotKind::ALL.into_iter().find(|k| k.name() == s).ok_or_else(|| {
+            Error::config("plot", format!("unknown chart `{s}`; use heatmap, widths, branches, curves or pareto"))
+        })
     }
 }
 
@@ -56,15 +63,25 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
     if !runs.is_empty() && kind != PlotKind::Pareto {
         return Err(usage("--run adds points to `plot pareto` only"));
     }
-    if kind == PlotKind::Pareto {
-        let title = "test accuracy vs MACs";
-        return Ok(Chart::from_paths(title, pareto_chart(title, &pareto_points(s, runs)?, "MACs", stem)?));
-    }
-    let search = s.search()?;
-    let step = search.steps_done();
-    let alive = search.alive();
+    // The search, its step and its alive widths: what every chart but the Pareto one draws.
+    let state = || s.search().map(|x| (x, x.steps_done(), x.alive()));
     let (title, paths) = match kind {
+        PlotKind::Pareto => {
+            let title = "test accuracy vs MACs".to_string();
+            let paths = pareto_chart(&title, &pareto_points(s, runs)?, "MACs", stem)?;
+            (title, paths)
+        }
+        PlotKind::Curves => {
+            let (search, step, _) = state()?;
+            if search.history().is_empty() {
+                return Err(usage("no steps yet: `step N` first"));
+            }
+            let title = format!("search curves ({step} steps)");
+            let paths = search_curves(&title, search.history(), search.evals(), search.initial_cost(), stem)?;
+            (title, paths)
+        }
         PlotKind::Heatmap => {
+            let (search, step, alive) = state()?;
             let rows: Vec<(String, Vec<f64>)> =
                 alive.iter().zip(search.probabilities()).filter_map(|(g, p)| p.map(|p| (g.name.clone(), p))).collect();
             if rows.is_empty() {
@@ -75,6 +92,7 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
             (title, paths)
         }
         PlotKind::Widths => {
+            let (_, step, alive) = state()?;
             let rows: Vec<WidthRow> = alive
                 .iter()
                 .filter(|g| g.gated)
@@ -85,6 +103,7 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
             (title, paths)
         }
         PlotKind::Branches => {
+            let (_, step, alive) = state()?;
             let groups: Vec<(String, usize, usize)> =
                 alive.iter().map(|g| (g.name.clone(), g.alive, g.width)).collect();
             let blocks = superblock_branches(&groups);
@@ -97,15 +116,6 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
             let paths = branch_chart(&title, &blocks, stem)?;
             (title, paths)
         }
-        PlotKind::Curves => {
-            if search.history().is_empty() {
-                return Err(usage("no steps yet: `step N` first"));
-            }
-            let title = format!("search curves ({step} steps)");
-            let paths = search_curves(&title, search.history(), search.evals(), search.initial_cost(), stem)?;
-            (title, paths)
-        }
-        PlotKind::Pareto => unreachable!("drawn above"),
     };
     Ok(Chart::from_paths(&title, paths))
 }
