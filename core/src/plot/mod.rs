@@ -38,8 +38,8 @@ macro_rules! render {
     ($stem:expr, $size:expr, $draw:ident ( $($arg:expr),* $(,)? )) => {{
         crate::plot::register_font();
         let stem: &std::path::Path = $stem;
-        let svg = stem.with_extension("svg");
-        let png = stem.with_extension("png");
+        let svg = crate::plot::file_of(stem, "svg");
+        let png = crate::plot::file_of(stem, "png");
         let err = |p: &std::path::Path| {
             let p = p.to_path_buf();
             move |e: String| Error::Plot { path: p.clone(), message: e }
@@ -79,6 +79,19 @@ macro_rules! render {
 }
 pub(crate) use render;
 
+/// `stem` with the extension `ext` added: `runs/x/branches-lambda-0.5` → `…-0.5.svg` (not
+/// `-0.svg`, which `with_extension` gives). A stem that already ends in `.svg` or `.png`
+/// has that extension replaced.
+pub(crate) fn file_of(stem: &std::path::Path, ext: &str) -> std::path::PathBuf {
+    if stem.extension().is_some_and(|e| e == "svg" || e == "png") {
+        return stem.with_extension(ext);
+    }
+    let mut name = stem.as_os_str().to_owned();
+    name.push(".");
+    name.push(ext);
+    name.into()
+}
+
 /// Draws the series legend of `chart` at `pos` (one look for every chart).
 pub(crate) fn legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, DB, CT>,
@@ -105,6 +118,14 @@ pub(crate) fn shade(v: f64) -> RGBColor {
 mod tests {
     use super::*;
     use crate::search::{EvalMetrics, StepMetrics};
+
+    #[test]
+    fn a_dot_in_the_stem_is_kept() {
+        let p = |s: &str, e: &str| file_of(std::path::Path::new(s), e);
+        assert_eq!(p("out/branches-lambda-0.5", "svg"), std::path::PathBuf::from("out/branches-lambda-0.5.svg"));
+        assert_eq!(p("out/chart.svg", "png"), std::path::PathBuf::from("out/chart.png"));
+        assert_eq!(p("out/widths", "png"), std::path::PathBuf::from("out/widths.png"));
+    }
 
     #[test]
     fn every_chart_writes_svg_and_png() {
