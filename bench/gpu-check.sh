@@ -36,3 +36,11 @@ lines = [json.loads(l) for l in open(f"{out}/metrics.jsonl")]
 print("gpu-check: steps recorded", sum(1 for l in lines if l["kind"] == "step"))
 print("gpu-check: summary", json.dumps(json.load(open(f"{out}/summary.json"))))
 PY
+
+# The step-speed benchmark against PyTorch on CUDA (needs torchvision and figs-bench; the
+# first is in the torch venv, the second builds with cargo or is copied with figs).
+if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; then
+  PYTHON="$py" bash bench/step_speed.sh --device cuda --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
+else
+  echo "gpu-check: step benchmark skipped (no target/debug/figs-bench or no torchvision)"
+fi

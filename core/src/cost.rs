@@ -9,7 +9,8 @@
 
 use crate::graph::{Analysis, Graph, Op, Seg};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Tensor};
+use std::sync::{Arc, Mutex};
+use tch::{Device, Kind, Tensor};
 
 /// Which resource the penalty measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -50,6 +51,73 @@ pub struct CostModel {
     terms: Vec<Term>,
     widths: Vec<usize>,
     gated: Vec<bool>,
+    /// The terms as index tensors on the last device asked for (built on first use).
+    indexed: Arc<Mutex<Option<Indexed>>>,
+}
+
+/// The terms of a [`CostModel`] as tensors on one device, so that the cost and the
+/// regularizer of alive counts that live on the device are a few kernels, O(terms +
+/// segments), with nothing read back to the host.
+struct Indexed {
+    device: Device,
+    /// Per input segment of every term: the term and the group (int64).
+    in_term: Tensor,
+    in_group: Tensor,
+    out_term: Tensor,
+    out_group: Tensor,
+    /// Per term: `k · in_mult` of a dense term (0 for depthwise) and `k` of a depthwise one.
+    quad: Tensor,
+    lin: Tensor,
+    widths: Tensor,
+    gated: Tensor,
+}
+
+impl std::fmt::Debug for Indexed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Indexed({:?})", self.device)
+    }
+}
+
+impl Indexed {
+    fn new(m: &CostModel, device: Device) -> Indexed {
+        let (mut in_term, mut in_group, mut out_term, mut out_group) = (vec![], vec![], vec![], vec![]);
+        let (mut quad, mut lin) = (vec![], vec![]);
+        for (i, t) in m.terms.iter().enumerate() {
+            for s in &t.ins {
+                in_term.push(i as i64);
+                in_group.push(s.group as i64);
+            }
+            for s in &t.out {
+                out_term.push(i as i64);
+                out_group.push(s.group as i64);
+            }
+            quad.push(if t.depthwise { 0.0 } else { t.k * t.in_mult });
+            lin.push(if t.depthwise { t.k } else { 0.0 });
+        }
+        let long = |v: &[i64]| Tensor::from_slice(v).to_device(device);
+        let double = |v: &[f64]| Tensor::from_slice(v).to_device(device);
+        let widths: Vec<f64> = m.widths.iter().map(|&w| w as f64).collect();
+        Indexed {
+            device,
+            in_term: long(&in_term),
+            in_group: long(&in_group),
+            out_term: long(&out_term),
+            out_group: long(&out_group),
+            quad: double(&quad),
+            lin: double(&lin),
+            widths: double(&widths),
+            gated: Tensor::from_slice(&m.gated).to_device(device),
+        }
+    }
+
+    /// Per term, the sum of `v` (per group) over the term's input resp. output segments.
+    fn per_term(&self, v: &Tensor) -> (Tensor, Tensor) {
+        let n = self.quad.size()[0];
+        let sum = |term: &Tensor, group: &Tensor| {
+            Tensor::zeros([n], (Kind::Double, self.device)).index_add(0, term, &v.index_select(0, group))
+        };
+        (sum(&self.in_term, &self.in_group), sum(&self.out_term, &self.out_group))
+    }
 }
 
 impl CostModel {
@@ -81,7 +149,39 @@ impl CostModel {
             terms,
             widths: a.groups.iter().map(|g| g.width).collect(),
             gated: a.groups.iter().map(|g| g.gated).collect(),
+            indexed: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Runs `f` on the index tensors for `device`, building them on first use.
+    fn with_indexed<T>(&self, device: Device, f: impl FnOnce(&Indexed) -> T) -> T {
+        let mut slot = self.indexed.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !matches!(slot.as_ref(), Some(ix) if ix.device == device) {
+            *slot = Some(Indexed::new(self, device));
+        }
+        f(slot.as_ref().expect("just built"))
+    }
+
+    /// [`CostModel::reported`] of alive counts held in a tensor `[groups]` (any float
+    /// kind, ungated groups at full width), as a float64 scalar on the same device.
+    pub fn reported_t(&self, alive: &Tensor) -> Tensor {
+        self.with_indexed(alive.device(), |ix| {
+            let (a_in, a_out) = ix.per_term(&alive.to_kind(Kind::Double));
+            (&ix.quad * &a_in * &a_out + &ix.lin * &a_out).sum(Kind::Double)
+        })
+    }
+
+    /// [`CostModel::regularizer`] with alive counts and `R` in tensors `[groups]` (`r_sums`
+    /// is read for gated groups only; ungated ones count their full width, as constants),
+    /// as a float64 scalar with the gradient of `r_sums`.
+    pub fn regularizer_t(&self, alive: &Tensor, r_sums: &Tensor) -> Tensor {
+        self.with_indexed(alive.device(), |ix| {
+            let r = r_sums.to_kind(Kind::Double).where_self(&ix.gated, &ix.widths);
+            let (a_in, a_out) = ix.per_term(&alive.to_kind(Kind::Double));
+            let (r_in, r_out) = ix.per_term(&r);
+            // Dense: k·(A_in·R_out + A_out·R_in); depthwise: k·(R_in + R_out) = 2k·R_out.
+            (&ix.quad * (&a_in * &r_out + &a_out * &r_in) + &ix.lin * &r_out * 2.0).sum(Kind::Double)
+        })
     }
 
     /// Full widths per group (everything alive).
@@ -207,6 +307,35 @@ mod tests {
         r[d] = Some(Tensor::from(2.0f32));
         let v = f64::try_from(m.regularizer(&alive, &r)).unwrap();
         assert!((v - 852.0).abs() < 1e-3, "{v}");
+    }
+
+    #[test]
+    fn device_forms_equal_the_host_forms() {
+        // The regularizer_by_hand case (852) and its reported cost (716), through tensors.
+        let g = hand_graph();
+        let a = g.analyze().unwrap();
+        let (g1, c, d, _) = ids(&a);
+        let m = CostModel::new(&g, &a, CostKind::Flops);
+        let mut alive = m.full_alive();
+        alive[g1] = 1.0;
+        alive[c] = 2.0;
+        alive[d] = 3.0;
+        let alive_t = Tensor::from_slice(&alive).to_kind(Kind::Float);
+        assert_eq!(f64::try_from(m.reported_t(&alive_t)).unwrap(), 716.0);
+        let mut r = vec![0.0f32; a.groups.len()];
+        r[g1] = 0.5;
+        r[c] = 1.5;
+        r[d] = 2.0;
+        let r_t = Tensor::from_slice(&r).set_requires_grad(true);
+        let reg = m.regularizer_t(&alive_t, &r_t);
+        assert!((f64::try_from(&reg).unwrap() - 852.0).abs() < 1e-9);
+        // The gradient of R_g is its coefficient c_g; ungated groups get none.
+        reg.backward();
+        let grad = Vec::<f64>::try_from(r_t.grad()).unwrap();
+        let (coef, _) = m.linear_coefficients(&alive);
+        for (gi, (x, y)) in grad.iter().zip(&coef).enumerate() {
+            assert!((x - y).abs() < 1e-3, "group {gi}: {x} vs {y}");
+        }
     }
 
     #[test]

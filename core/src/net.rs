@@ -23,6 +23,9 @@ pub struct Net {
     graph: Graph,
     analysis: Analysis,
     layers: Vec<Layer>,
+    /// Inputs are converted to channels-last (and the conv weights were), see
+    /// [`Net::set_channels_last`].
+    channels_last: bool,
 }
 
 impl std::fmt::Debug for Net {
@@ -94,11 +97,29 @@ impl Net {
             };
             layers.push(layer);
         }
-        Ok(Net { graph: graph.clone(), analysis, layers })
+        Ok(Net { graph: graph.clone(), analysis, layers, channels_last: false })
     }
 
     pub fn graph(&self) -> &Graph {
         &self.graph
+    }
+
+    /// Lays the conv weights out channels-last (in place: the var store and an optimizer
+    /// holding them see the change) and converts every input batch to it, so activations
+    /// and gradients follow ([`crate::device::MemoryFormat`]). Call it before the first
+    /// step; `false` leaves the network as it is.
+    pub fn set_channels_last(&mut self, on: bool) {
+        if !on || self.channels_last {
+            return;
+        }
+        for layer in &mut self.layers {
+            if let Layer::Conv(c) = layer {
+                let cl = crate::device::to_channels_last(&c.ws);
+                let _no_grad = tch::no_grad_guard();
+                c.ws.set_data(&cl);
+            }
+        }
+        self.channels_last = true;
     }
 
     pub fn analysis(&self) -> &Analysis {
@@ -130,6 +151,13 @@ impl Net {
                 format!("the network expects batches of shape [N, {c}, {h}, {w}], got {size:?}"),
             ));
         }
+        let cl;
+        let x = if self.channels_last {
+            cl = crate::device::to_channels_last(x);
+            &cl
+        } else {
+            x
+        };
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let ins: Vec<&Tensor> = self.analysis.inputs[i]
@@ -146,7 +174,7 @@ impl Net {
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
                 (Op::Act { act }, _) => match act {
                     Act::Relu => x0.relu(),
-                    Act::Relu6 => x0.clamp(0.0, 6.0),
+                    Act::Relu6 => x0.relu6(),
                     Act::HardSwish => x0.hardswish(),
                     Act::Swish => x0.silu(),
                     Act::Sigmoid => x0.sigmoid(),

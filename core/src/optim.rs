@@ -74,38 +74,102 @@ impl Optim {
 
     /// Applies one update with the current gradients.
     pub fn step(&mut self) {
+        self.update(None);
+    }
+
+    /// Applies one update where the boolean scalar tensor `ok` (on the parameters' device)
+    /// is true, and leaves parameters and moments exactly as they are where it is false:
+    /// a step whose loss turned out non-finite is never applied, and nobody has to read the
+    /// flag on the host first. The step count advances either way; the search resets it
+    /// when it learns that a step was refused (see `Search::flush`).
+    pub fn step_masked(&mut self, ok: &Tensor) {
+        self.update(Some(ok));
+    }
+
+    fn update(&mut self, ok: Option<&Tensor>) {
         self.steps += 1;
         let t = self.steps as i32;
         let _guard = tch::no_grad_guard();
+        // Per step, not per parameter: the mask as a float and the masked scalars.
+        // Parameters are float32 (autocast never changes their kind).
+        let keep = ok.map(|ok| ok.to_kind(tch::Kind::Float));
+        let scaled = |c: f64| keep.as_ref().map(|k| k * c);
+        let (w1, w2) = (scaled(1.0 - BETA1), scaled(1.0 - BETA2));
+        // SGD: a refused step multiplies the momentum buffer by 1, not by μ.
+        let mu = keep.as_ref().map(|k| k * (self.momentum - 1.0) + 1.0);
+        let mut per_lr: Vec<(u64, Tensor)> = Vec::new();
         for s in &mut self.slots {
             let grad = s.param.grad();
             if !grad.defined() {
                 continue;
             }
-            let g = if s.wd != 0.0 { &grad + &s.param * s.wd } else { grad };
+            let mut g = if s.wd != 0.0 { &grad + &s.param * s.wd } else { grad };
+            if ok.is_some() {
+                // A refused step's gradient may be NaN or infinite, and NaN · 0 is NaN: in
+                // place, so the mask costs one pass over the gradient and no allocation.
+                let _ = g.nan_to_num_(0.0, 0.0, 0.0);
+            }
+            let step_scale = |c: f64, per_lr: &mut Vec<(u64, Tensor)>| -> Option<Tensor> {
+                let k = keep.as_ref()?;
+                let key = c.to_bits();
+                if let Some((_, t)) = per_lr.iter().find(|(b, _)| *b == key) {
+                    return Some(t.shallow_clone());
+                }
+                let t = k * c;
+                per_lr.push((key, t.shallow_clone()));
+                Some(t)
+            };
             match self.kind {
                 Optimizer::Adam => {
+                    // In-place kernels, two temporaries per parameter: the update is
+                    // memory-bound, so every pass over the weights counts.
                     let m = s.m.get_or_insert_with(|| g.zeros_like());
-                    let _ = m.g_mul_scalar_(BETA1).g_add_(&(&g * (1.0 - BETA1)));
+                    let _ = match &w1 {
+                        Some(w) => m.lerp_tensor_(&g, w),
+                        None => m.lerp_(&g, 1.0 - BETA1),
+                    };
                     let v = s.v.get_or_insert_with(|| g.zeros_like());
-                    let _ = v.g_mul_scalar_(BETA2).g_add_(&(&g * &g * (1.0 - BETA2)));
+                    let _ = match &w2 {
+                        Some(w) => v.lerp_tensor_(&g.square(), w),
+                        None => v.lerp_(&g.square(), 1.0 - BETA2),
+                    };
                     let bc1 = 1.0 - BETA1.powi(t);
                     let bc2 = 1.0 - BETA2.powi(t);
-                    let denom = v.sqrt() / bc2.sqrt() + EPS;
-                    let _ = s.param.g_add_(&(&*m / denom * (-s.lr / bc1)));
+                    let mut d = v.sqrt();
+                    let _ = d.g_div_scalar_(bc2.sqrt()).g_add_scalar_(EPS);
+                    // param += m / (d / c) with c = −lr/bc1 (times the mask). A refused step
+                    // has c = −0, so d / c = −∞ and the finite m adds ±0: nothing.
+                    let _ = match step_scale(-s.lr / bc1, &mut per_lr) {
+                        Some(c) => d.g_div_(&c),
+                        None => d.g_mul_scalar_(-bc1 / s.lr),
+                    };
+                    let _ = s.param.addcdiv_(&*m, &d);
                 }
                 Optimizer::Sgd => {
                     let buf = match s.m.as_mut() {
                         Some(b) => {
-                            let _ = b.g_mul_scalar_(self.momentum).g_add_(&g);
+                            let _ = match &mu {
+                                Some(mu) => b.g_mul_(mu),
+                                None => b.g_mul_scalar_(self.momentum),
+                            };
+                            let _ = b.g_add_(&g);
                             b
                         }
                         None => s.m.insert(g.copy()),
                     };
-                    let _ = s.param.g_add_(&(&*buf * -s.lr));
+                    let update = match step_scale(-s.lr, &mut per_lr) {
+                        Some(c) => &*buf * c,
+                        None => &*buf * -s.lr,
+                    };
+                    let _ = s.param.g_add_(&update);
                 }
             }
         }
+    }
+
+    /// Sets the step count (Adam's bias correction) back to `steps`, after refused steps.
+    pub fn set_steps(&mut self, steps: u64) {
+        self.steps = steps;
     }
 
     /// The moments by name (`m.<param>`, `v.<param>`) for a checkpoint.
@@ -128,7 +192,13 @@ impl Optim {
         for s in &mut self.slots {
             for (key, slot) in [(format!("m.{}", s.name), &mut s.m), (format!("v.{}", s.name), &mut s.v)] {
                 *slot = match tensors.remove(&key) {
-                    Some(t) if t.size() == s.param.size() => Some(t.to_device(s.param.device()).to_kind(s.param.kind())),
+                    Some(t) if t.size() == s.param.size() => {
+                        // Into a tensor laid out like the parameter (channels-last conv
+                        // weights keep their moments channels-last).
+                        let mut m = s.param.detach().zeros_like();
+                        m.copy_(&t);
+                        Some(m)
+                    }
                     Some(t) => {
                         return Err(Error::Checkpoint(format!(
                             "optimizer state `{key}` has shape {:?}, its parameter {:?}: the checkpoint is from another network",
@@ -194,6 +264,41 @@ mod tests {
     #[test]
     fn sgd_matches_libtorch() {
         matches_libtorch(Optimizer::Sgd);
+    }
+
+    #[test]
+    fn a_refused_step_changes_nothing_and_an_accepted_one_is_the_plain_step() {
+        for kind in [Optimizer::Adam, Optimizer::Sgd] {
+            let opts = (Kind::Float, tch::Device::Cpu);
+            let run = |mask: Option<bool>, nan: bool| {
+                let w = (Tensor::arange(6, opts) * 0.3).sin().set_requires_grad(true);
+                let mut o = Optim::new(kind, 0.9, vec![("w".into(), w.shallow_clone(), 0.05, 0.01)]);
+                o.backward_step(&(&w * &w).sum(Kind::Float)); // moments exist
+                let loss = (&w * &w * 3.0).sum(Kind::Float) * if nan { f64::NAN } else { 1.0 };
+                o.backward(&loss);
+                match mask {
+                    Some(ok) => o.step_masked(&Tensor::from(ok)),
+                    None => o.step(),
+                }
+                let mut state = vec![w.detach().copy()];
+                state.extend(o.state().into_iter().map(|(_, t)| t.copy()));
+                state
+            };
+            let before = {
+                let w = (Tensor::arange(6, opts) * 0.3).sin().set_requires_grad(true);
+                let mut o = Optim::new(kind, 0.9, vec![("w".into(), w.shallow_clone(), 0.05, 0.01)]);
+                o.backward_step(&(&w * &w).sum(Kind::Float));
+                let mut state = vec![w.detach().copy()];
+                state.extend(o.state().into_iter().map(|(_, t)| t.copy()));
+                state
+            };
+            for (a, b) in run(Some(false), true).iter().zip(&before) {
+                assert!(a.equal(b), "{kind:?}: a refused NaN step changed the state");
+            }
+            for (a, b) in run(Some(true), false).iter().zip(&run(None, false)) {
+                assert!(a.allclose(b, 1e-6, 1e-7, false), "{kind:?}: the accepted step differs from the plain one");
+            }
+        }
     }
 
     #[test]

@@ -62,11 +62,39 @@ pub trait BoundRegularizer: Send {
     fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> Result<Tensor>;
     /// The cost of the network with `alive[g]` channels in every group.
     fn reported(&self, alive: &[f64]) -> Result<f64>;
+    /// [`BoundRegularizer::penalty`] with the alive counts in a float tensor `[groups]` on
+    /// the search's device, so that a search step never waits for the device to read them.
+    /// `None` (the default): only the host form exists, and the search reads the counts
+    /// back once per step (docs/PERFORMANCE.md).
+    fn penalty_on_device(&self, _r: &[Option<Tensor>], _alive: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
+    /// [`BoundRegularizer::reported`] of alive counts in a float tensor `[groups]`, as a
+    /// scalar tensor on its device; `None` (the default) if only the host form exists.
+    fn reported_on_device(&self, _alive: &Tensor) -> Option<Result<Tensor>> {
+        None
+    }
 }
 
 /// Checks what a regularizer returned: one finite floating-point value that carries a
 /// gradient whenever some `r` does. A penalty without one would silently do nothing.
 pub fn check_penalty(name: &str, t: &Tensor, r: &[Option<Tensor>]) -> Result<()> {
+    check_shape_and_kind(name, t)?;
+    let v = t.double_value(&[]);
+    if !v.is_finite() {
+        return Err(penalty_not_finite(name, v));
+    }
+    check_gradient(name, t, r)
+}
+
+/// The checks of [`check_penalty`] that need no value from the device: shape, kind and
+/// gradient. A search step makes these and checks the value when its metrics reach the host.
+pub fn check_penalty_form(name: &str, t: &Tensor, r: &[Option<Tensor>]) -> Result<()> {
+    check_shape_and_kind(name, t)?;
+    check_gradient(name, t, r)
+}
+
+fn check_shape_and_kind(name: &str, t: &Tensor) -> Result<()> {
     let bad = |m: String| Err(Error::Regularizer { name: name.into(), message: m });
     if t.numel() != 1 {
         return bad(format!("the penalty must be a scalar tensor, got shape {:?}", t.size()));
@@ -74,14 +102,25 @@ pub fn check_penalty(name: &str, t: &Tensor, r: &[Option<Tensor>]) -> Result<()>
     if !matches!(t.kind(), Kind::Float | Kind::Double | Kind::Half | Kind::BFloat16) {
         return bad(format!("the penalty must be a floating-point tensor, got {:?}", t.kind()));
     }
-    let v = t.double_value(&[]);
-    if !v.is_finite() {
-        return bad(format!("the penalty is {v}; check the regularizer's parameters (a zero peak or bandwidth?)"));
-    }
+    Ok(())
+}
+
+fn check_gradient(name: &str, t: &Tensor, r: &[Option<Tensor>]) -> Result<()> {
     if r.iter().flatten().any(Tensor::requires_grad) && !t.requires_grad() {
-        return bad("the penalty does not depend on r (no gradient): it would not regularize anything".into());
+        return Err(Error::Regularizer {
+            name: name.into(),
+            message: "the penalty does not depend on r (no gradient): it would not regularize anything".into(),
+        });
     }
     Ok(())
+}
+
+/// The error for a penalty whose value `v` is NaN or infinite.
+pub fn penalty_not_finite(name: &str, v: f64) -> Error {
+    Error::Regularizer {
+        name: name.into(),
+        message: format!("the penalty is {v}; check the regularizer's parameters (a zero peak or bandwidth?)"),
+    }
 }
 
 /// Checks a reported cost.
@@ -145,6 +184,18 @@ impl BoundRegularizer for BoundCost {
     }
     fn reported(&self, alive: &[f64]) -> Result<f64> {
         Ok(self.0.reported(alive))
+    }
+    fn penalty_on_device(&self, r: &[Option<Tensor>], alive: &Tensor) -> Option<Result<Tensor>> {
+        let zero = Tensor::zeros([], (Kind::Float, alive.device()));
+        let sums: Vec<Tensor> =
+            r.iter().map(|r| r.as_ref().map_or_else(|| zero.shallow_clone(), |r| r.sum(Kind::Float))).collect();
+        if sums.is_empty() {
+            return Some(Ok(self.0.regularizer_t(alive, &Tensor::zeros([0], (Kind::Float, alive.device())))));
+        }
+        Some(Ok(self.0.regularizer_t(alive, &Tensor::stack(&sums, 0))))
+    }
+    fn reported_on_device(&self, alive: &Tensor) -> Option<Result<Tensor>> {
+        Some(Ok(self.0.reported_t(alive)))
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::count::{count, Counts};
 use crate::data::Dataset;
-use crate::device::DeviceChoice;
+use crate::device::{DeviceChoice, MemoryFormat};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::net::Net;
@@ -25,11 +25,22 @@ pub struct TrainConfig {
     /// Adam learning rate at the first step.
     pub lr: f64,
     pub weight_decay: f64,
+    /// Memory layout of activations and conv weights (channels-last on the CPU by default).
+    #[serde(default)]
+    pub memory_format: MemoryFormat,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { seed: 0, device: DeviceChoice::Auto, batch_size: 128, steps: 1000, lr: 2e-3, weight_decay: 0.0 }
+        TrainConfig {
+            seed: 0,
+            device: DeviceChoice::Auto,
+            batch_size: 128,
+            steps: 1000,
+            lr: 2e-3,
+            weight_decay: 0.0,
+            memory_format: MemoryFormat::Auto,
+        }
     }
 }
 
@@ -119,10 +130,11 @@ pub fn train_network(
     let analysis = graph.analyze()?;
     tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
-    let net = Net::new(&vs.root(), graph)?;
+    let mut net = Net::new(&vs.root(), graph)?;
     if let Some(w) = init {
         crate::export::load_into(&vs, w, &graph.name)?;
     }
+    net.set_channels_last(cfg.memory_format.channels_last(device));
     let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);

@@ -52,6 +52,11 @@ impl Dataset {
         (s[1] as usize, s[2] as usize, s[3] as usize)
     }
 
+    /// The same examples on `device` (a copy; the same tensors if they are there already).
+    pub fn to_device(&self, device: Device) -> Dataset {
+        Dataset { images: self.images.to_device(device), labels: self.labels.to_device(device), classes: self.classes }
+    }
+
     /// The first `n` examples (all if there are fewer).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len()) as i64;
@@ -86,13 +91,13 @@ impl Dataset {
     pub fn shuffled_batches(&self, batch: usize, rng: &mut ChaCha8Rng, device: Device) -> Batches {
         let mut idx: Vec<i64> = (0..self.len() as i64).collect();
         idx.shuffle(rng);
-        Batches { data: self.clone(), order: idx, batch: batch.max(1), pos: 0, device, drop_last: true }
+        Batches::new(self, idx, batch, device, true)
     }
 
     /// Batches in order (for evaluation), keeping the last partial batch.
     pub fn ordered_batches(&self, batch: usize, device: Device) -> Batches {
         let order = (0..self.len() as i64).collect();
-        Batches { data: self.clone(), order, batch: batch.max(1), pos: 0, device, drop_last: false }
+        Batches::new(self, order, batch, device, false)
     }
 }
 
@@ -104,9 +109,18 @@ pub struct Batches {
     pos: usize,
     device: Device,
     drop_last: bool,
+    /// The order on the data's device, when the data lives on an accelerator: batches are
+    /// gathered there, and the order crosses once per epoch instead of once per batch.
+    order_on_device: Option<Tensor>,
 }
 
 impl Batches {
+    fn new(data: &Dataset, order: Vec<i64>, batch: usize, device: Device, drop_last: bool) -> Batches {
+        let on = data.images.device();
+        let order_on_device = (on != Device::Cpu).then(|| Tensor::from_slice(&order).to_device(on));
+        Batches { data: data.clone(), order, batch: batch.max(1), pos: 0, device, drop_last, order_on_device }
+    }
+
     /// How far into the order the batches have gone.
     pub fn position(&self) -> usize {
         self.pos
@@ -126,7 +140,10 @@ impl Iterator for Batches {
             return None;
         }
         let end = (self.pos + self.batch).min(self.order.len());
-        let ids = Tensor::from_slice(&self.order[self.pos..end]);
+        let ids = match &self.order_on_device {
+            Some(o) => o.narrow(0, self.pos as i64, (end - self.pos) as i64),
+            None => Tensor::from_slice(&self.order[self.pos..end]),
+        };
         self.pos = end;
         let x = self.data.images.index_select(0, &ids).to_device(self.device);
         let y = self.data.labels.index_select(0, &ids).to_kind(Kind::Int64).to_device(self.device);

@@ -326,6 +326,7 @@ impl Sweep {
             steps: ((r.retrain_epochs * steps_per_epoch).round() as u64).max(1),
             lr: r.lr,
             weight_decay: 0.0,
+            ..TrainConfig::default()
         };
         progress(&format!("retraining {} steps", train_cfg.steps));
         let t = train_from_scratch(&graph, &data.train, &data.test, &train_cfg, cancel, |_| {})?;

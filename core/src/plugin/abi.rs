@@ -4,8 +4,9 @@
 //! allocated them frees. See docs/PLUGINS.md for the versioning policy.
 
 /// Version of this ABI. The host refuses a plugin whose table carries another one.
-/// History: 1 = search spaces only; 2 = regularizer entries added to the table.
-pub const ABI_VERSION: u32 = 2;
+/// History: 1 = search spaces only; 2 = regularizer entries added to the table; 3 = the
+/// regularizer's device entries (`reg_penalty_dev`, `reg_reported_dev`) appended.
+pub const ABI_VERSION: u32 = 3;
 
 /// The libtorch version figs is built against (tch 0.24 ⇔ libtorch 2.11.0). A plugin built
 /// against another libtorch could pass tensors the host cannot read, so the host refuses it.
@@ -90,6 +91,8 @@ impl FfiBuf {
 pub const OK: i32 = 0;
 /// The call failed; the output buffer holds a UTF-8 error message.
 pub const ERR: i32 = 1;
+/// A device entry the regularizer does not have: the host uses the host form instead.
+pub const UNSUPPORTED: i32 = 2;
 
 /// The table a plugin's entry function returns. Only `#[repr(C)]` data and `extern "C"`
 /// functions: no Rust types cross the boundary.
@@ -139,6 +142,22 @@ pub struct PluginTable {
         unsafe extern "C" fn(inst: RegInstance, alive: *const f64, n: usize, cost: *mut f64, err: *mut FfiBuf) -> i32,
     /// Releases an instance made by `reg_bind`.
     pub reg_drop: unsafe extern "C" fn(inst: RegInstance),
+    /// The penalty with the alive counts in a borrowed float tensor `[n]` on the search's
+    /// device, so the host never reads them back. [`OK`] with a new tensor handle in
+    /// `*out`; [`UNSUPPORTED`] if the regularizer has only the host form; [`ERR`] with a
+    /// message in `err`.
+    pub reg_penalty_dev: unsafe extern "C" fn(
+        inst: RegInstance,
+        r: *const TensorHandle,
+        n: usize,
+        alive: TensorHandle,
+        out: *mut TensorHandle,
+        err: *mut FfiBuf,
+    ) -> i32,
+    /// The reported cost of alive counts in a borrowed tensor `[n]`, as a new scalar tensor
+    /// handle on its device; codes as in `reg_penalty_dev`.
+    pub reg_reported_dev:
+        unsafe extern "C" fn(inst: RegInstance, alive: TensorHandle, out: *mut TensorHandle, err: *mut FfiBuf) -> i32,
 }
 
 /// A table in a `static`: raw pointers are not `Sync`, but the table is immutable data.

@@ -13,7 +13,7 @@ use crate::regularizer::{BoundRegularizer, Regularizer, Source};
 use crate::space::{ParamSpec, SearchSpace};
 use abi::{
     EntryFn, FfiBuf, PluginTable, RegInstance, StaticTable, TensorHandle, ABI_VERSION, ENTRY_SYMBOL, KIND_REGULARIZER,
-    KIND_SEARCH_SPACE, LIBTORCH_VERSION, OK, SOURCE_BN_GAMMA, SOURCE_GATES,
+    KIND_SEARCH_SPACE, LIBTORCH_VERSION, OK, SOURCE_BN_GAMMA, SOURCE_GATES, UNSUPPORTED,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -489,6 +489,47 @@ impl BoundRegularizer for PluginBound {
             return Err(self.plugin.reg_err(format!("the reported cost failed: {text}")));
         }
         Ok(cost)
+    }
+
+    fn penalty_on_device(&self, r: &[Option<Tensor>], alive: &Tensor) -> Option<Result<Tensor>> {
+        let handles: Vec<TensorHandle> =
+            r.iter().map(|t| t.as_ref().map_or(std::ptr::null_mut(), |t| t.as_ptr() as TensorHandle)).collect();
+        let t = &self.plugin.table.0;
+        // SAFETY: `inst` came from this plugin's `reg_bind`; `handles` holds `n` entries and
+        // `alive` is a live tensor for the duration of the call.
+        self.device_call("penalty", |out, err| unsafe {
+            (t.reg_penalty_dev)(self.inst, handles.as_ptr(), handles.len(), alive.as_ptr() as TensorHandle, out, err)
+        })
+    }
+
+    fn reported_on_device(&self, alive: &Tensor) -> Option<Result<Tensor>> {
+        let t = &self.plugin.table.0;
+        // SAFETY: as in `penalty_on_device`.
+        self.device_call("reported cost", |out, err| unsafe {
+            (t.reg_reported_dev)(self.inst, alive.as_ptr() as TensorHandle, out, err)
+        })
+    }
+}
+
+impl PluginBound {
+    /// Calls a device entry: a new tensor, `None` where the plugin has no device form, or
+    /// the plugin's error.
+    fn device_call(
+        &self,
+        what: &str,
+        call: impl FnOnce(*mut TensorHandle, *mut FfiBuf) -> i32,
+    ) -> Option<Result<Tensor>> {
+        let mut out: TensorHandle = std::ptr::null_mut();
+        let mut err = FfiBuf::empty();
+        let code = call(&mut out, &mut err);
+        // SAFETY: `err` is empty or written by this plugin.
+        let text = unsafe { take_buf(&self.plugin.table.0, err) };
+        match code {
+            UNSUPPORTED => None,
+            // SAFETY: on OK the plugin handed over a new tensor handle; we own it now.
+            OK if !out.is_null() => Some(Ok(unsafe { Tensor::from_ptr(out as *mut _) })),
+            _ => Some(Err(self.plugin.reg_err(format!("the {what} (device form) failed: {text}")))),
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! expands to. A plugin author implements [`crate::space::SearchSpace`] or
 //! [`crate::regularizer::Regularizer`] and writes one macro call; no unsafe code of their own.
 
-use super::abi::{FfiBuf, RegInstance, TensorHandle, ERR, OK};
+use super::abi::{FfiBuf, RegInstance, TensorHandle, ERR, OK, UNSUPPORTED};
 use crate::graph::Graph;
 use crate::regularizer::{BoundRegularizer, Regularizer};
 use crate::space::SearchSpace;
@@ -147,12 +147,8 @@ pub unsafe extern "C" fn reg_penalty(
         Ok(String::new())
     });
     match (code, result) {
-        (OK, Some(t)) => {
-            // Ownership of the handle passes to the host.
-            let mut t = std::mem::ManuallyDrop::new(t);
-            *out = t.as_mut_ptr() as TensorHandle;
-            OK
-        }
+        // Ownership of the handle passes to the host.
+        (OK, Some(t)) => hand_over(t, out),
         (_, _) => write_err(err, text),
     }
 }
@@ -183,6 +179,76 @@ pub unsafe extern "C" fn reg_reported(
         OK
     } else {
         write_err(err, text)
+    }
+}
+
+/// Hands a tensor made here to the host through `out` (the host frees it).
+unsafe fn hand_over(t: Tensor, out: *mut TensorHandle) -> i32 {
+    let mut t = std::mem::ManuallyDrop::new(t);
+    *out = t.as_mut_ptr() as TensorHandle;
+    OK
+}
+
+/// `reg_penalty_dev` of every regularizer plugin.
+///
+/// # Safety
+/// `inst` must come from this plugin's `reg_bind`; `r` must hold `n` entries and `alive`
+/// be a valid tensor handle.
+pub unsafe extern "C" fn reg_penalty_dev(
+    inst: RegInstance,
+    r: *const TensorHandle,
+    n: usize,
+    alive: TensorHandle,
+    out: *mut TensorHandle,
+    err: *mut FfiBuf,
+) -> i32 {
+    if inst.is_null() || out.is_null() || alive.is_null() || (n > 0 && r.is_null()) {
+        return write_err(err, "reg_penalty_dev called with a null pointer".into());
+    }
+    let bound = &*(inst as *const Box<dyn BoundRegularizer>);
+    let mut result = None;
+    let (code, text) = guarded(|| {
+        let rs: Vec<Option<Tensor>> = (0..n)
+            .map(|i| {
+                let p = *r.add(i);
+                (!p.is_null()).then(|| Tensor::clone_from_ptr(p as *mut _))
+            })
+            .collect();
+        let alive = Tensor::clone_from_ptr(alive as *mut _);
+        result = bound.penalty_on_device(&rs, &alive).map(|r| r.map_err(|e| e.to_string())).transpose()?;
+        Ok(String::new())
+    });
+    match (code, result) {
+        (OK, Some(t)) => hand_over(t, out),
+        (OK, None) => UNSUPPORTED,
+        (_, _) => write_err(err, text),
+    }
+}
+
+/// `reg_reported_dev` of every regularizer plugin.
+///
+/// # Safety
+/// `inst` must come from this plugin's `reg_bind` and `alive` be a valid tensor handle.
+pub unsafe extern "C" fn reg_reported_dev(
+    inst: RegInstance,
+    alive: TensorHandle,
+    out: *mut TensorHandle,
+    err: *mut FfiBuf,
+) -> i32 {
+    if inst.is_null() || out.is_null() || alive.is_null() {
+        return write_err(err, "reg_reported_dev called with a null pointer".into());
+    }
+    let bound = &*(inst as *const Box<dyn BoundRegularizer>);
+    let mut result = None;
+    let (code, text) = guarded(|| {
+        let alive = Tensor::clone_from_ptr(alive as *mut _);
+        result = bound.reported_on_device(&alive).map(|r| r.map_err(|e| e.to_string())).transpose()?;
+        Ok(String::new())
+    });
+    match (code, result) {
+        (OK, Some(t)) => hand_over(t, out),
+        (OK, None) => UNSUPPORTED,
+        (_, _) => write_err(err, text),
     }
 }
 
@@ -281,6 +347,8 @@ macro_rules! export_plugin {
                     reg_penalty: sdk::reg_penalty,
                     reg_reported: sdk::reg_reported,
                     reg_drop: sdk::reg_drop,
+                    reg_penalty_dev: sdk::reg_penalty_dev,
+                    reg_reported_dev: sdk::reg_reported_dev,
                 })
             });
             &t.0
@@ -334,6 +402,8 @@ macro_rules! export_plugin {
                     reg_penalty: sdk::reg_penalty,
                     reg_reported: sdk::reg_reported,
                     reg_drop: sdk::reg_drop,
+                    reg_penalty_dev: sdk::reg_penalty_dev,
+                    reg_reported_dev: sdk::reg_reported_dev,
                 })
             });
             &t.0

@@ -6,18 +6,22 @@
 //! or [`Search::run`]; look at it with [`Search::evaluate`] and [`Search::alive`]; get the
 //! found architecture with [`Search::export`].
 
+mod gates;
 mod resume;
+mod step;
+
+pub use step::{host_reads, WINDOW};
 
 use crate::collective::Collective;
 use crate::data::{Batches, Dataset};
-use crate::device::{device_name, DeviceChoice};
+use crate::device::{device_name, DeviceChoice, MemoryFormat};
 use crate::error::{Error, Result};
 use crate::export::Exported;
-use crate::gate::{self, GateConfig, RegSource};
+use crate::gate::{self, GateConfig};
 use crate::graph::{prune, Analysis, Graph, PruneReport};
 use crate::net::Net;
 use crate::optim::Optim;
-use crate::regularizer::{check_cost, check_penalty, BoundRegularizer, Regularizer, Source};
+use crate::regularizer::{check_cost, BoundRegularizer, Regularizer, Source};
 use crate::train::evaluate_net;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -83,6 +87,9 @@ pub struct SearchConfig {
     /// default 0.02 and collapses (docs/RESULTS.md), so the γ baseline uses 0.
     #[serde(default = "default_lambda_rate")]
     pub lambda_rate: f64,
+    /// Memory layout of activations and conv weights (channels-last on the CPU by default).
+    #[serde(default)]
+    pub memory_format: MemoryFormat,
 }
 
 /// Which optimizer a search uses.
@@ -105,6 +112,10 @@ impl std::str::FromStr for Optimizer {
         }
     }
 }
+
+/// The largest training split (as float32) that a search moves to an accelerator: 2 GiB,
+/// forty times Fashion-MNIST, a small share of any GPU figs targets.
+const DATA_ON_DEVICE_BYTES: usize = 2 << 30;
 
 /// SplitMix64 of `seed` and `k`: independent seeds per (run seed, epoch or step).
 fn mix(seed: u64, k: u64) -> u64 {
@@ -151,6 +162,7 @@ impl Default for SearchConfig {
             bn_recalibration_batches: default_recalibration(),
             target: None,
             lambda_rate: default_lambda_rate(),
+            memory_format: MemoryFormat::Auto,
         }
     }
 }
@@ -262,7 +274,9 @@ pub struct Search {
     // Owns the parameters that `net` and `logits` refer to.
     vs: nn::VarStore,
     opt: Optim,
-    /// Gate logits per group (`None` for ungated groups, and all `None` with a BN-γ source).
+    /// All gate logits in one parameter (None with a BN-γ source or without gated groups)
+    /// and, per group, a view of its slice (`None` for ungated groups).
+    gates: Option<gates::FlatGates>,
     logits: Vec<Option<Tensor>>,
     regularizer: Arc<dyn Regularizer>,
     bound: Box<dyn BoundRegularizer>,
@@ -287,6 +301,9 @@ pub struct Search {
     collective: Option<Arc<dyn Collective>>,
     /// Ranks of the run whose checkpoint this search resumed (None for a new search).
     resumed_world: Option<usize>,
+    /// The step's constants on the device, and the steps queued since the last read.
+    consts: step::StepConsts,
+    window: Option<step::Window>,
 }
 
 impl std::fmt::Debug for Search {
@@ -324,8 +341,16 @@ impl Search {
         let device = config.device.resolve()?;
         tch::manual_seed(config.seed as i64);
         let (train_split, val) = train.split(config.val_fraction, config.seed)?;
+        // On an accelerator, a training split that fits lives there: batches are gathered on
+        // the device with no copy from the host per step.
+        let train_split = if device != Device::Cpu && train_split.images.numel() * 4 <= DATA_ON_DEVICE_BYTES {
+            train_split.to_device(device)
+        } else {
+            train_split
+        };
         let vs = nn::VarStore::new(device);
-        let net = Net::new(&vs.root(), graph)?;
+        let mut net = Net::new(&vs.root(), graph)?;
+        net.set_channels_last(config.memory_format.channels_last(device));
         let bound = regularizer.bind(graph, &config.regularizer_params)?;
         let full: Vec<f64> = analysis.groups.iter().map(|g| g.width as f64).collect();
         let cost0 = check_cost(regularizer.name(), bound.reported(&full)?)?;
@@ -338,17 +363,13 @@ impl Search {
             });
         }
         let source = regularizer.source();
-        let gates_path = vs.root().set_group(1).sub("gates");
-        let logits = analysis
-            .groups
-            .iter()
-            .map(|g| {
-                (g.gated && source == Source::Gates).then(|| {
-                    let name = g.name.replace('.', "_");
-                    gates_path.var(&name, &[g.width as i64], nn::Init::Const(config.gate.init_logit))
-                })
-            })
-            .collect();
+        let flat = (source == Source::Gates)
+            .then(|| gates::FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, config.gate.init_logit))
+            .flatten();
+        let logits: Vec<Option<Tensor>> = match &flat {
+            Some(f) => f.views(&f.flat),
+            None => analysis.groups.iter().map(|_| None).collect(),
+        };
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
         // Gate logits have their own learning rate and no weight decay. Sorted names fix
         // the update order, so a resumed search repeats it.
@@ -357,13 +378,23 @@ impl Search {
         let params = vars
             .into_iter()
             .map(|(name, t)| {
-                let gate = name.starts_with("gates.");
+                let gate = name == gates::FLAT;
                 let (lr, wd) = if gate { (config.gate_lr, 0.0) } else { (config.lr, config.weight_decay) };
                 (name, t, lr, wd)
             })
             .collect();
         let opt = Optim::new(config.optimizer, config.momentum, params);
+        let searched: Vec<usize> = (0..analysis.groups.len())
+            .filter(|&g| match source {
+                Source::Gates => logits[g].is_some(),
+                Source::BnGamma => gammas.get(g).is_some_and(|v| !v.is_empty()),
+            })
+            .collect();
+        let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
+        let consts = step::StepConsts::new(&widths, searched, device);
         Ok(Search {
+            consts,
+            window: None,
             lambda: config.lambda,
             loss_avg: None,
             best_avg: None,
@@ -374,6 +405,7 @@ impl Search {
             vs,
             opt,
             logits,
+            gates: flat,
             regularizer,
             bound,
             gammas,
@@ -542,140 +574,6 @@ impl Search {
         self.train.shuffled_batches(self.config.batch_size * world, &mut rng, self.device)
     }
 
-    /// One optimisation step of weights and gate logits.
-    pub fn step(&mut self) -> Result<StepMetrics> {
-        // Gate noise and dropout come from libtorch's global generator, whose state tch
-        // cannot read: seeding it from (seed, step) makes every step's draws reproducible
-        // after a resume.
-        tch::manual_seed((mix(self.config.seed, self.step) >> 1) as i64);
-        let (x, y) = self.next_batch();
-        // Every rank draws the same global batch and keeps its own slice of it.
-        let (rank, world) = self.rank_world();
-        let (x, y) = if world > 1 {
-            let b = x.size()[0] / world as i64;
-            (x.narrow(0, rank as i64 * b, b), y.narrow(0, rank as i64 * b, b))
-        } else {
-            (x, y)
-        };
-        let cfg = &self.config.gate;
-        let tau = cfg.tau_at(self.step, self.config.steps);
-        let gamma = self.source() == Source::BnGamma;
-        let z: Vec<Option<Tensor>> = self
-            .logits
-            .iter()
-            .map(|a| a.as_ref().map(|a| gate::sample(a, tau, cfg.straight_through, cfg.eps)))
-            .collect();
-        // The γ baseline trains the plain network; FiGS multiplies the sampled gates in.
-        let out = self.net.forward(&x, true, if gamma { None } else { Some(&z) })?;
-        let task = out.cross_entropy_for_logits(&y);
-        let mut alive: Vec<f64> = self.analysis.groups.iter().map(|g| g.width as f64).collect();
-        let mut r: Vec<Option<Tensor>> = Vec::with_capacity(alive.len());
-        let (mut alive_n, mut searched_n) = (0.0, 0.0);
-        for g in 0..alive.len() {
-            let (value, open) = if gamma {
-                match self.gamma_vector(g) {
-                    Some(v) => {
-                        let open = v.detach().gt(self.config.gamma_threshold);
-                        (v, open)
-                    }
-                    None => {
-                        r.push(None);
-                        continue;
-                    }
-                }
-            } else {
-                match (&z[g], &self.logits[g]) {
-                    (Some(zg), Some(a)) => {
-                        let v = match cfg.reg_source {
-                            RegSource::Sample => zg.shallow_clone(),
-                            RegSource::Prob => gate::probabilities(a),
-                        };
-                        (v, gate::open_in_sample(zg))
-                    }
-                    _ => {
-                        r.push(None);
-                        continue;
-                    }
-                }
-            };
-            let n = f64::try_from(open.sum(Kind::Float))?;
-            alive[g] = n;
-            alive_n += n;
-            searched_n += self.analysis.groups[g].width as f64;
-            r.push(Some(value));
-        }
-        let name = self.regularizer.name().to_string();
-        let reg = self.bound.penalty(&r, &alive)?;
-        check_penalty(&name, &reg, &r)?;
-        let reg = reg.to_device(self.device).to_kind(Kind::Float);
-        let sampled_cost = check_cost(&name, self.bound.reported(&alive)?)?;
-        // Target mode compares the cost of what export would keep (score > 0): the sampled
-        // gates keep channels with a slightly below 0 alive, which would overshoot.
-        let above_target = match self.config.target {
-            Some(t) => {
-                let open: Vec<f64> = self.open_counts().into_iter().map(|n| n as f64).collect();
-                Some(check_cost(&name, self.bound.reported(&open)?)? > t)
-            }
-            None => None,
-        };
-        let lambda = if above_target == Some(false) { 0.0 } else { self.lambda };
-        let loss = &task + &reg * (lambda / self.cost0);
-        let (mut loss_v, mut task_v, reg_v) = (f64::try_from(&loss)?, f64::try_from(&task)?, f64::try_from(&reg)?);
-        if let Some(c) = &self.collective {
-            // The same numbers on every rank, so every rank refuses (or takes) the step.
-            let l = Tensor::from_slice(&[loss_v, task_v]);
-            c.all_reduce_mean(&[&l])?;
-            (loss_v, task_v) = (l.double_value(&[0]), l.double_value(&[1]));
-        }
-        if !loss_v.is_finite() {
-            return Err(Error::NonFiniteLoss { step: self.step, value: loss_v, task: task_v, reg: reg_v });
-        }
-        self.watch_divergence(task_v)?;
-        self.opt.backward(&loss);
-        if let Some(c) = &self.collective {
-            let grads = self.opt.grads();
-            c.all_reduce_mean(&grads.iter().collect::<Vec<_>>())?;
-        }
-        self.opt.step();
-        if let Some(above) = above_target {
-            let factor = if above { 1.0 + self.config.lambda_rate } else { 1.0 - self.config.lambda_rate };
-            self.lambda = (self.lambda * factor).clamp(1e-4, 1e4);
-        }
-        let acc = f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).mean(Kind::Float))?;
-        self.step += 1;
-        let m = StepMetrics {
-            step: self.step,
-            epoch: self.epoch,
-            task_loss: task_v,
-            reg: reg_v,
-            cost: sampled_cost,
-            alive_fraction: if searched_n > 0.0 { alive_n / searched_n } else { 1.0 },
-            tau,
-            batch_accuracy: acc,
-            lambda,
-        };
-        self.history.push(m.clone());
-        Ok(m)
-    }
-
-    /// Refuses a step whose task loss is orders of magnitude above the best running
-    /// average so far (before it is applied): finite but exploding losses (a learning rate
-    /// of 1e12, say) would otherwise train garbage that exports as a success. Chance on 10
-    /// classes is 2.3, so a loss above 10 and 100× the best average is no noisy batch.
-    fn watch_divergence(&mut self, task: f64) -> Result<()> {
-        if let Some(best) = self.best_avg {
-            let ratio = task / best.max(0.05);
-            if task > 10.0 && ratio > 100.0 {
-                return Err(Error::Diverged { step: self.step, value: task, best, ratio });
-            }
-        }
-        let avg = self.loss_avg.map_or(task, |a| 0.9 * a + 0.1 * task);
-        self.loss_avg = Some(avg);
-        // From the first step: an explosion right after it (lr 1e12) must be caught too.
-        self.best_avg = Some(self.best_avg.map_or(avg, |b| b.min(avg)));
-        Ok(())
-    }
-
     /// Where the regularizer's `r` comes from.
     pub fn source(&self) -> Source {
         self.regularizer.source()
@@ -708,19 +606,6 @@ impl Search {
             Source::Gates => self.logits[g].as_ref().map(Tensor::detach),
             Source::BnGamma => self.gamma_vector(g).map(|v| v.detach() - self.config.gamma_threshold),
         }
-    }
-
-    /// Runs up to `n` steps, calling `on_step` after each; stops early (between steps) when
-    /// `cancel` becomes true. Returns the number of steps done.
-    pub fn run(&mut self, n: u64, cancel: &AtomicBool, mut on_step: impl FnMut(&StepMetrics)) -> Result<u64> {
-        for i in 0..n {
-            if self.stop_agreed(cancel)? {
-                return Ok(i);
-            }
-            let m = self.step()?;
-            on_step(&m);
-        }
-        Ok(n)
     }
 
     /// The gates of the network [`Search::export`] returns, for its group `widths`

@@ -3,6 +3,7 @@
 //! (from which τ and each step's noise follow), λ, the data position, the divergence
 //! watch, history and evaluations. Layout and atomicity: [`crate::checkpoint`].
 
+use super::gates::FLAT;
 use super::Search;
 use crate::checkpoint::{self, graph_hash, Manifest};
 use crate::data::Dataset;
@@ -33,9 +34,32 @@ impl Search {
             history: self.history.clone(),
             evals: self.evals.clone(),
         };
-        let mut weights: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        let mut weights = self.per_group_gates("", self.vs.variables().into_iter().collect());
         weights.sort_by(|a, b| a.0.cmp(&b.0));
-        checkpoint::save(dir, &manifest, &weights, &self.opt.state())
+        let mut optim = Vec::new();
+        for (name, t) in self.opt.state() {
+            match name.split_once('.').map(|(p, rest)| (p.to_string(), rest == FLAT)) {
+                Some((prefix, true)) => optim.extend(self.per_group_gates(&prefix, vec![(name, t)])),
+                _ => optim.push((name, t)),
+            }
+        }
+        checkpoint::save(dir, &manifest, &weights, &optim)
+    }
+
+    /// Checkpoints keep one tensor per gated group (`gates.<group>`), as they did before the
+    /// logits became one flat parameter: `prefix` (`m`, `v` or none) and the flat entry
+    /// become the per-group entries.
+    fn per_group_gates(&self, prefix: &str, entries: Vec<(String, Tensor)>) -> Vec<(String, Tensor)> {
+        let flat_name = if prefix.is_empty() { FLAT.to_string() } else { format!("{prefix}.{FLAT}") };
+        let pre = if prefix.is_empty() { String::new() } else { format!("{prefix}.") };
+        let mut out = Vec::with_capacity(entries.len());
+        for (name, t) in entries {
+            match &self.gates {
+                Some(f) if name == flat_name => out.extend(f.split(&pre, &t)),
+                _ => out.push((name, t)),
+            }
+        }
+        out
     }
 
     /// Rebuilds the search saved in `dir` for `graph`, `train` and `regularizer` (the same
@@ -72,6 +96,18 @@ impl Search {
         }
         let mut s = Search::new(graph, train, m.config.clone(), regularizer)?;
         let mut weights = loaded.weights;
+        let mut optim = loaded.optim;
+        if let Some(f) = &s.gates {
+            let device = f.flat.device();
+            if let Some(t) = f.join("", &mut weights, device)? {
+                weights.insert(FLAT.to_string(), t);
+            }
+            for prefix in ["m.", "v."] {
+                if let Some(t) = f.join(prefix, &mut optim, device)? {
+                    optim.insert(format!("{prefix}{FLAT}"), t);
+                }
+            }
+        }
         let mut vars = s.vs.variables();
         if weights.len() != vars.len() {
             return Err(Error::Checkpoint(format!(
@@ -98,7 +134,7 @@ impl Search {
             }
             Ok(())
         })?;
-        s.opt.load_state(m.optimizer_steps, loaded.optim)?;
+        s.opt.load_state(m.optimizer_steps, optim)?;
         s.step = m.step;
         s.epoch = m.epoch;
         s.batches = m.batch_pos.map(|pos| {

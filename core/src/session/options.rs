@@ -2,7 +2,7 @@
 //! [`Session::set`](super::Session::set) in a notebook), and how they become a search's and
 //! a retraining's configuration.
 
-use crate::device::DeviceChoice;
+use crate::device::{DeviceChoice, MemoryFormat};
 use crate::error::{Error, Result};
 use crate::gate::{GateConfig, RegSource};
 use crate::search::{Optimizer, SearchConfig};
@@ -41,6 +41,8 @@ pub struct Options {
     /// Directories (or files) of plugins to load before the plugin search path: how a
     /// notebook, whose kernel runs outside `target/`, finds the bundled plugins.
     pub plugin_path: Vec<PathBuf>,
+    /// Layout of activations and conv weights in search and retraining.
+    pub memory_format: MemoryFormat,
 }
 
 impl Default for Options {
@@ -66,12 +68,13 @@ impl Default for Options {
             checkpoint_every: 0,
             keep_checkpoints: 2,
             plugin_path: Vec::new(),
+            memory_format: MemoryFormat::Auto,
         }
     }
 }
 
 /// Option names with their help, for `get`, `set` and completion.
-pub const OPTIONS: [(&str, &str); 20] = [
+pub const OPTIONS: [(&str, &str); 21] = [
     ("seed", "seed of weights, gate noise, data order and validation split"),
     ("device", "cpu, cuda, cuda:N or auto"),
     ("batch-size", "examples per step (search and retraining)"),
@@ -92,6 +95,7 @@ pub const OPTIONS: [(&str, &str); 20] = [
     ("checkpoint-every", "`step` saves <out>/checkpoints/step-N at every multiple of this step (0: never)"),
     ("keep-checkpoints", "how many of the newest checkpoints `step` keeps"),
     ("plugin-path", "plugin directories or files searched first, `:`-separated (`off`: none)"),
+    ("memory-format", "layout of activations: auto (channels-last on the CPU), channels-last or contiguous"),
 ];
 
 pub(crate) fn device_str(d: DeviceChoice) -> String {
@@ -161,6 +165,7 @@ impl Options {
                     v => std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()).collect(),
                 }
             }
+            "memory-format" => self.memory_format = value.parse()?,
             _ => return Err(no_option(name)),
         }
         Ok(())
@@ -189,6 +194,7 @@ impl Options {
             "plugin-path": (!self.plugin_path.is_empty()).then(|| {
                 self.plugin_path.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
             }),
+            "memory-format": self.memory_format.as_str(),
         })
     }
 
@@ -225,6 +231,7 @@ impl Options {
                 ..GateConfig::default()
             },
             target,
+            memory_format: self.memory_format,
             ..SearchConfig::default()
         }
     }
@@ -239,6 +246,7 @@ impl Options {
             steps: ((epochs * per_epoch).round() as u64).max(1),
             lr: self.lr,
             weight_decay: 0.0,
+            memory_format: self.memory_format,
         }
     }
 }

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Step-speed benchmark: figs against PyTorch eager on the same network and recipe
+# (torchvision's MobileNetV2 at 28x28x1, 10 classes, batch 64, Adam), plain training steps
+# and FiGS search steps, alternating the implementations in one run: figs (its default
+# layout: channels-last on the CPU), PyTorch as a new user writes it (NCHW) and PyTorch with
+# torch.channels_last.
+#
+#   bench/step_speed.sh [--pairs 5] [--steps 20] [--threads 1] [--device cpu|cuda] [--batch 64]
+#
+# Prints every measurement, the ratio figs/PyTorch throughput per pair and the medians,
+# figs' gate + penalty overhead over its own plain step, and each process's peak RSS.
+# Never run it beside another heavy process: libtorch's threads fight for the cores.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+pairs=5 steps=20 threads=1 device=cpu batch=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --pairs) pairs=$2; shift 2 ;;
+    --steps) steps=$2; shift 2 ;;
+    --threads) threads=$2; shift 2 ;;
+    --device) device=$2; shift 2 ;;
+    --batch) batch=$2; shift 2 ;;
+    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    *) echo "step_speed.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+py=${PYTHON:-$HOME/.cache/figs/venv-torch-2.11.0/bin/python}
+[ -x "$py" ] || py=python3
+bin=target/debug/figs-bench
+if [ ! -x "$bin" ]; then
+  echo "building figs-bench (cargo build -p figs-bench -p figs-mobilenet-v2 -p figs-flops)" >&2
+  cargo build -q -p figs-bench -p figs-mobilenet-v2 -p figs-flops
+fi
+export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
+out=$(mktemp)
+common=(--steps "$steps" --threads "$threads" --device "$device" --batch "$batch")
+for ((i = 1; i <= pairs; i++)); do
+  for mode in plain figs; do
+    # Rotate which implementation goes first, so drift hits all of them alike.
+    case $(( i % 3 )) in
+      1) order=(figs torch torch-cl) ;; 2) order=(torch torch-cl figs) ;; *) order=(torch-cl figs torch) ;;
+    esac
+    for impl in "${order[@]}"; do
+      case $impl in
+        figs) line=$("$bin" --mode "$mode" "${common[@]}") ;;
+        torch) line=$("$py" bench/step_torch.py --mode "$mode" "${common[@]}") ;;
+        torch-cl) line=$("$py" bench/step_torch.py --mode "$mode" --channels-last "${common[@]}") ;;
+      esac
+      echo "$line" | tee -a "$out"
+    done
+  done
+done
+"$py" - "$out" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+med = statistics.median
+def ms(impl, mode):
+    return [r["ms_per_step"] for r in rows if r["impl"] == impl and r["mode"] == mode]
+def rss(impl, mode):
+    return max(r["peak_rss_mb"] for r in rows if r["impl"] == impl and r["mode"] == mode)
+print()
+print("ms per step (median over pairs); throughput ratio figs / PyTorch per pair, then the median")
+for ref in ("pytorch", "pytorch-channels-last"):
+    for mode in ("plain", "figs"):
+        f, t = ms("figs", mode), ms(ref, mode)
+        ratios = [b / a for a, b in zip(f, t)]
+        print(f"{mode:5} step  figs {med(f):7.1f}  {ref:22} {med(t):7.1f}  ratio {med(ratios):.3f}x  ("
+              + " ".join(f"{r:.3f}" for r in ratios) + ")")
+for impl in ("figs", "pytorch", "pytorch-channels-last"):
+    p, f = med(ms(impl, "plain")), med(ms(impl, "figs"))
+    print(f"gate + penalty overhead over the plain step, {impl}: {100 * (f / p - 1):.1f} %")
+print("peak RSS (MB), plain / search step: " + ", ".join(
+    f"{impl} {rss(impl, 'plain'):.0f} / {rss(impl, 'figs'):.0f}" for impl in ("figs", "pytorch", "pytorch-channels-last")))
+PY
+rm -f "$out"

@@ -1,0 +1,106 @@
+//! A search step never waits for the device: its metrics stay there and come back in one
+//! read per window of steps ([`figs::search::WINDOW`]). The counter is process-wide, so
+//! these tests live in their own binary and run one after another under a lock.
+
+use figs::data::synthetic;
+use figs::device::DeviceChoice;
+use figs::graph::Graph;
+use figs::regularizer::{BoundRegularizer, CostRegularizer, Regularizer};
+use figs::search::{host_reads, Search, SearchConfig, WINDOW};
+use figs_tests::{flops, tiny_mobilenet};
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, MutexGuard};
+use tch::Tensor;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn lock() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn config() -> SearchConfig {
+    SearchConfig { seed: 5, device: DeviceChoice::Cpu, batch_size: 16, steps: 200, ..SearchConfig::default() }
+}
+
+/// Reads made by `steps` steps of a fresh search (after one warm-up window).
+fn reads_for(reg: Arc<dyn Regularizer>, cfg: SearchConfig, steps: u64) -> u64 {
+    let data = synthetic(512, 16, (1, 16, 16), 10, 2);
+    let mut s = Search::new(&tiny_mobilenet(), &data.train, cfg, reg).unwrap();
+    let cancel = AtomicBool::new(false);
+    s.run(WINDOW, &cancel, |_| {}).unwrap();
+    let before = host_reads();
+    assert_eq!(s.run(steps, &cancel, |_| {}).unwrap(), steps);
+    assert_eq!(s.history().len() as u64, WINDOW + steps, "every step is recorded");
+    host_reads() - before
+}
+
+#[test]
+fn a_window_of_steps_reads_the_device_once() {
+    let _l = lock();
+    assert_eq!(reads_for(flops(), config(), 3 * WINDOW), 3);
+    // A run that ends inside a window reads once more, for its last steps.
+    assert_eq!(reads_for(flops(), config(), WINDOW + 1), 2);
+}
+
+#[test]
+fn target_mode_keeps_lambda_and_the_comparison_on_the_device() {
+    let _l = lock();
+    let g = tiny_mobilenet();
+    let full = figs::cost::CostModel::new(&g, &g.analyze().unwrap(), figs::cost::CostKind::Flops).full();
+    let cfg = SearchConfig { target: Some(0.5 * full), ..config() };
+    assert_eq!(reads_for(flops(), cfg, 2 * WINDOW), 2);
+}
+
+/// FLOPs with only the host form: the search must read the alive counts every step.
+struct HostOnly;
+struct HostOnlyBound(Box<dyn BoundRegularizer>);
+
+impl Regularizer for HostOnly {
+    fn name(&self) -> &str {
+        "host_only"
+    }
+    fn unit(&self) -> &str {
+        "FLOPs"
+    }
+    fn bind(&self, g: &Graph, p: &BTreeMap<String, String>) -> figs::Result<Box<dyn BoundRegularizer>> {
+        Ok(Box::new(HostOnlyBound(CostRegularizer::flops().bind(g, p)?)))
+    }
+}
+
+impl BoundRegularizer for HostOnlyBound {
+    fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> figs::Result<Tensor> {
+        self.0.penalty(r, alive)
+    }
+    fn reported(&self, alive: &[f64]) -> figs::Result<f64> {
+        self.0.reported(alive)
+    }
+}
+
+#[test]
+fn the_counter_sees_a_regularizer_without_a_device_form() {
+    let _l = lock();
+    // One read per step for the counts, one for the penalty's value check, one per window.
+    let steps = 2 * WINDOW;
+    assert_eq!(reads_for(Arc::new(HostOnly), config(), steps), 2 * steps + 2);
+}
+
+/// The step path reads from the device only through `read_host`: no other call that
+/// copies a tensor's value to the host appears outside tests in the files a step runs.
+#[test]
+fn the_step_path_has_no_other_read() {
+    let core = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src");
+    let reads = ["double_value", "int64_value", "f64_value", "try_from(", "f64::from(", ".item("];
+    for file in ["search/step.rs", "optim.rs", "gate.rs", "net.rs", "cost.rs", "data/mod.rs"] {
+        let text = std::fs::read_to_string(core.join(file)).unwrap();
+        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+        let code: String = code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+        let mut found: Vec<&str> = reads.iter().copied().filter(|r| code.contains(r)).collect();
+        if file == "search/step.rs" {
+            // read_host itself: exactly one `try_from(`.
+            assert_eq!(code.matches("try_from(").count(), 1, "{file}: a read outside read_host");
+            found.retain(|r| *r != "try_from(");
+        }
+        assert!(found.is_empty(), "{file} reads from the device outside read_host: {found:?}");
+    }
+}
