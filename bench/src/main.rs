@@ -54,7 +54,7 @@ fn main() -> Result<()> {
             let vs = nn::VarStore::new(device);
             let net = Net::new(&vs.root(), &graph)?;
             let mut net = net;
-            net.set_channels_last(memory_format.channels_last(device));
+            net.set_channels_last(memory_format.channels_last(device, &graph));
             let mut vars: Vec<_> = vs.trainable_variables().into_iter().enumerate().collect();
             let params = vars.drain(..).map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();
             let mut opt = Optim::new(Optimizer::Adam, 0.9, params);

@@ -68,8 +68,9 @@ pub fn device_name(d: Device) -> String {
 /// How 4-d activations and conv weights are laid out in memory.
 ///
 /// On the CPU, oneDNN's convolutions run about twice as fast on channels-last (NHWC)
-/// tensors as on PyTorch's default NCHW (docs/PERFORMANCE.md has the measurement), so
-/// `auto` picks channels-last there and keeps NCHW on CUDA, where fp32 cuDNN gains little.
+/// tensors as on PyTorch's default NCHW when the widths come in blocks of 8
+/// (docs/PERFORMANCE.md has the measurements), so `auto` picks channels-last there and
+/// keeps NCHW on CUDA, where fp32 cuDNN gains little.
 /// The layout changes no result beyond float rounding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -105,10 +106,20 @@ impl MemoryFormat {
         }
     }
 
-    /// Whether 4-d tensors on `device` are kept channels-last.
-    pub fn channels_last(self, device: Device) -> bool {
+    /// Whether `graph`'s 4-d tensors on `device` are kept channels-last. `auto` picks it on
+    /// the CPU when every conv has a multiple of 8 output channels: oneDNN's channels-last
+    /// kernels work in blocks of 8 floats, and a found network with odd widths (7, 23, 57
+    /// channels) retrained 1.4× slower channels-last than NCHW, while the seed network
+    /// (widths rounded to 8) trained 1.5× faster (docs/PERFORMANCE.md).
+    pub fn channels_last(self, device: Device, graph: &crate::graph::Graph) -> bool {
         match self {
-            MemoryFormat::Auto => device == Device::Cpu,
+            MemoryFormat::Auto => {
+                device == Device::Cpu
+                    && graph.nodes.iter().all(|n| match n.op {
+                        crate::graph::Op::Conv { out, .. } => out % 8 == 0,
+                        _ => true,
+                    })
+            }
             MemoryFormat::ChannelsLast => true,
             MemoryFormat::Contiguous => false,
         }
@@ -151,9 +162,25 @@ mod tests {
     }
 
     #[test]
-    fn auto_is_channels_last_on_the_cpu_only() {
-        assert!(MemoryFormat::Auto.channels_last(Device::Cpu));
-        assert!(!MemoryFormat::Auto.channels_last(Device::Cuda(0)));
+    fn auto_is_channels_last_on_the_cpu_for_widths_in_blocks_of_8() {
+        let g = crate::testutil::hand_graph();
+        let widths = |g: &crate::graph::Graph| -> Vec<usize> {
+            g.nodes
+                .iter()
+                .filter_map(|n| if let crate::graph::Op::Conv { out, .. } = n.op { Some(out) } else { None })
+                .collect()
+        };
+        let mut even = g.clone();
+        for n in &mut even.nodes {
+            if let crate::graph::Op::Conv { out, .. } = &mut n.op {
+                *out = 8;
+            }
+        }
+        assert!(widths(&g).iter().any(|w| w % 8 != 0), "the hand graph has odd widths");
+        assert!(!MemoryFormat::Auto.channels_last(Device::Cpu, &g));
+        assert!(MemoryFormat::Auto.channels_last(Device::Cpu, &even));
+        assert!(!MemoryFormat::Auto.channels_last(Device::Cuda(0), &even));
+        assert!(MemoryFormat::ChannelsLast.channels_last(Device::Cpu, &g));
         assert!("nope".parse::<MemoryFormat>().unwrap_err().to_string().contains("channels-last"));
     }
 }

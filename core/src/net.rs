@@ -168,7 +168,17 @@ impl Net {
                 })
                 .collect();
             let x0 = ins[0];
+            let gate_here = match (self.analysis.gate_after[i], gates) {
+                (true, Some(gates)) => Some(gates),
+                _ => None,
+            };
+            let mut gated = false;
             let mut y = match (&node.op, &self.layers[i]) {
+                (Op::BatchNorm, Layer::Bn(m)) if gate_here.is_some() && !self.analysis.shapes[i].flat => {
+                    gated = true;
+                    let v = self.gate_vector(i, gate_here.unwrap_or_default(), x0).view([-1]);
+                    batch_norm_gated(m, x0, &v, train)
+                }
                 (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
                 (Op::BatchNorm, Layer::Bn(m)) => m.forward_t(x0, train),
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
@@ -202,7 +212,7 @@ impl Net {
                 (Op::Identity, _) => x0.shallow_clone(),
                 _ => unreachable!("layers are built from the same graph"),
             };
-            if let (true, Some(gates)) = (self.analysis.gate_after[i], gates) {
+            if let (Some(gates), false) = (gate_here, gated) {
                 let v = self.gate_vector(i, gates, &y);
                 y = y * v;
             }
@@ -238,6 +248,27 @@ impl Net {
             v.view([1, -1, 1, 1])
         }
     }
+}
+
+/// Batch norm followed by a per-channel gate `z`, in one call: `BN(x) · z = (γ·z) x̂ + β·z`,
+/// so the gate scales the affine parameters (a few hundred numbers) instead of taking a
+/// pass over the activations forward and two backward. The running statistics depend on
+/// `x` alone, as before. The settings are tch's defaults, which `Net` builds every BN with.
+fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool) -> Tensor {
+    let d = nn::BatchNormConfig::default();
+    let w = m.ws.as_ref().map_or_else(|| z.shallow_clone(), |w| w * z);
+    let b = m.bs.as_ref().map(|b| b * z);
+    Tensor::batch_norm(
+        x,
+        Some(&w),
+        b.as_ref(),
+        Some(&m.running_mean),
+        Some(&m.running_var),
+        train,
+        d.momentum,
+        d.eps,
+        d.cudnn_enabled,
+    )
 }
 
 /// Refuses, before anything is allocated, a network whose float32 parameters alone would

@@ -134,7 +134,7 @@ pub fn train_network(
     if let Some(w) = init {
         crate::export::load_into(&vs, w, &graph.name)?;
     }
-    net.set_channels_last(cfg.memory_format.channels_last(device));
+    net.set_channels_last(cfg.memory_format.channels_last(device, graph));
     let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
@@ -185,16 +185,19 @@ pub fn evaluate_net(
     batch: usize,
 ) -> Result<(f64, f64)> {
     let _guard = tch::no_grad_guard();
-    let (mut loss_sum, mut correct, mut n) = (0.0, 0.0, 0usize);
+    // Sums stay on the device and are read once at the end, not twice per batch.
+    let mut sums = Tensor::zeros([2], (Kind::Double, device));
+    let mut n = 0usize;
     for (x, y) in data.ordered_batches(batch, device) {
         let out = net.forward(&x, false, gates)?;
-        let b = y.size()[0] as usize;
-        loss_sum += f64::try_from(out.cross_entropy_for_logits(&y))? * b as f64;
-        correct += f64::try_from(out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Float).sum(Kind::Float))?;
-        n += b;
+        let loss = out.cross_entropy_for_logits(&y).to_kind(Kind::Double) * y.size()[0] as f64;
+        let correct = out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Double).sum(Kind::Double);
+        sums += Tensor::stack(&[loss, correct], 0);
+        n += y.size()[0] as usize;
     }
     if n == 0 {
         return Err(Error::config("data", "evaluation set is empty"));
     }
-    Ok((loss_sum / n as f64, correct / n as f64))
+    let sums = Vec::<f64>::try_from(sums.to_device(Device::Cpu))?;
+    Ok((sums[0] / n as f64, sums[1] / n as f64))
 }

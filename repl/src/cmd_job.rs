@@ -91,8 +91,9 @@ pub struct SearchArgs {
     /// libtorch intra-op threads (0 = libtorch's default).
     #[arg(long, default_value_t = 0)]
     threads: i32,
-    /// Layout of activations and conv weights: auto (channels-last on the CPU, where it
-    /// about halves the step time; NCHW on CUDA), channels-last or contiguous.
+    /// Layout of activations and conv weights: auto (channels-last on the CPU when every
+    /// conv width is a multiple of 8, where it about halves the step time; NCHW otherwise
+    /// and on CUDA), channels-last or contiguous.
     #[arg(long, default_value = "auto")]
     memory_format: figs::device::MemoryFormat,
     /// Run directory (created); default runs/search-<unix time>.

@@ -350,7 +350,7 @@ impl Search {
         };
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
-        net.set_channels_last(config.memory_format.channels_last(device));
+        net.set_channels_last(config.memory_format.channels_last(device, graph));
         let bound = regularizer.bind(graph, &config.regularizer_params)?;
         let full: Vec<f64> = analysis.groups.iter().map(|g| g.width as f64).collect();
         let cost0 = check_cost(regularizer.name(), bound.reported(&full)?)?;

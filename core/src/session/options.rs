@@ -95,7 +95,10 @@ pub const OPTIONS: [(&str, &str); 21] = [
     ("checkpoint-every", "`step` saves <out>/checkpoints/step-N at every multiple of this step (0: never)"),
     ("keep-checkpoints", "how many of the newest checkpoints `step` keeps"),
     ("plugin-path", "plugin directories or files searched first, `:`-separated (`off`: none)"),
-    ("memory-format", "layout of activations: auto (channels-last on the CPU), channels-last or contiguous"),
+    (
+        "memory-format",
+        "layout of activations: auto (channels-last on the CPU for widths in blocks of 8), channels-last or contiguous",
+    ),
 ];
 
 pub(crate) fn device_str(d: DeviceChoice) -> String {
