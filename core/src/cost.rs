@@ -264,6 +264,19 @@ mod tests {
         (id("a"), id("e"), id("f"), id("fc"))
     }
 
+    /// The hand graph's FLOPs model with G1 = 1, C = 2, D = 3 alive (and its groups).
+    fn pruned_case() -> (Analysis, CostModel, Vec<f64>, (usize, usize, usize)) {
+        let g = hand_graph();
+        let a = g.analyze().unwrap();
+        let (g1, c, d, _) = ids(&a);
+        let m = CostModel::new(&g, &a, CostKind::Flops);
+        let mut alive = m.full_alive();
+        alive[g1] = 1.0;
+        alive[c] = 2.0;
+        alive[d] = 3.0;
+        (a, m, alive, (g1, c, d))
+    }
+
     #[test]
     fn full_flops_by_hand() {
         // k = 2·H·W·kh·kw: 1×1 convs at 4×4 → 32, the 3×3 depthwise → 288, linear → 2.
@@ -277,14 +290,7 @@ mod tests {
     #[test]
     fn pruned_flops_by_hand() {
         // Alive G1=1, C=2, D=3: a 32, b 32, d 288, e 32·1·2=64, f 32·3·3=288, fc 2·3·2=12.
-        let g = hand_graph();
-        let a = g.analyze().unwrap();
-        let (g1, c, d, _) = ids(&a);
-        let m = CostModel::new(&g, &a, CostKind::Flops);
-        let mut alive = m.full_alive();
-        alive[g1] = 1.0;
-        alive[c] = 2.0;
-        alive[d] = 3.0;
+        let (_, m, alive, _) = pruned_case();
         assert_eq!(m.reported(&alive), 716.0);
     }
 
@@ -293,14 +299,7 @@ mod tests {
         // Alive G1=1, C=2, D=3; R_G1=0.5, R_C=1.5, R_D=2; input A=R=1, output A=R=2.
         // a 32(1·.5+1·1)=48, b 32(1·.5+1·.5)=32, d 288(.5+.5)=288, e 32(1·1.5+2·.5)=80,
         // f 32(3·2+3·2)=384, fc 2(3·2+2·2)=20; total 852.
-        let g = hand_graph();
-        let a = g.analyze().unwrap();
-        let (g1, c, d, _) = ids(&a);
-        let m = CostModel::new(&g, &a, CostKind::Flops);
-        let mut alive = m.full_alive();
-        alive[g1] = 1.0;
-        alive[c] = 2.0;
-        alive[d] = 3.0;
+        let (a, m, alive, (g1, c, d)) = pruned_case();
         let mut r: Vec<Option<Tensor>> = (0..a.groups.len()).map(|_| None).collect();
         r[g1] = Some(Tensor::from(0.5f32));
         r[c] = Some(Tensor::from(1.5f32));
@@ -312,14 +311,7 @@ mod tests {
     #[test]
     fn device_forms_equal_the_host_forms() {
         // The regularizer_by_hand case (852) and its reported cost (716), through tensors.
-        let g = hand_graph();
-        let a = g.analyze().unwrap();
-        let (g1, c, d, _) = ids(&a);
-        let m = CostModel::new(&g, &a, CostKind::Flops);
-        let mut alive = m.full_alive();
-        alive[g1] = 1.0;
-        alive[c] = 2.0;
-        alive[d] = 3.0;
+        let (a, m, alive, (g1, c, d)) = pruned_case();
         let alive_t = Tensor::from_slice(&alive).to_kind(Kind::Float);
         assert_eq!(f64::try_from(m.reported_t(&alive_t)).unwrap(), 716.0);
         let mut r = vec![0.0f32; a.groups.len()];

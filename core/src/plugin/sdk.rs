@@ -117,6 +117,20 @@ pub unsafe fn reg_bind_trampoline<R: Regularizer>(
     }
 }
 
+/// Shallow clones of `n` borrowed tensor handles (null: None): new handles to the host's
+/// tensors, released when dropped here.
+///
+/// # Safety
+/// `r` must hold `n` entries, each null or a valid tensor handle.
+unsafe fn borrowed(r: *const TensorHandle, n: usize) -> Vec<Option<Tensor>> {
+    (0..n)
+        .map(|i| {
+            let p = *r.add(i);
+            (!p.is_null()).then(|| Tensor::clone_from_ptr(p as *mut _))
+        })
+        .collect()
+}
+
 /// `reg_penalty` of every regularizer plugin.
 ///
 /// # Safety
@@ -135,13 +149,7 @@ pub unsafe extern "C" fn reg_penalty(
     let bound = &*(inst as *const Box<dyn BoundRegularizer>);
     let mut result = None;
     let (code, text) = guarded(|| {
-        // Shallow clones: new handles to the host's tensors, released when dropped here.
-        let rs: Vec<Option<Tensor>> = (0..n)
-            .map(|i| {
-                let p = *r.add(i);
-                (!p.is_null()).then(|| Tensor::clone_from_ptr(p as *mut _))
-            })
-            .collect();
+        let rs = borrowed(r, n);
         let alive = std::slice::from_raw_parts(alive, n);
         result = Some(bound.penalty(&rs, alive).map_err(|e| e.to_string())?);
         Ok(String::new())
@@ -208,12 +216,7 @@ pub unsafe extern "C" fn reg_penalty_dev(
     let bound = &*(inst as *const Box<dyn BoundRegularizer>);
     let mut result = None;
     let (code, text) = guarded(|| {
-        let rs: Vec<Option<Tensor>> = (0..n)
-            .map(|i| {
-                let p = *r.add(i);
-                (!p.is_null()).then(|| Tensor::clone_from_ptr(p as *mut _))
-            })
-            .collect();
+        let rs = borrowed(r, n);
         let alive = Tensor::clone_from_ptr(alive as *mut _);
         result = bound.penalty_on_device(&rs, &alive).map(|r| r.map_err(|e| e.to_string())).transpose()?;
         Ok(String::new())
