@@ -8,7 +8,8 @@
 #   bench/step_speed.sh [--pairs 5] [--steps 20] [--threads 1] [--device cpu|cuda] [--batch 64]
 #
 # Prints every measurement, the ratio figs/PyTorch throughput per pair and the medians,
-# figs' gate + penalty overhead over its own plain step, and each process's peak RSS.
+# figs' gate + penalty overhead over its own plain step (also measured inside one process),
+# and each process's peak RSS.
 # Never run it beside another heavy process: libtorch's threads fight for the cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -71,5 +72,16 @@ for impl in ("figs", "pytorch", "pytorch-channels-last"):
     print(f"gate + penalty overhead over the plain step, {impl}: {100 * (f / p - 1):.1f} %")
 print("peak RSS (MB), plain / search step: " + ", ".join(
     f"{impl} {rss(impl, 'plain'):.0f} / {rss(impl, 'figs'):.0f}" for impl in ("figs", "pytorch", "pytorch-channels-last")))
+PY
+# The gate + penalty overhead measured inside one figs process, alternating windows of
+# plain and FiGS steps (separate processes drift apart by more than the effect).
+echo
+echo "figs gate + penalty overhead, in one process (plain and FiGS windows alternating):"
+"$bin" --mode overhead --rounds "$pairs" --threads "$threads" --device "$device" --batch "$batch" | tee -a "$out"
+"$py" - "$out" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).readlines()[-1])
+rounds = " ".join(f"{100 * x:.1f}" for x in r["overhead_per_round"])
+print(f"  median {100 * r['overhead_median']:.1f} %, per round {rounds} %")
 PY
 rm -f "$out"

@@ -7,17 +7,19 @@ use clap::Parser;
 use figs::data::synthetic;
 use figs::device::{DeviceChoice, MemoryFormat};
 use figs::gate::GateConfig;
+use figs::graph::Graph;
 use figs::net::Net;
 use figs::optim::Optim;
-use figs::search::{Optimizer, Search, SearchConfig};
+use figs::search::{Optimizer, Search, SearchConfig, WINDOW};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::{nn, Device};
 
 #[derive(Parser)]
 struct Args {
-    /// `plain` (forward, cross-entropy, backward, Adam) or `figs` (a FiGS search step: gates,
-    /// FLOPs penalty, two optimizer groups).
+    /// `plain` (forward, cross-entropy, backward, Adam), `figs` (a FiGS search step: gates,
+    /// FLOPs penalty, two optimizer groups) or `overhead` (both in one process, alternating
+    /// windows of steps: the FiGS step's cost over the plain one).
     #[arg(long)]
     mode: String,
     #[arg(long, default_value_t = 20)]
@@ -32,6 +34,9 @@ struct Args {
     /// `cpu` or `cuda`.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Rounds of `overhead` mode (each: a window of plain steps, a window of FiGS steps).
+    #[arg(long, default_value_t = 5)]
+    rounds: u64,
     /// `auto` (figs' default: channels-last on the CPU), `channels-last` or `contiguous`.
     #[arg(long, default_value = "auto")]
     memory_format: String,
@@ -49,48 +54,20 @@ fn main() -> Result<()> {
         .context("building mobilenet_v2 (its plugin comes from `cargo build --workspace`)")?;
     let data = synthetic(a.batch * 40, 64, (1, 28, 28), 10, 0).train;
     let total = a.warmup + a.steps;
+    let cancel = std::sync::atomic::AtomicBool::new(false);
+    let mut extra = serde_json::Map::new();
     let ms = match a.mode.as_str() {
         "plain" => {
-            let vs = nn::VarStore::new(device);
-            let net = Net::new(&vs.root(), &graph)?;
-            let mut net = net;
-            net.set_channels_last(memory_format.channels_last(device, &graph));
-            let mut vars: Vec<_> = vs.trainable_variables().into_iter().enumerate().collect();
-            let params = vars.drain(..).map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();
-            let mut opt = Optim::new(Optimizer::Adam, 0.9, params);
-            let mut batches = data.ordered_batches(a.batch, device);
-            let mut start = Instant::now();
-            for i in 0..total {
-                if i == a.warmup {
-                    sync(device);
-                    start = Instant::now();
-                }
-                let (x, y) = match batches.next() {
-                    Some(b) if b.0.size()[0] == a.batch as i64 => b,
-                    _ => {
-                        batches = data.ordered_batches(a.batch, device);
-                        batches.next().context("no batch")?
-                    }
-                };
-                let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
-                opt.backward_step(&loss);
-            }
+            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format)?;
+            p.steps(a.warmup)?;
+            sync(device);
+            let start = Instant::now();
+            p.steps(a.steps)?;
             sync(device);
             start.elapsed().as_secs_f64() * 1e3 / a.steps as f64
         }
         "figs" => {
-            let reg = Arc::new(figs::plugin::find_regularizer("flops")?);
-            let config = SearchConfig {
-                device: choice,
-                memory_format,
-                batch_size: a.batch,
-                steps: total,
-                gate: GateConfig { tau: 1.0, tau_final: None, ..GateConfig::default() },
-                lambda: 0.5,
-                ..SearchConfig::default()
-            };
-            let mut s = Search::new(&graph, &data, config, reg)?;
-            let cancel = std::sync::atomic::AtomicBool::new(false);
+            let mut s = search(&graph, &data, &a, choice, memory_format, total)?;
             s.run(a.warmup, &cancel, |_| {})?;
             sync(device);
             let start = Instant::now();
@@ -98,12 +75,51 @@ fn main() -> Result<()> {
             sync(device);
             start.elapsed().as_secs_f64() * 1e3 / a.steps as f64
         }
-        m => bail!("unknown mode `{m}`; use plain or figs"),
+        "overhead" => {
+            // Both steps in one process, alternating blocks of a window each: the machine's
+            // drift hits both alike, which separate processes cannot promise.
+            let rounds = a.rounds.max(1);
+            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format)?;
+            let mut s = search(&graph, &data, &a, choice, memory_format, (rounds + 1) * WINDOW + a.warmup)?;
+            p.steps(a.warmup)?;
+            s.run(a.warmup, &cancel, |_| {})?;
+            let mut ratios = Vec::with_capacity(rounds as usize);
+            let (mut plain_ms, mut figs_ms) = (Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                sync(device);
+                let t = Instant::now();
+                p.steps(WINDOW)?;
+                sync(device);
+                let tp = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
+                let t = Instant::now();
+                s.run(WINDOW, &cancel, |_| {})?;
+                sync(device);
+                let tf = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
+                ratios.push(tf / tp);
+                plain_ms.push(tp);
+                figs_ms.push(tf);
+            }
+            extra.insert("plain_ms".into(), serde_json::json!(plain_ms));
+            extra.insert("figs_ms".into(), serde_json::json!(figs_ms));
+            extra.insert(
+                "overhead_per_round".into(),
+                serde_json::json!(ratios.iter().map(|r| r - 1.0).collect::<Vec<_>>()),
+            );
+            ratios.sort_by(f64::total_cmp);
+            extra.insert("overhead_median".into(), serde_json::json!(ratios[ratios.len() / 2] - 1.0));
+            figs_ms.sort_by(f64::total_cmp);
+            figs_ms[figs_ms.len() / 2]
+        }
+        m => bail!("unknown mode `{m}`; use plain, figs or overhead"),
     };
     let line = serde_json::json!({
         "impl": "figs", "mode": a.mode, "memory_format": memory_format.as_str(), "device": a.device, "threads": a.threads, "batch": a.batch,
         "steps": a.steps, "ms_per_step": ms, "peak_rss_mb": peak_rss_mb(),
     });
+    let mut line = line;
+    if let Some(obj) = line.as_object_mut() {
+        obj.extend(extra);
+    }
     println!("{line}");
     Ok(())
 }
@@ -120,4 +136,71 @@ fn peak_rss_mb() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: f64 = s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// figs' plain training step: the network without gates, cross-entropy, figs' Adam.
+struct Plain {
+    _vs: nn::VarStore,
+    net: Net,
+    opt: Optim,
+    data: figs::data::Dataset,
+    batches: figs::data::Batches,
+    batch: usize,
+    device: Device,
+}
+
+impl Plain {
+    fn new(
+        graph: &Graph,
+        data: &figs::data::Dataset,
+        batch: usize,
+        device: Device,
+        format: MemoryFormat,
+    ) -> Result<Plain> {
+        let vs = nn::VarStore::new(device);
+        let mut net = Net::new(&vs.root(), graph)?;
+        net.set_channels_last(format.channels_last(device, graph));
+        let params =
+            vs.trainable_variables().into_iter().enumerate().map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();
+        let opt = Optim::new(Optimizer::Adam, 0.9, params);
+        let batches = data.ordered_batches(batch, device);
+        Ok(Plain { _vs: vs, net, opt, data: data.clone(), batches, batch, device })
+    }
+
+    fn steps(&mut self, n: u64) -> Result<()> {
+        for _ in 0..n {
+            let (x, y) = match self.batches.next() {
+                Some(b) if b.0.size()[0] == self.batch as i64 => b,
+                _ => {
+                    self.batches = self.data.ordered_batches(self.batch, self.device);
+                    self.batches.next().context("no batch")?
+                }
+            };
+            let loss = self.net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
+            self.opt.backward_step(&loss);
+        }
+        Ok(())
+    }
+}
+
+/// The FiGS search the benchmark times: τ = 1 fixed, λ = 0.5, the flops plugin.
+fn search(
+    graph: &Graph,
+    data: &figs::data::Dataset,
+    a: &Args,
+    device: DeviceChoice,
+    memory_format: MemoryFormat,
+    steps: u64,
+) -> Result<Search> {
+    let reg = Arc::new(figs::plugin::find_regularizer("flops")?);
+    let config = SearchConfig {
+        device,
+        memory_format,
+        batch_size: a.batch,
+        steps,
+        gate: GateConfig { tau: 1.0, tau_final: None, ..GateConfig::default() },
+        lambda: 0.5,
+        ..SearchConfig::default()
+    };
+    Ok(Search::new(graph, data, config, reg)?)
 }
