@@ -50,6 +50,12 @@ impl FlatGates {
         Some(FlatGates { flat, spans, names, segment })
     }
 
+    /// Group `g`'s slice of the logits (None if it has no gates): a view, so writes reach
+    /// the parameter.
+    pub(super) fn logits(&self, g: usize) -> Option<Tensor> {
+        self.spans.get(g).copied().flatten().map(|(o, w)| self.flat.narrow(0, o, w))
+    }
+
     /// Views of `t` (laid out like the flat logits) per group; None for groups without gates.
     pub(super) fn views(&self, t: &Tensor) -> Vec<Option<Tensor>> {
         self.spans.iter().map(|s| s.map(|(o, w)| t.narrow(0, o, w))).collect()

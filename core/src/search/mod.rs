@@ -271,13 +271,12 @@ pub struct Search {
     graph: Graph,
     analysis: Analysis,
     net: Net,
-    // Owns the parameters that `net` and `logits` refer to.
+    // Owns the parameters that `net` and `gates` refer to.
     vs: nn::VarStore,
     opt: Optim,
-    /// All gate logits in one parameter (None with a BN-γ source or without gated groups)
-    /// and, per group, a view of its slice (`None` for ungated groups).
+    /// All gate logits in one parameter (None with a BN-γ source or without gated groups);
+    /// [`Search::logits`] gives a group's slice.
     gates: Option<gates::FlatGates>,
-    logits: Vec<Option<Tensor>>,
     regularizer: Arc<dyn Regularizer>,
     bound: Box<dyn BoundRegularizer>,
     /// BN-γ source only: per group, the (node, channel offset, width) of every BN that
@@ -366,10 +365,6 @@ impl Search {
         let flat = (source == Source::Gates)
             .then(|| gates::FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, config.gate.init_logit))
             .flatten();
-        let logits: Vec<Option<Tensor>> = match &flat {
-            Some(f) => f.views(&f.flat),
-            None => analysis.groups.iter().map(|_| None).collect(),
-        };
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
         // Gate logits have their own learning rate and no weight decay. Sorted names fix
         // the update order, so a resumed search repeats it.
@@ -386,7 +381,7 @@ impl Search {
         let opt = Optim::new(config.optimizer, config.momentum, params);
         let searched: Vec<usize> = (0..analysis.groups.len())
             .filter(|&g| match source {
-                Source::Gates => logits[g].is_some(),
+                Source::Gates => flat.as_ref().is_some_and(|f| f.logits(g).is_some()),
                 Source::BnGamma => gammas.get(g).is_some_and(|v| !v.is_empty()),
             })
             .collect();
@@ -404,7 +399,6 @@ impl Search {
             net,
             vs,
             opt,
-            logits,
             gates: flat,
             regularizer,
             bound,
@@ -574,6 +568,12 @@ impl Search {
         self.train.shuffled_batches(self.config.batch_size * world, &mut rng, self.device)
     }
 
+    /// Group `g`'s gate logits: a view of the flat parameter (None for ungated groups and
+    /// with a BN-γ source).
+    fn logits(&self, g: usize) -> Option<Tensor> {
+        self.gates.as_ref().and_then(|f| f.logits(g))
+    }
+
     /// Where the regularizer's `r` comes from.
     pub fn source(&self) -> Source {
         self.regularizer.source()
@@ -603,7 +603,7 @@ impl Search {
     /// export keeps: the gate logit, or `|γ| − threshold` with a BN-γ source.
     fn score(&self, g: usize) -> Option<Tensor> {
         match self.source() {
-            Source::Gates => self.logits[g].as_ref().map(Tensor::detach),
+            Source::Gates => self.logits(g).map(|a| a.detach()),
             Source::BnGamma => self.gamma_vector(g).map(|v| v.detach() - self.config.gamma_threshold),
         }
     }
@@ -659,7 +659,7 @@ impl Search {
         let Some(g) = self.analysis.groups.iter().position(|g| g.name == group) else {
             return Err(Error::config("group", format!("no channel group `{group}`; `gates` lists them")));
         };
-        let Some(a) = self.logits[g].as_mut() else {
+        let Some(mut a) = self.logits(g) else {
             return Err(Error::config(
                 "group",
                 format!("group `{group}` has no gate logits (ungated, or the regularizer uses BN γ)"),
@@ -765,7 +765,7 @@ impl Search {
         self.analysis
             .groups
             .iter()
-            .zip(&self.logits)
+            .map(|g| (g, self.logits(g.id)))
             .map(|(g, a)| GroupAlive {
                 name: g.name.clone(),
                 width: g.width,
@@ -783,10 +783,9 @@ impl Search {
     /// Keep probabilities σ(a) per gated group (`None` for ungated groups, and for every
     /// group with a BN-γ source), on the CPU.
     pub fn probabilities(&self) -> Vec<Option<Vec<f64>>> {
-        self.logits
-            .iter()
-            .map(|a| {
-                a.as_ref()
+        (0..self.analysis.groups.len())
+            .map(|g| {
+                self.logits(g)
                     .and_then(|a| Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok())
             })
             .collect()

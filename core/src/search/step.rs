@@ -199,7 +199,7 @@ impl Search {
         let z_flat = self.gates.as_ref().map(|f| gate::sample(&f.flat, tau, cfg.straight_through, cfg.eps));
         let z: Vec<Option<Tensor>> = match (&self.gates, &z_flat) {
             (Some(f), Some(zf)) => f.views(zf),
-            _ => self.logits.iter().map(|_| None).collect(),
+            _ => (0..self.analysis.groups.len()).map(|_| None).collect(),
         };
         // The γ baseline trains the plain network; FiGS multiplies the sampled gates in.
         let out = self.net.forward(&x, true, if gamma { None } else { Some(&z) })?;
