@@ -43,6 +43,10 @@ pub struct Manifest {
     pub world: usize,
     pub history: Vec<StepMetrics>,
     pub evals: Vec<EvalMetrics>,
+    /// After a compaction: per channel group, the supernet's channels the search still
+    /// has (its tensors have those widths). Absent when nothing was compacted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Vec<Vec<usize>>>,
 }
 
 fn one() -> usize {

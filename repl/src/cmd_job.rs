@@ -96,6 +96,10 @@ pub struct SearchArgs {
     /// and on CUDA), channels-last or contiguous.
     #[arg(long, default_value = "auto")]
     memory_format: figs::device::MemoryFormat,
+    /// Every 100 steps, remove from the supernet the gated channels whose logit is below
+    /// −T (e.g. 2), so later steps compute less; off when not given (docs/PERFORMANCE.md).
+    #[arg(long, value_name = "T")]
+    compact: Option<f64>,
     /// Run directory (created); default runs/search-<unix time>.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -148,6 +152,7 @@ fn options(a: &SearchArgs, out: PathBuf, target: Option<String>) -> Options {
         keep_checkpoints: a.keep_checkpoints,
         plugin_path: Vec::new(),
         memory_format: a.memory_format,
+        compact: a.compact,
     }
 }
 

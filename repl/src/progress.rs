@@ -60,8 +60,12 @@ impl Bars {
             }
             Progress::Eval { metrics: ev, initial_cost, unit } => {
                 if !self.quiet {
+                    let compacted = match ev.compacted {
+                        0 => String::new(),
+                        n => format!("  ({n} channels compacted away)"),
+                    };
                     self.println(&format!(
-                        "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet)",
+                        "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
                         ev.step,
                         ev.accuracy,
                         ev.loss,

@@ -124,7 +124,14 @@ fn checkpoints_that_do_not_fit_are_refused_with_the_reason() {
 fn metrics_holding_nan_read_back() {
     // serde_json writes NaN and ∞ as null; a checkpoint whose history holds one (a NaN
     // validation loss, say) must still load.
-    let m = figs::search::EvalMetrics { step: 1, loss: f64::NAN, accuracy: 0.5, cost: f64::INFINITY, alive: vec![1] };
+    let m = figs::search::EvalMetrics {
+        step: 1,
+        loss: f64::NAN,
+        accuracy: 0.5,
+        cost: f64::INFINITY,
+        alive: vec![1],
+        compacted: 0,
+    };
     let back: figs::search::EvalMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
     assert!(back.loss.is_nan() && back.cost.is_nan() && back.accuracy == 0.5);
 }

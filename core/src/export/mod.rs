@@ -11,7 +11,7 @@ mod weights;
 
 pub use pytorch::module_source;
 pub use safetensors_file::{read_weights, write_weights};
-pub(crate) use weights::slice_weights;
+pub(crate) use weights::{slice_named, slice_weights};
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, PruneReport};

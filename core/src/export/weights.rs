@@ -16,8 +16,25 @@ pub(crate) fn slice_weights(
     pruned: &Graph,
     report: &PruneReport,
 ) -> Result<super::Weights> {
-    let (g, a) = (net.graph(), net.analysis());
     let vars = vs.variables();
+    let constants = folded_constants(net, gates, report)?;
+    slice_named(net, &|name| vars.get(name).map(|t| t.detach()), gates, pruned, &constants, true)
+}
+
+/// The tensors that `lookup` gives for `net`'s parameters (by var-store name,
+/// `net.<node>.<param>`) cut to the channels `gates` keep in `pruned`, on the CPU, named
+/// `<node>.<param>`; `constants` (per add) are added to the add biases. With `required`
+/// false, a parameter `lookup` lacks is left out (an optimizer moment not made yet, or BN
+/// statistics, which have none); otherwise it is an error.
+pub(crate) fn slice_named(
+    net: &Net,
+    lookup: &dyn Fn(&str) -> Option<Tensor>,
+    gates: &[Option<Tensor>],
+    pruned: &Graph,
+    constants: &HashMap<String, Tensor>,
+    required: bool,
+) -> Result<super::Weights> {
+    let (g, a) = (net.graph(), net.analysis());
     let kept: Vec<Tensor> = a
         .groups
         .iter()
@@ -26,55 +43,65 @@ pub(crate) fn slice_weights(
             None => Tensor::arange(grp.width as i64, (Kind::Int64, Device::Cpu)),
         })
         .collect();
-    let constants = folded_constants(net, gates, report)?;
     let _no_grad = tch::no_grad_guard();
     let mut out = Vec::new();
     for node in &pruned.nodes {
         let i = g.index_of(&node.name).ok_or_else(|| Error::graph(&node.name, "not in the supernet"))?;
-        let get = |p: &str| -> Result<Tensor> {
-            vars.get(&format!("net.{}.{p}", node.name))
-                .map(|t| t.detach().to_device(Device::Cpu))
-                .ok_or_else(|| Error::graph(&node.name, format!("the supernet has no parameter `{p}`")))
+        let get = |p: &str| -> Result<Option<Tensor>> {
+            match lookup(&format!("net.{}.{p}", node.name)) {
+                Some(t) => Ok(Some(t.to_device(Device::Cpu))),
+                None if required => Err(Error::graph(&node.name, format!("the supernet has no parameter `{p}`"))),
+                None => Ok(None),
+            }
         };
         let own = channel_index(&a.channels[i], &kept, 1);
         let flat_own = || channel_index(&a.channels[i], &kept, hw(a, Source::Node(i)));
         let input = a.inputs[i][0];
-        let mut push = |p: &str, t: Tensor| out.push((format!("{}.{p}", node.name), t.contiguous()));
+        let mut push = |p: &str, t: Option<Tensor>| {
+            if let Some(t) = t {
+                out.push((format!("{}.{p}", node.name), t.contiguous()));
+            }
+        };
         match node.op {
             Op::Conv { depthwise, bias, .. } => {
-                let mut w = get("weight")?.index_select(0, &own);
-                if !depthwise {
-                    w = w.index_select(1, &channel_index(a.source_channels(input), &kept, 1));
-                }
+                let w = get("weight")?.map(|w| {
+                    let w = w.index_select(0, &own);
+                    if depthwise {
+                        w
+                    } else {
+                        w.index_select(1, &channel_index(a.source_channels(input), &kept, 1))
+                    }
+                });
                 push("weight", w);
                 if bias {
-                    push("bias", get("bias")?.index_select(0, &own));
+                    push("bias", get("bias")?.map(|b| b.index_select(0, &own)));
                 }
             }
             Op::BatchNorm => {
                 let idx = if a.shapes[i].flat { flat_own() } else { own };
                 for p in ["weight", "bias", "running_mean", "running_var"] {
-                    push(p, get(p)?.index_select(0, &idx));
+                    push(p, get(p)?.map(|t| t.index_select(0, &idx)));
                 }
             }
             Op::Linear { bias, .. } => {
                 let cols = channel_index(a.source_channels(input), &kept, hw(a, input));
-                push("weight", get("weight")?.index_select(0, &own).index_select(1, &cols));
+                push("weight", get("weight")?.map(|w| w.index_select(0, &own).index_select(1, &cols)));
                 if bias {
-                    push("bias", get("bias")?.index_select(0, &own));
+                    push("bias", get("bias")?.map(|b| b.index_select(0, &own)));
                 }
             }
             Op::Add { bias: true } => {
                 let s = a.shapes[i];
                 let n = if s.flat { s.features() } else { s.c } as i64;
-                let mut b = match &g.nodes[i].op {
+                let b = match &g.nodes[i].op {
                     Op::Add { bias: true } => get("bias")?,
-                    _ => Tensor::zeros([n], (Kind::Float, Device::Cpu)),
+                    _ => required.then(|| Tensor::zeros([n], (Kind::Float, Device::Cpu))),
                 };
-                if let Some(c) = constants.get(&node.name) {
-                    b = b + c;
-                }
-                push("bias", b.index_select(0, &if s.flat { flat_own() } else { own }));
+                let b = b.map(|b| match constants.get(&node.name) {
+                    Some(c) => b + c,
+                    None => b,
+                });
+                push("bias", b.map(|b| b.index_select(0, &if s.flat { flat_own() } else { own.shallow_clone() })));
             }
             _ => {}
         }

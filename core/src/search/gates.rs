@@ -53,7 +53,25 @@ impl FlatGates {
     /// Group `g`'s slice of the logits (None if it has no gates): a view, so writes reach
     /// the parameter.
     pub(super) fn logits(&self, g: usize) -> Option<Tensor> {
-        self.spans.get(g).copied().flatten().map(|(o, w)| self.flat.narrow(0, o, w))
+        self.span(g).map(|(o, w)| self.flat.narrow(0, o, w))
+    }
+
+    /// `(offset, width)` of group `g`'s slice of the flat logits (None without gates).
+    pub(super) fn span(&self, g: usize) -> Option<(i64, i64)> {
+        self.spans.get(g).copied().flatten()
+    }
+
+    /// Flat indices of the channels `keep[g]` (indices within each group) of every gated
+    /// group, in group order: how the logits of a compacted supernet are cut from these.
+    pub(super) fn index_of(&self, keep: &[Vec<i64>]) -> Tensor {
+        let idx: Vec<i64> = self
+            .spans
+            .iter()
+            .zip(keep)
+            .filter_map(|(s, k)| s.map(|(o, _)| k.iter().map(move |&c| o + c)))
+            .flatten()
+            .collect();
+        Tensor::from_slice(&idx)
     }
 
     /// Views of `t` (laid out like the flat logits) per group; None for groups without gates.

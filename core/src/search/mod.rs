@@ -6,10 +6,12 @@
 //! or [`Search::run`]; look at it with [`Search::evaluate`] and [`Search::alive`]; get the
 //! found architecture with [`Search::export`].
 
+mod compact;
 mod gates;
 mod resume;
 mod step;
 
+pub use compact::COMPACT_EVERY;
 pub use step::{host_reads, WINDOW};
 
 use crate::collective::Collective;
@@ -90,6 +92,11 @@ pub struct SearchConfig {
     /// Memory layout of activations and conv weights (channels-last on the CPU by default).
     #[serde(default)]
     pub memory_format: MemoryFormat,
+    /// Compaction: every [`COMPACT_EVERY`] steps, gated channels whose logit is below
+    /// `−compact_below` leave the supernet, so later steps compute less (None: never).
+    /// Gate logits only; not with a BN-γ regularizer. docs/PERFORMANCE.md, "Compaction".
+    #[serde(default)]
+    pub compact_below: Option<f64>,
 }
 
 /// Which optimizer a search uses.
@@ -163,6 +170,7 @@ impl Default for SearchConfig {
             target: None,
             lambda_rate: default_lambda_rate(),
             memory_format: MemoryFormat::Auto,
+            compact_below: None,
         }
     }
 }
@@ -201,6 +209,9 @@ impl SearchConfig {
         }
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight-decay", format!("must be ≥ 0, got {}", self.weight_decay));
+        }
+        if let Some(t) = self.compact_below.filter(|t| !(*t > 0.0 && t.is_finite())) {
+            return bad("compact", format!("the logit threshold must be positive (channels below −T go), got {t}"));
         }
         self.gate.validate()
     }
@@ -250,6 +261,9 @@ pub struct EvalMetrics {
     pub cost: f64,
     /// Alive channels per group (all groups, ungated at full width).
     pub alive: Vec<usize>,
+    /// Gated channels that compaction had removed from the supernet by then.
+    #[serde(default)]
+    pub compacted: usize,
 }
 
 /// Alive width of one channel group.
@@ -268,8 +282,16 @@ pub struct GroupAlive {
 /// A FiGS search in progress.
 pub struct Search {
     config: SearchConfig,
+    /// The supernet the search started from, and its analysis.
+    supernet: Graph,
+    supernet_analysis: Analysis,
+    /// The supernet the steps run: `supernet`, or what compaction left of it.
     graph: Graph,
     analysis: Analysis,
+    /// Per group, the channels of `supernet` that `graph` still has (ascending).
+    kept: Vec<Vec<usize>>,
+    /// The step of the last compaction check.
+    compact_checked: u64,
     net: Net,
     // Owns the parameters that `net` and `gates` refer to.
     vs: nn::VarStore,
@@ -366,19 +388,16 @@ impl Search {
             .then(|| gates::FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, config.gate.init_logit))
             .flatten();
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
-        // Gate logits have their own learning rate and no weight decay. Sorted names fix
-        // the update order, so a resumed search repeats it.
-        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
-        vars.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = vars
-            .into_iter()
-            .map(|(name, t)| {
-                let gate = name == gates::FLAT;
-                let (lr, wd) = if gate { (config.gate_lr, 0.0) } else { (config.lr, config.weight_decay) };
-                (name, t, lr, wd)
-            })
-            .collect();
-        let opt = Optim::new(config.optimizer, config.momentum, params);
+        if config.compact_below.is_some() && source != Source::Gates {
+            return Err(Error::config(
+                "compact",
+                format!(
+                    "compaction cuts channels by their gate logits and `{}` has none; turn it off",
+                    regularizer.name()
+                ),
+            ));
+        }
+        let opt = optimizer(&vs, &config);
         let searched: Vec<usize> = (0..analysis.groups.len())
             .filter(|&g| match source {
                 Source::Gates => flat.as_ref().is_some_and(|f| f.logits(g).is_some()),
@@ -386,9 +405,13 @@ impl Search {
             })
             .collect();
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
-        let consts = step::StepConsts::new(&widths, searched, device);
+        let consts = step::StepConsts::new(&widths, searched, device, None);
         Ok(Search {
             consts,
+            supernet: graph.clone(),
+            supernet_analysis: analysis.clone(),
+            kept: widths.iter().map(|&w| (0..w).collect()).collect(),
+            compact_checked: 0,
             window: None,
             lambda: config.lambda,
             loss_avg: None,
@@ -492,11 +515,16 @@ impl Search {
     pub fn config(&self) -> &SearchConfig {
         &self.config
     }
+    /// The supernet the search started from (compaction does not change it).
     pub fn graph(&self) -> &Graph {
-        &self.graph
+        &self.supernet
     }
     pub fn analysis(&self) -> &Analysis {
-        &self.analysis
+        &self.supernet_analysis
+    }
+    /// The supernet the steps run now: [`Search::graph`] less what compaction removed.
+    pub fn current_graph(&self) -> &Graph {
+        &self.graph
     }
     pub fn device(&self) -> Device {
         self.device
@@ -654,7 +682,8 @@ impl Search {
     }
 
     /// Sets the gate logits of group `group` (a notebook's "what if", or a test that needs
-    /// a group closed); the optimizer's moments are kept.
+    /// a group closed); the optimizer's moments are kept. After a compaction, give one per
+    /// channel still in the supernet ([`Search::kept_channels`]).
     pub fn set_gate_logits(&mut self, group: &str, values: &[f64]) -> Result<()> {
         let Some(g) = self.analysis.groups.iter().position(|g| g.name == group) else {
             return Err(Error::config("group", format!("no channel group `{group}`; `gates` lists them")));
@@ -665,10 +694,13 @@ impl Search {
                 format!("group `{group}` has no gate logits (ungated, or the regularizer uses BN γ)"),
             ));
         };
-        if values.len() != self.analysis.groups[g].width || values.iter().any(|v| !v.is_finite()) {
+        let width = self.analysis.groups[g].width;
+        if values.len() != width || values.iter().any(|v| !v.is_finite()) {
+            let cut = self.supernet_analysis.groups[g].width - width;
+            let note = if cut > 0 { format!(" ({cut} of its channels were compacted away)") } else { String::new() };
             return Err(Error::config(
                 "group",
-                format!("group `{group}` needs {} finite logits, got {}", self.analysis.groups[g].width, values.len()),
+                format!("group `{group}` needs {width} finite logits{note}, got {}", values.len()),
             ));
         }
         let v = Tensor::from_slice(values).to_kind(a.kind()).to_device(a.device());
@@ -762,17 +794,17 @@ impl Search {
     /// Alive width (as exported) and mean keep probability of every group.
     pub fn alive(&self) -> Vec<GroupAlive> {
         let counts = self.export_widths().unwrap_or_else(|_| self.alive_counts());
-        self.analysis
+        self.supernet_analysis
             .groups
             .iter()
-            .map(|g| (g, self.logits(g.id)))
-            .map(|(g, a)| GroupAlive {
+            .zip(self.probabilities())
+            .map(|(g, p)| GroupAlive {
                 name: g.name.clone(),
                 width: g.width,
                 alive: counts[g.id],
                 gated: g.gated,
-                mean_prob: match (a, self.score(g.id)) {
-                    (Some(a), _) => a.sigmoid().mean(Kind::Float).double_value(&[]),
+                mean_prob: match (p, self.score(g.id)) {
+                    (Some(p), _) => p.iter().sum::<f64>() / p.len().max(1) as f64,
                     (None, Some(s)) => s.gt(0.0).to_kind(Kind::Float).mean(Kind::Float).double_value(&[]),
                     (None, None) => 1.0,
                 },
@@ -780,13 +812,20 @@ impl Search {
             .collect()
     }
 
-    /// Keep probabilities σ(a) per gated group (`None` for ungated groups, and for every
-    /// group with a BN-γ source), on the CPU.
+    /// Keep probabilities σ(a) per gated group, one per channel of the supernet the search
+    /// started from (0 for channels compaction removed); `None` for ungated groups, and for
+    /// every group with a BN-γ source. On the CPU.
     pub fn probabilities(&self) -> Vec<Option<Vec<f64>>> {
         (0..self.analysis.groups.len())
             .map(|g| {
-                self.logits(g)
-                    .and_then(|a| Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok())
+                let p = self.logits(g).and_then(|a| {
+                    Vec::<f64>::try_from(a.sigmoid().to_kind(Kind::Double).to_device(Device::Cpu)).ok()
+                })?;
+                let mut full = vec![0.0; self.supernet_analysis.groups[g].width];
+                for (&c, v) in self.kept[g].iter().zip(p) {
+                    full[c] = v;
+                }
+                Some(full)
             })
             .collect()
     }
@@ -814,7 +853,8 @@ impl Search {
             }
         }
         let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;
-        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: widths };
+        let compacted = self.compacted_channels();
+        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: widths, compacted };
         self.evals.push(m.clone());
         Ok(m)
     }
@@ -824,6 +864,23 @@ impl Search {
     pub fn export(&self) -> Result<(Graph, PruneReport)> {
         prune(&self.graph, &self.analysis, &self.alive_counts())
     }
+}
+
+/// The optimizer of the trainable variables in `vs`: gate logits with their own learning
+/// rate and no weight decay. Sorted names fix the update order, so a resumed search
+/// repeats it.
+fn optimizer(vs: &nn::VarStore, config: &SearchConfig) -> Optim {
+    let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    let params = vars
+        .into_iter()
+        .map(|(name, t)| {
+            let gate = name == gates::FLAT;
+            let (lr, wd) = if gate { (config.gate_lr, 0.0) } else { (config.lr, config.weight_decay) };
+            (name, t, lr, wd)
+        })
+        .collect();
+    Optim::new(config.optimizer, config.momentum, params)
 }
 
 /// For a BN-γ search: per channel group, the (node, channel offset, width) of every 2-d batch

@@ -21,7 +21,7 @@ impl Search {
         let manifest = Manifest {
             format: checkpoint::FORMAT,
             figs_version: env!("CARGO_PKG_VERSION").to_string(),
-            graph_hash: graph_hash(&self.graph),
+            graph_hash: graph_hash(&self.supernet),
             config: self.config.clone(),
             step: self.step,
             epoch: self.epoch,
@@ -33,6 +33,7 @@ impl Search {
             world: self.rank_world().1,
             history: self.history.clone(),
             evals: self.evals.clone(),
+            kept: (self.compacted_channels() > 0).then(|| self.kept.clone()),
         };
         let mut weights = self.per_group_gates("", self.vs.variables().into_iter().collect());
         weights.sort_by(|a, b| a.0.cmp(&b.0));
@@ -95,6 +96,11 @@ impl Search {
             )));
         }
         let mut s = Search::new(graph, train, m.config.clone(), regularizer)?;
+        if let Some(kept) = &m.kept {
+            let keep: Vec<Vec<i64>> = kept.iter().map(|k| k.iter().map(|&c| c as i64).collect()).collect();
+            s.compact_to(&keep)?;
+        }
+        s.compact_checked = m.step;
         let mut weights = loaded.weights;
         let mut optim = loaded.optim;
         if let Some(f) = &s.gates {

@@ -31,7 +31,7 @@ pub fn host_reads() -> u64 {
 
 /// Brings `t` to the host as float64 values: the one place where the step path waits for
 /// the device.
-fn read_host(t: &Tensor) -> Result<Vec<f64>> {
+pub(super) fn read_host(t: &Tensor) -> Result<Vec<f64>> {
     HOST_READS.fetch_add(1, Ordering::Relaxed);
     Ok(Vec::<f64>::try_from(t.detach().to_kind(Kind::Double).to_device(Device::Cpu).flatten(0, -1))?)
 }
@@ -84,19 +84,33 @@ pub(super) struct StepConsts {
     searched_idx: Tensor,
     /// Every group's full width (float64).
     widths: Tensor,
+    /// Channels searched in the supernet the search started from (compaction does not
+    /// change it, so the alive fraction stays comparable over a run).
     searched_width: f64,
 }
 
 impl StepConsts {
-    pub(super) fn new(widths: &[usize], searched: Vec<usize>, device: Device) -> StepConsts {
+    /// `supernet_width`: the searched channels of the uncompacted supernet (None: these
+    /// `widths` are that supernet's).
+    pub(super) fn new(
+        widths: &[usize],
+        searched: Vec<usize>,
+        device: Device,
+        supernet_width: Option<f64>,
+    ) -> StepConsts {
         let idx: Vec<i64> = searched.iter().map(|&g| g as i64).collect();
         let w: Vec<f64> = widths.iter().map(|&w| w as f64).collect();
         StepConsts {
-            searched_width: searched.iter().map(|&g| w[g]).sum(),
+            searched_width: supernet_width.unwrap_or_else(|| searched.iter().map(|&g| w[g]).sum()),
             searched,
             searched_idx: Tensor::from_slice(&idx).to_device(device),
             widths: Tensor::from_slice(&w).to_device(device),
         }
+    }
+
+    /// The searched channels of the uncompacted supernet.
+    pub(super) fn supernet_width(&self) -> Option<f64> {
+        Some(self.searched_width)
     }
 
     /// Scalars per searched group as one tensor (None when no group is searched).
@@ -127,7 +141,10 @@ impl Search {
         let (mut done, err) = self.flush();
         match (err, done.pop()) {
             (Some(e), _) => Err(e),
-            (None, Some(m)) => Ok(m),
+            (None, Some(m)) => {
+                self.compact_if_due()?;
+                Ok(m)
+            }
             (None, None) => Err(Error::Session("the step recorded no metrics".into())),
         }
     }
@@ -170,6 +187,7 @@ impl Search {
             if let Some(e) = refused.or(failed) {
                 return Err(e);
             }
+            self.compact_if_due()?;
         }
         Ok(done)
     }

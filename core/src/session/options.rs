@@ -43,6 +43,9 @@ pub struct Options {
     pub plugin_path: Vec<PathBuf>,
     /// Layout of activations and conv weights in search and retraining.
     pub memory_format: MemoryFormat,
+    /// Compaction threshold T (gated channels with a logit below −T leave the supernet);
+    /// None: off.
+    pub compact: Option<f64>,
 }
 
 impl Default for Options {
@@ -69,12 +72,13 @@ impl Default for Options {
             keep_checkpoints: 2,
             plugin_path: Vec::new(),
             memory_format: MemoryFormat::Auto,
+            compact: None,
         }
     }
 }
 
 /// Option names with their help, for `get`, `set` and completion.
-pub const OPTIONS: [(&str, &str); 21] = [
+pub const OPTIONS: [(&str, &str); 22] = [
     ("seed", "seed of weights, gate noise, data order and validation split"),
     ("device", "cpu, cuda, cuda:N or auto"),
     ("batch-size", "examples per step (search and retraining)"),
@@ -99,6 +103,7 @@ pub const OPTIONS: [(&str, &str); 21] = [
         "memory-format",
         "layout of activations: auto (channels-last on the CPU for widths in blocks of 8), channels-last or contiguous",
     ),
+    ("compact", "remove gated channels whose logit is below −T from the supernet every 100 steps: T (e.g. 2) or `off`"),
 ];
 
 pub(crate) fn device_str(d: DeviceChoice) -> String {
@@ -169,6 +174,12 @@ impl Options {
                 }
             }
             "memory-format" => self.memory_format = value.parse()?,
+            "compact" => {
+                self.compact = match value {
+                    "off" | "none" => None,
+                    v => Some(pos_f(v).ok_or_else(|| bad("expected a positive logit threshold, e.g. 2, or `off`"))?),
+                }
+            }
             _ => return Err(no_option(name)),
         }
         Ok(())
@@ -198,6 +209,7 @@ impl Options {
                 self.plugin_path.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
             }),
             "memory-format": self.memory_format.as_str(),
+            "compact": self.compact,
         })
     }
 
@@ -235,6 +247,7 @@ impl Options {
             },
             target,
             memory_format: self.memory_format,
+            compact_below: self.compact,
             ..SearchConfig::default()
         }
     }

@@ -1,0 +1,198 @@
+//! A search that gets cheaper as it prunes. Gated channels whose logit has fallen below
+//! `−compact_below` leave the supernet: it is rebuilt at the smaller widths, with its
+//! weights, BN statistics, gate logits and optimizer moments sliced to the channels that
+//! stay, so every later step computes less. Every group keeps at least its highest-logit
+//! channel, so no branch disappears and the cut is plain slicing (no constant to fold).
+//! The rule and the numbers behind it: docs/PERFORMANCE.md, "Compaction".
+
+use super::gates::{FlatGates, FLAT};
+use super::step::{read_host, StepConsts};
+use super::Search;
+use crate::error::{Error, Result};
+use crate::export::slice_named;
+use crate::graph::prune;
+use crate::net::Net;
+use std::collections::{BTreeMap, HashMap};
+use tch::{nn, Device, Kind, Tensor};
+
+/// Steps between two compaction checks (each reads the gate logits once).
+pub const COMPACT_EVERY: u64 = 100;
+
+/// Channels a group of `width` (`supernet_width` before any compaction) keeps when its
+/// logits are `a`: those at or above −`t`, at least one, and, where the supernet's width
+/// was a multiple of 8, rounded up to one: channels-last kernels on the CPU want blocks
+/// of 8 (docs/PERFORMANCE.md), and a compacted width of 23 would turn them off.
+fn keep_count(a: &[f64], t: f64, width: usize, supernet_width: usize) -> usize {
+    let n = a.iter().filter(|&&x| x >= -t).count().max(1);
+    if supernet_width % 8 == 0 {
+        n.div_ceil(8).saturating_mul(8).min(width)
+    } else {
+        n
+    }
+}
+
+impl Search {
+    /// Compacts if a check is due: once per [`COMPACT_EVERY`] steps, after a window.
+    pub(super) fn compact_if_due(&mut self) -> Result<()> {
+        if self.config.compact_below.is_none() || self.step / COMPACT_EVERY == self.compact_checked / COMPACT_EVERY {
+            return Ok(());
+        }
+        self.compact_checked = self.step;
+        self.compact().map(|_| ())
+    }
+
+    /// Removes from the supernet every gated channel whose logit is below
+    /// `−compact_below` (keeping each group's best channel) and returns how many went; 0,
+    /// changing nothing, when none is below or compaction is off. The network that
+    /// [`Search::export`] returns and what [`Search::eval_logits`] computes do not change:
+    /// those channels are closed there already.
+    pub fn compact(&mut self) -> Result<usize> {
+        let (Some(t), Some(f)) = (self.config.compact_below, &self.gates) else { return Ok(0) };
+        let logits = read_host(&f.flat)?;
+        let mut keep = Vec::with_capacity(self.analysis.groups.len());
+        let mut removed = 0;
+        for g in &self.analysis.groups {
+            let Some((offset, width)) = f.span(g.id) else {
+                keep.push((0..g.width as i64).collect());
+                continue;
+            };
+            let a = &logits[offset as usize..(offset + width) as usize];
+            let n = keep_count(a, t, g.width, self.supernet_analysis.groups[g.id].width);
+            // The n highest logits (those at or above −T, and the best of the rest).
+            let mut k: Vec<i64> = (0..width).collect();
+            k.sort_by(|&x, &y| a[y as usize].total_cmp(&a[x as usize]));
+            k.truncate(n);
+            k.sort_unstable();
+            removed += (width as usize) - k.len();
+            keep.push(k);
+        }
+        if removed > 0 {
+            self.compact_to(&keep)?;
+        }
+        Ok(removed)
+    }
+
+    /// Rebuilds the supernet with the channels `keep[g]` of each group (indices into the
+    /// current supernet, ascending, at least one per group). Nothing changes on an error.
+    pub(super) fn compact_to(&mut self, keep: &[Vec<i64>]) -> Result<()> {
+        let groups = &self.analysis.groups;
+        if keep.len() != groups.len()
+            || keep.iter().zip(groups).any(|(k, g)| {
+                k.is_empty() || k.windows(2).any(|w| w[0] >= w[1]) || k.iter().any(|&c| c < 0 || c as usize >= g.width)
+            })
+        {
+            return Err(Error::Checkpoint(
+                "the compaction does not fit this supernet's channel groups: the checkpoint is from another network"
+                    .into(),
+            ));
+        }
+        let counts: Vec<usize> = keep.iter().map(Vec::len).collect();
+        let (graph, report) = prune(&self.graph, &self.analysis, &counts)?;
+        if !report.removed_nodes.is_empty() || !report.kept_at_one.is_empty() || !report.folded.is_empty() {
+            return Err(Error::Session(format!(
+                "compaction would remove nodes ({:?}); it only slices channels, so it was skipped",
+                report.removed_nodes
+            )));
+        }
+        let masks: Vec<Option<Tensor>> = keep
+            .iter()
+            .zip(groups)
+            .map(|(k, g)| {
+                let idx = Tensor::from_slice(k);
+                Some(Tensor::zeros([g.width as i64], (Kind::Float, Device::Cpu)).index_fill(0, &idx, 1.0))
+            })
+            .collect();
+        // Weights and BN statistics, then each optimizer moment, sliced alike.
+        let vars = self.vs.variables();
+        let none = HashMap::new();
+        let slice = |lookup: &dyn Fn(&str) -> Option<Tensor>, required: bool| {
+            slice_named(&self.net, lookup, &masks, &graph, &none, required)
+        };
+        let mut weights: BTreeMap<String, Tensor> = slice(&|n| vars.get(n).map(|t| t.detach()), true)?
+            .into_iter()
+            .map(|(n, t)| (format!("net.{n}"), t))
+            .collect();
+        let state: HashMap<String, Tensor> = self.opt.state().into_iter().collect();
+        let mut moments = BTreeMap::new();
+        for prefix in ["m.", "v."] {
+            let sliced = slice(&|n| state.get(&format!("{prefix}{n}")).map(|t| t.detach()), false)?;
+            moments.extend(sliced.into_iter().map(|(n, t)| (format!("{prefix}net.{n}"), t)));
+        }
+        if let Some(f) = &self.gates {
+            let idx = f.index_of(keep).to_device(f.flat.device());
+            weights.insert(FLAT.to_string(), f.flat.detach().index_select(0, &idx));
+            for prefix in ["m.", "v."] {
+                if let Some(t) = state.get(&format!("{prefix}{FLAT}")) {
+                    moments.insert(format!("{prefix}{FLAT}"), t.index_select(0, &idx));
+                }
+            }
+        }
+        // The smaller supernet, filled with those values.
+        let analysis = graph.analyze()?;
+        let vs = nn::VarStore::new(self.device);
+        let mut net = Net::new(&vs.root(), &graph)?;
+        let gates = FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, 0.0);
+        let mut fresh = vs.variables();
+        if fresh.len() != weights.len() {
+            return Err(Error::Session(format!(
+                "compaction sliced {} tensors for a supernet of {}; this is a bug in figs",
+                weights.len(),
+                fresh.len()
+            )));
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, var) in fresh.iter_mut() {
+                let t = weights
+                    .remove(name)
+                    .ok_or_else(|| Error::Session(format!("compaction lost `{name}`; this is a bug in figs")))?;
+                var.copy_(&t.to_device(var.device()).to_kind(var.kind()));
+            }
+            Ok(())
+        })?;
+        net.set_channels_last(self.config.memory_format.channels_last(self.device, &graph));
+        let mut opt = super::optimizer(&vs, &self.config);
+        opt.load_state(self.opt.steps(), moments)?;
+        let bound = self.regularizer.bind(&graph, &self.config.regularizer_params)?;
+        let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
+        let searched = (0..widths.len()).filter(|&g| gates.as_ref().is_some_and(|f| f.span(g).is_some())).collect();
+        let consts = StepConsts::new(&widths, searched, self.device, self.consts.supernet_width());
+        self.kept = self.kept.iter().zip(keep).map(|(old, k)| k.iter().map(|&c| old[c as usize]).collect()).collect();
+        self.graph = graph;
+        self.analysis = analysis;
+        self.net = net;
+        self.vs = vs;
+        self.opt = opt;
+        self.gates = gates;
+        self.bound = bound;
+        self.consts = consts;
+        Ok(())
+    }
+
+    /// Gated channels compaction has removed so far.
+    pub fn compacted_channels(&self) -> usize {
+        self.supernet_analysis.groups.iter().zip(&self.kept).map(|(g, k)| g.width - k.len()).sum()
+    }
+
+    /// Per group, the supernet's channels still in the compacted supernet (ascending).
+    pub fn kept_channels(&self) -> &[Vec<usize>] {
+        &self.kept
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keep_count;
+
+    #[test]
+    fn a_group_keeps_its_open_channels_in_blocks_of_8_and_never_none() {
+        let a = [3.0, -2.5, 0.1, -1.9, -7.0];
+        assert_eq!(keep_count(&a, 2.0, 5, 5), 3, "−2.5 and −7 go; the width was not a block of 8");
+        assert_eq!(keep_count(&a, 2.0, 5, 16), 5, "rounded up to 8, capped at the current width");
+        let low = [-9.0; 24];
+        assert_eq!(keep_count(&low, 2.0, 24, 24), 8, "a block of 8 at least");
+        assert_eq!(keep_count(&low, 2.0, 24, 23), 1, "and at least one");
+        let mut mixed = [-9.0; 48];
+        mixed[..17].fill(1.0);
+        assert_eq!(keep_count(&mixed, 2.0, 48, 48), 24);
+    }
+}
