@@ -2,7 +2,7 @@
 //! `data_batch_5.bin`, `test_batch.bin`; each record is 1 label byte and 3 × 32 × 32 pixel
 //! bytes, red plane first).
 
-use super::{Dataset, TrainTest};
+use super::{Dataset, Normalize, TrainTest};
 use crate::error::{Error, Result};
 use std::path::Path;
 use tch::{Kind, Tensor};
@@ -54,18 +54,22 @@ pub fn load_cifar10_dir(dir: &Path) -> Result<TrainTest> {
             read_batch(&dir.join(n), &mut images, &mut labels)?;
         }
         let n = labels.len() as i64;
-        let x = Tensor::from_slice(&images).view([n, 3, 32, 32]).to_kind(Kind::Float) / 255.0;
+        let x = Tensor::from_slice(&images).view([n, 3, 32, 32]);
         Ok((x, Tensor::from_slice(&labels)))
     };
     let train_names: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).collect();
     let (train_x, train_y) = load(&train_names)?;
     let (test_x, test_y) = load(&["test_batch.bin".to_string()])?;
-    let mean = train_x.mean_dim([0i64, 2, 3].as_slice(), true, Kind::Float);
-    let std = train_x.std_dim([0i64, 2, 3].as_slice(), true, true);
-    let norm = |t: Tensor| (t - &mean) / &std;
+    // Kept as bytes; batches are normalised as they are drawn (Dataset::decode).
+    let scaled = train_x.to_kind(Kind::Float) / 255.0;
+    let normalize = Normalize {
+        mean: scaled.mean_dim([0i64, 2, 3].as_slice(), true, Kind::Float),
+        std: scaled.std_dim([0i64, 2, 3].as_slice(), true, true),
+    };
+    drop(scaled);
     Ok(TrainTest {
-        train: Dataset { images: norm(train_x), labels: train_y, classes: 10 },
-        test: Dataset { images: norm(test_x), labels: test_y, classes: 10 },
+        train: Dataset::from_bytes(train_x, train_y, 10, normalize.clone()),
+        test: Dataset::from_bytes(test_x, test_y, 10, normalize),
     })
 }
 

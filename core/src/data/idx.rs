@@ -67,17 +67,16 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
         });
     }
     let classes = train_y.iter().copied().max().unwrap_or(0) as usize + 1;
-    let to_tensor = |px: &[u8], n: usize| {
-        Tensor::from_slice(px).to_kind(Kind::Float).view([n as i64, 1, h as i64, w as i64]) / 255.0
-    };
+    // Kept as bytes; batches are normalised as they are drawn (Dataset::decode).
+    let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).view([n as i64, 1, h as i64, w as i64]);
     let train_images = to_tensor(&train_x, train_y.len());
-    let mean = train_images.mean(Kind::Float);
-    let std = train_images.std(true);
-    let norm = |t: Tensor| (t - &mean) / &std;
+    let scaled = train_images.to_kind(Kind::Float) / 255.0;
+    let normalize = super::Normalize { mean: scaled.mean(Kind::Float), std: scaled.std(true) };
+    drop(scaled);
     let labels = |l: &[u8]| Tensor::from_slice(l).to_kind(Kind::Int64);
     Ok(TrainTest {
-        train: Dataset { images: norm(train_images.shallow_clone()), labels: labels(&train_y), classes },
-        test: Dataset { images: norm(to_tensor(&test_x, test_y.len())), labels: labels(&test_y), classes },
+        train: Dataset::from_bytes(train_images, labels(&train_y), classes, normalize.clone()),
+        test: Dataset::from_bytes(to_tensor(&test_x, test_y.len()), labels(&test_y), classes, normalize),
     })
 }
 
@@ -153,7 +152,8 @@ mod tests {
         let tt = load_idx_dir(d.path()).unwrap();
         assert_eq!((tt.train.len(), tt.test.len(), tt.train.classes), (6, 3, 3));
         assert_eq!(tt.train.image_shape(), (1, 2, 2));
-        let mean = f64::try_from(tt.train.images.mean(Kind::Float)).unwrap();
+        assert_eq!(tt.train.images.kind(), Kind::Uint8, "held as bytes");
+        let mean = f64::try_from(tt.train.decoded().mean(Kind::Float)).unwrap();
         assert!(mean.abs() < 1e-5, "normalised to zero mean: {mean}");
     }
 

@@ -20,7 +20,7 @@ pub fn synthetic(
         let labels = Tensor::randint(classes as i64, [n as i64], (Kind::Int64, tch::Device::Cpu));
         let noise = Tensor::randn([n as i64, c as i64, h as i64, w as i64], (Kind::Float, tch::Device::Cpu));
         let images = templates.index_select(0, &labels) + noise * 0.8;
-        Dataset { images, labels, classes }
+        Dataset::new(images, labels, classes)
     };
     TrainTest { train: make(n_train), test: make(n_test) }
 }
