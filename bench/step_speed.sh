@@ -84,4 +84,13 @@ r = json.loads(open(sys.argv[1]).readlines()[-1])
 rounds = " ".join(f"{100 * x:.1f}" for x in r["overhead_per_round"])
 print(f"  median {100 * r['overhead_median']:.1f} %, per round {rounds} %")
 PY
+# The cost model alone (penalty forward and backward, reported cost) against FiGS steps.
+echo
+echo "figs cost computation against its FiGS step, in one process (windows alternating):"
+"$bin" --mode cost --rounds "$pairs" --threads "$threads" --device "$device" --batch "$batch" | tee -a "$out"
+"$py" - "$out" <<'PY'
+import json, sys
+r = json.loads(open(sys.argv[1]).readlines()[-1])
+print(f"  cost {r['ms_per_step']:.3f} ms per step, median {100 * r['cost_fraction_median']:.2f} % of a FiGS step")
+PY
 rm -f "$out"

@@ -4,6 +4,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use figs::cost::{CostKind, CostModel};
 use figs::data::synthetic;
 use figs::device::{DeviceChoice, MemoryFormat};
 use figs::gate::GateConfig;
@@ -13,13 +14,14 @@ use figs::optim::Optim;
 use figs::search::{Optimizer, Search, SearchConfig, WINDOW};
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{nn, Device};
+use tch::{nn, Device, Tensor};
 
 #[derive(Parser)]
 struct Args {
     /// `plain` (forward, cross-entropy, backward, Adam), `figs` (a FiGS search step: gates,
     /// FLOPs penalty, two optimizer groups) or `overhead` (both in one process, alternating
-    /// windows of steps: the FiGS step's cost over the plain one).
+    /// windows of steps: the FiGS step's cost over the plain one) or `cost` (the cost
+    /// model's penalty and reported cost alone against FiGS steps, alternating windows).
     #[arg(long)]
     mode: String,
     #[arg(long, default_value_t = 20)]
@@ -110,7 +112,50 @@ fn main() -> Result<()> {
             figs_ms.sort_by(f64::total_cmp);
             figs_ms[figs_ms.len() / 2]
         }
-        m => bail!("unknown mode `{m}`; use plain, figs or overhead"),
+        "cost" => {
+            // The cost model's share of a FiGS step: windows of search steps and windows of
+            // the cost computation alone (the penalty forward and backward, and the reported
+            // cost), alternating in one process.
+            let rounds = a.rounds.max(1);
+            let mut s = search(&graph, &data, &a, choice, memory_format, (rounds + 1) * WINDOW + a.warmup)?;
+            s.run(a.warmup, &cancel, |_| {})?;
+            let an = graph.analyze()?;
+            let model = CostModel::new(&graph, &an, CostKind::Flops);
+            let widths: Vec<f64> = an.groups.iter().map(|g| g.width as f64).collect();
+            let alive = Tensor::from_slice(&widths).to_device(device) * 0.7;
+            let r = (Tensor::from_slice(&widths).to_device(device) * 0.6).set_requires_grad(true);
+            let cost_once = || {
+                let penalty = model.regularizer_t(&alive, &r);
+                penalty.backward();
+                model.reported_t(&alive)
+            };
+            let _ = cost_once();
+            let (mut fractions, mut cost_ms) = (Vec::new(), Vec::new());
+            let mut step_ms = Vec::new();
+            for _ in 0..rounds {
+                sync(device);
+                let t = Instant::now();
+                s.run(WINDOW, &cancel, |_| {})?;
+                sync(device);
+                let tf = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
+                let t = Instant::now();
+                for _ in 0..WINDOW {
+                    let _ = cost_once();
+                }
+                sync(device);
+                let tc = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
+                fractions.push(tc / tf);
+                cost_ms.push(tc);
+                step_ms.push(tf);
+            }
+            extra.insert("cost_ms".into(), serde_json::json!(cost_ms));
+            extra.insert("step_ms".into(), serde_json::json!(step_ms));
+            fractions.sort_by(f64::total_cmp);
+            extra.insert("cost_fraction_median".into(), serde_json::json!(fractions[fractions.len() / 2]));
+            cost_ms.sort_by(f64::total_cmp);
+            cost_ms[cost_ms.len() / 2]
+        }
+        m => bail!("unknown mode `{m}`; use plain, figs, overhead or cost"),
     };
     let line = serde_json::json!({
         "impl": "figs", "mode": a.mode, "memory_format": memory_format.as_str(), "device": a.device, "threads": a.threads, "batch": a.batch,
