@@ -85,32 +85,14 @@ fn main() -> Result<()> {
             let mut s = search(&graph, &data, &a, choice, memory_format, (rounds + 1) * WINDOW + a.warmup)?;
             p.steps(a.warmup)?;
             s.run(a.warmup, &cancel, |_| {})?;
-            let mut ratios = Vec::with_capacity(rounds as usize);
-            let (mut plain_ms, mut figs_ms) = (Vec::new(), Vec::new());
-            for _ in 0..rounds {
-                sync(device);
-                let t = Instant::now();
-                p.steps(WINDOW)?;
-                sync(device);
-                let tp = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
-                let t = Instant::now();
-                s.run(WINDOW, &cancel, |_| {})?;
-                sync(device);
-                let tf = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
-                ratios.push(tf / tp);
-                plain_ms.push(tp);
-                figs_ms.push(tf);
-            }
+            let (plain_ms, figs_ms) =
+                alternate(rounds, device, || p.steps(WINDOW), || Ok(s.run(WINDOW, &cancel, |_| {}).map(|_| ())?))?;
+            let overhead: Vec<f64> = figs_ms.iter().zip(&plain_ms).map(|(f, p)| f / p - 1.0).collect();
             extra.insert("plain_ms".into(), serde_json::json!(plain_ms));
             extra.insert("figs_ms".into(), serde_json::json!(figs_ms));
-            extra.insert(
-                "overhead_per_round".into(),
-                serde_json::json!(ratios.iter().map(|r| r - 1.0).collect::<Vec<_>>()),
-            );
-            ratios.sort_by(f64::total_cmp);
-            extra.insert("overhead_median".into(), serde_json::json!(ratios[ratios.len() / 2] - 1.0));
-            figs_ms.sort_by(f64::total_cmp);
-            figs_ms[figs_ms.len() / 2]
+            extra.insert("overhead_per_round".into(), serde_json::json!(overhead));
+            extra.insert("overhead_median".into(), serde_json::json!(median(&overhead)));
+            median(&figs_ms)
         }
         "cost" => {
             // The cost model's share of a FiGS step: windows of search steps and windows of
@@ -130,30 +112,19 @@ fn main() -> Result<()> {
                 model.reported_t(&alive)
             };
             let _ = cost_once();
-            let (mut fractions, mut cost_ms) = (Vec::new(), Vec::new());
-            let mut step_ms = Vec::new();
-            for _ in 0..rounds {
-                sync(device);
-                let t = Instant::now();
-                s.run(WINDOW, &cancel, |_| {})?;
-                sync(device);
-                let tf = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
-                let t = Instant::now();
+            let cost_window = || -> Result<()> {
                 for _ in 0..WINDOW {
                     let _ = cost_once();
                 }
-                sync(device);
-                let tc = t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64;
-                fractions.push(tc / tf);
-                cost_ms.push(tc);
-                step_ms.push(tf);
-            }
+                Ok(())
+            };
+            let (step_ms, cost_ms) =
+                alternate(rounds, device, || Ok(s.run(WINDOW, &cancel, |_| {}).map(|_| ())?), cost_window)?;
+            let fractions: Vec<f64> = cost_ms.iter().zip(&step_ms).map(|(c, f)| c / f).collect();
             extra.insert("cost_ms".into(), serde_json::json!(cost_ms));
             extra.insert("step_ms".into(), serde_json::json!(step_ms));
-            fractions.sort_by(f64::total_cmp);
-            extra.insert("cost_fraction_median".into(), serde_json::json!(fractions[fractions.len() / 2]));
-            cost_ms.sort_by(f64::total_cmp);
-            cost_ms[cost_ms.len() / 2]
+            extra.insert("cost_fraction_median".into(), serde_json::json!(median(&fractions)));
+            median(&cost_ms)
         }
         m => bail!("unknown mode `{m}`; use plain, figs, overhead or cost"),
     };
@@ -167,6 +138,36 @@ fn main() -> Result<()> {
     }
     println!("{line}");
     Ok(())
+}
+
+/// `rounds` times, a window of `first` then a window of `second` (each `WINDOW` steps),
+/// timed: per round, ms per step of each.
+fn alternate(
+    rounds: u64,
+    device: Device,
+    mut first: impl FnMut() -> Result<()>,
+    mut second: impl FnMut() -> Result<()>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+        sync(device);
+        let t = Instant::now();
+        f()?;
+        sync(device);
+        Ok(t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64)
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        a.push(timed(&mut first)?);
+        b.push(timed(&mut second)?);
+    }
+    Ok((a, b))
+}
+
+/// The median (upper middle) of `v`.
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Waits for queued CUDA work so a timer brackets it.
