@@ -105,10 +105,8 @@ impl Dataset {
     /// The same examples on `device` (a copy; the same tensors if they are there already).
     pub fn to_device(&self, device: Device) -> Dataset {
         let mut d = self.with(self.images.to_device(device), self.labels.to_device(device));
-        d.normalize = self
-            .normalize
-            .as_ref()
-            .map(|n| Normalize { mean: n.mean.to_device(device), std: n.std.to_device(device) });
+        d.normalize =
+            self.normalize.as_ref().map(|n| Normalize { mean: n.mean.to_device(device), std: n.std.to_device(device) });
         d
     }
 
