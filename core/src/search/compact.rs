@@ -155,7 +155,7 @@ impl Search {
         let bound = self.regularizer.bind(&graph, &self.config.regularizer_params)?;
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
         let searched = (0..widths.len()).filter(|&g| gates.as_ref().is_some_and(|f| f.span(g).is_some())).collect();
-        let consts = StepConsts::new(&widths, searched, self.device, self.consts.supernet_width());
+        let consts = StepConsts::new(&widths, searched, self.device, Some(self.consts.supernet_width()));
         self.kept = self.kept.iter().zip(keep).map(|(old, k)| k.iter().map(|&c| old[c as usize]).collect()).collect();
         self.graph = graph;
         self.analysis = analysis;

@@ -109,8 +109,8 @@ impl StepConsts {
     }
 
     /// The searched channels of the uncompacted supernet.
-    pub(super) fn supernet_width(&self) -> Option<f64> {
-        Some(self.searched_width)
+    pub(super) fn supernet_width(&self) -> f64 {
+        self.searched_width
     }
 
     /// Scalars per searched group as one tensor (None when no group is searched).
