@@ -7,14 +7,12 @@ rule in docs/PERFORMANCE.md ("A search that gets cheaper as it prunes").
 
     python3 bench/closure.py RUN_DIR [RUN_DIR ...]
 
-Needs only numpy (the torch venv has it); reads safetensors by hand.
+Plain Python 3 (no packages); reads safetensors by hand.
 """
 import json
 import struct
 import sys
 from pathlib import Path
-
-import numpy as np
 
 THRESHOLDS = [0.5, 1.0, 2.0, 3.0, 4.0, 6.0]
 
@@ -32,7 +30,7 @@ def read_gates(path):
         if meta["dtype"] != "F32":
             sys.exit(f"{path}: {name} is {meta['dtype']}, expected F32")
         a, b = meta["data_offsets"]
-        out[name] = np.frombuffer(data[a:b], dtype=np.float32)
+        out[name] = list(struct.unpack(f"<{(b - a) // 4}f", data[a:b]))
     return out
 
 
@@ -45,26 +43,29 @@ def trajectory(run):
     for c in ckpts:
         g = read_gates(c / "weights.safetensors")
         steps.append(int(c.name.split("-")[1]))
-        rows.append(np.concatenate([g[k] for k in sorted(g)]))
-    return np.array(steps), np.stack(rows)
+        rows.append([v for k in sorted(g) for v in g[k]])
+    return steps, rows
 
 
 def report(run):
     steps, a = trajectory(run)
-    n = a.shape[1]
+    n = len(a[0])
+    last = a[-1]
     print(f"\n{run}: {n} gated channels, checkpoints at steps {steps[0]}..{steps[-1]} (every {steps[1] - steps[0]})")
-    print(f"open at the end (a > 0): {(a[-1] > 0).sum()}; lowest logit at the end: {a[-1].min():.1f}")
-    header = "  T | " + " | ".join(f"below -T @ {s}" for s in steps[1::2]) + " | back above -T/2 | back above 0"
-    print(header)
+    print(f"open at the end (a > 0): {sum(v > 0 for v in last)}; lowest logit at the end: {min(last):.1f}")
+    shown = range(1, len(steps), 2)
+    print("  T | " + " | ".join(f"below -T @ {steps[i]}" for i in shown) + " | back above -T/2 | back above 0")
     for t in THRESHOLDS:
-        below = a < -t
-        first = np.where(below.any(0), below.argmax(0), -1)
-        cols = [f"{(first[(first >= 0)] <= i).sum() / n:13.1%}" for i in range(1, len(steps), 2)]
+        # First checkpoint at which each channel is below -t (None: never).
+        first = [next((i for i in range(len(steps)) if a[i][c] < -t), None) for c in range(n)]
+        cols = [f"{sum(f is not None and f <= i for f in first) / n:13.1%}" for i in shown]
         back_half = back_open = 0
-        for c in np.nonzero(first >= 0)[0]:
-            later = a[first[c] + 1 :, c]
-            back_half += bool((later > -t / 2).any())
-            back_open += bool((later > 0).any())
+        for c, f in enumerate(first):
+            if f is None:
+                continue
+            later = [a[i][c] for i in range(f + 1, len(steps))]
+            back_half += any(v > -t / 2 for v in later)
+            back_open += any(v > 0 for v in later)
         print(f"{t:4.1f} | " + " | ".join(cols) + f" | {back_half:15d} | {back_open:12d}")
 
 
