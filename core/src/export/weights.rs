@@ -18,24 +18,8 @@ pub(crate) fn slice_weights(
 ) -> Result<super::Weights> {
     let vars = vs.variables();
     let constants = folded_constants(net, gates, report)?;
-    slice_named(net, &|name| vars.get(name).map(|t| t.detach()), gates, pruned, &constants, true)
-}
-
-/// The tensors that `lookup` gives for `net`'s parameters (by var-store name,
-/// `net.<node>.<param>`) cut to the channels `gates` keep in `pruned`, on the CPU, named
-/// `<node>.<param>`; `constants` (per add) are added to the add biases. With `required`
-/// false, a parameter `lookup` lacks is left out (an optimizer moment not made yet, or BN
-/// statistics, which have none); otherwise it is an error.
-pub(crate) fn slice_named(
-    net: &Net,
-    lookup: &dyn Fn(&str) -> Option<Tensor>,
-    gates: &[Option<Tensor>],
-    pruned: &Graph,
-    constants: &HashMap<String, Tensor>,
-    required: bool,
-) -> Result<super::Weights> {
-    let (g, a) = (net.graph(), net.analysis());
-    let kept: Vec<Tensor> = a
+    let kept: Vec<Tensor> = net
+        .analysis()
         .groups
         .iter()
         .map(|grp| match gates.get(grp.id).and_then(Option::as_ref) {
@@ -43,6 +27,24 @@ pub(crate) fn slice_named(
             None => Tensor::arange(grp.width as i64, (Kind::Int64, Device::Cpu)),
         })
         .collect();
+    slice_named(net, &|name| vars.get(name).map(|t| t.detach()), &kept, pruned, &constants, true)
+}
+
+/// The tensors that `lookup` gives for `net`'s parameters (by var-store name,
+/// `net.<node>.<param>`) cut to the channels `kept` (per group, int64 indices on the CPU)
+/// in `pruned`, on the CPU, named
+/// `<node>.<param>`; `constants` (per add) are added to the add biases. With `required`
+/// false, a parameter `lookup` lacks is left out (an optimizer moment not made yet, or BN
+/// statistics, which have none); otherwise it is an error.
+pub(crate) fn slice_named(
+    net: &Net,
+    lookup: &dyn Fn(&str) -> Option<Tensor>,
+    kept: &[Tensor],
+    pruned: &Graph,
+    constants: &HashMap<String, Tensor>,
+    required: bool,
+) -> Result<super::Weights> {
+    let (g, a) = (net.graph(), net.analysis());
     let _no_grad = tch::no_grad_guard();
     let mut out = Vec::new();
     for node in &pruned.nodes {
@@ -54,8 +56,8 @@ pub(crate) fn slice_named(
                 None => Ok(None),
             }
         };
-        let own = channel_index(&a.channels[i], &kept, 1);
-        let flat_own = || channel_index(&a.channels[i], &kept, hw(a, Source::Node(i)));
+        let own = channel_index(&a.channels[i], kept, 1);
+        let flat_own = || channel_index(&a.channels[i], kept, hw(a, Source::Node(i)));
         let input = a.inputs[i][0];
         let mut push = |p: &str, t: Option<Tensor>| {
             if let Some(t) = t {
@@ -69,7 +71,7 @@ pub(crate) fn slice_named(
                     if depthwise {
                         w
                     } else {
-                        w.index_select(1, &channel_index(a.source_channels(input), &kept, 1))
+                        w.index_select(1, &channel_index(a.source_channels(input), kept, 1))
                     }
                 });
                 push("weight", w);
@@ -84,7 +86,7 @@ pub(crate) fn slice_named(
                 }
             }
             Op::Linear { bias, .. } => {
-                let cols = channel_index(a.source_channels(input), &kept, hw(a, input));
+                let cols = channel_index(a.source_channels(input), kept, hw(a, input));
                 push("weight", get("weight")?.map(|w| w.index_select(0, &own).index_select(1, &cols)));
                 if bias {
                     push("bias", get("bias")?.map(|b| b.index_select(0, &own)));

@@ -13,7 +13,7 @@ use crate::export::slice_named;
 use crate::graph::prune;
 use crate::net::Net;
 use std::collections::{BTreeMap, HashMap};
-use tch::{nn, Device, Kind, Tensor};
+use tch::{nn, Tensor};
 
 /// Steps between two compaction checks (each reads the gate logits once).
 pub const COMPACT_EVERY: u64 = 100;
@@ -94,19 +94,12 @@ impl Search {
                 report.removed_nodes
             )));
         }
-        let masks: Vec<Option<Tensor>> = keep
-            .iter()
-            .zip(groups)
-            .map(|(k, g)| {
-                let idx = Tensor::from_slice(k);
-                Some(Tensor::zeros([g.width as i64], (Kind::Float, Device::Cpu)).index_fill(0, &idx, 1.0))
-            })
-            .collect();
+        let kept: Vec<Tensor> = keep.iter().map(|k| Tensor::from_slice(k)).collect();
         // Weights and BN statistics, then each optimizer moment, sliced alike.
         let vars = self.vs.variables();
         let none = HashMap::new();
         let slice = |lookup: &dyn Fn(&str) -> Option<Tensor>, required: bool| {
-            slice_named(&self.net, lookup, &masks, &graph, &none, required)
+            slice_named(&self.net, lookup, &kept, &graph, &none, required)
         };
         let mut weights: BTreeMap<String, Tensor> = slice(&|n| vars.get(n).map(|t| t.detach()), true)?
             .into_iter()
