@@ -37,6 +37,25 @@ print("gpu-check: steps recorded", sum(1 for l in lines if l["kind"] == "step"))
 print("gpu-check: summary", json.dumps(json.load(open(f"{out}/summary.json"))))
 PY
 
+# NCCL (issue 12): the collectives on CUDA tensors, one rank per GPU (NCCL refuses two
+# ranks on one device, so a one-GPU machine checks it with one rank), then a short
+# data-parallel search where there are two GPUs.
+torchrun=$(dirname "$py")/torchrun
+command -v "$torchrun" >/dev/null || torchrun=$(command -v torchrun || true)
+ngpu=$("$py" -c 'import torch; print(torch.cuda.device_count())')
+if [ -x target/debug/figs-dist-check ] && [ -n "$torchrun" ] && [ "$ngpu" -ge 1 ]; then
+  nproc=$(( ngpu >= 2 ? 2 : 1 ))
+  "$torchrun" --standalone --nproc-per-node "$nproc" --no-python target/debug/figs-dist-check cuda &&
+    echo "gpu-check: NCCL collectives ok on $nproc rank(s)" || echo "gpu-check: NCCL collectives FAILED"
+  if [ "$nproc" = 2 ]; then
+    "$torchrun" --standalone --nproc-per-node 2 --no-python "$bin" search --device cuda "${data_args[@]}" \
+      --steps 100 --eval-every 100 --no-retrain --out "$out/dp" && echo "gpu-check: NCCL data-parallel search ok" ||
+      echo "gpu-check: NCCL data-parallel search FAILED"
+  fi
+else
+  echo "gpu-check: NCCL check skipped (no target/debug/figs-dist-check, no torchrun or no GPU)"
+fi
+
 # The step-speed benchmark against PyTorch on CUDA (needs torchvision and figs-bench; the
 # first is in the torch venv, the second builds with cargo or is copied with figs).
 if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; then

@@ -49,6 +49,18 @@ torch_dir=$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch
 cxx11=$("$venv/bin/python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')
 site=$(dirname "$torch_dir")
 
+# figs-dist's NCCL half compiles against the CUDA runtime and NCCL headers of the nvidia-*
+# wheels torch pulls in; their crt/ and nv/ parts come in two small wheels torch does not
+# pull (nvidia-cuda-crt, nvidia-cuda-cccl; 3 MB), taken at the cuda-toolkit version torch
+# 2.11.0 requires. Without them figs-dist builds with Gloo alone (CPU tensors).
+CUDA_TOOLKIT=13.0.2
+cu="$site/nvidia/cu13/include"
+if [ -d "$cu" ] && { [ ! -e "$cu/nv/target" ] || [ ! -e "$cu/crt/host_config.h" ]; }; then
+  log "installing the CUDA header wheels for the NCCL shim (cuda-toolkit[cccl,crt]==$CUDA_TOOLKIT, 3 MB)"
+  "$venv/bin/python" -m pip install --quiet "cuda-toolkit[cccl,crt]==$CUDA_TOOLKIT" ||
+    log "warning: could not install them; figs-dist will build without NCCL"
+fi
+
 # libtorch_cpu.so needs the CUDA runtime/CUPTI wheels even on CPU; every lib directory of
 # the nvidia-* wheels goes into the rpath so no binary needs LD_LIBRARY_PATH.
 rpaths=("$torch_dir/lib")

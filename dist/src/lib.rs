@@ -1,6 +1,7 @@
 //! Data-parallel figs on PyTorch's own distributed layer, c10d: a `TCPStore` for the
-//! rendezvous and a `ProcessGroupGloo` for CPU tensors, reached through a small C++ shim
-//! (`src/shim.cpp`) compiled against the torch wheel's headers. tch's `Tensor` is an
+//! rendezvous and a process group — `ProcessGroupGloo` for CPU tensors, `ProcessGroupNCCL`
+//! for CUDA ones — reached through a small C++ shim (`src/shim.cpp`, `src/shim_nccl.cpp`)
+//! compiled against the torch wheel's headers. tch's `Tensor` is an
 //! `at::Tensor` underneath, so tensors cross without copies.
 //!
 //! [`ProcessGroup::from_env`] joins the group that `torchrun` describes in the environment
@@ -18,9 +19,12 @@ extern "C" {
         serve: c_int,
         timeout_ms: c_long,
         prefix: *const c_char,
+        backend: c_int,
+        device: c_int,
         err: *mut c_char,
         errlen: usize,
     ) -> *mut c_void;
+    fn figs_dist_has_nccl() -> c_int;
     fn figs_dist_free(g: *mut c_void);
     fn figs_dist_all_reduce_mean(
         g: *mut c_void,
@@ -52,6 +56,58 @@ pub enum DistError {
 }
 
 pub type Result<T> = std::result::Result<T, DistError>;
+
+/// Which c10d process group carries the collectives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// CPU tensors (and the rendezvous of any job).
+    Gloo,
+    /// CUDA tensors, on this rank's device.
+    Nccl { device: usize },
+}
+
+impl Backend {
+    /// The backend PyTorch's DDP would pick for tensors on `device`.
+    pub fn for_device(device: tch::Device) -> Backend {
+        match device {
+            tch::Device::Cuda(n) => Backend::Nccl { device: n },
+            _ => Backend::Gloo,
+        }
+    }
+}
+
+/// Whether this build has the NCCL backend (build.rs compiles it in when the CUDA and NCCL
+/// headers of the nvidia-* wheels were found).
+pub fn has_nccl() -> bool {
+    // SAFETY: a pure function without arguments.
+    unsafe { figs_dist_has_nccl() != 0 }
+}
+
+/// The `CUDA_VISIBLE_DEVICES` one rank of a multi-process job should run under, so that
+/// each rank sees exactly one GPU as `cuda:0` — its own, the `LOCAL_RANK`-th of the GPUs
+/// visible to the job (`visible`, the variable as torchrun passed it; all when unset). As
+/// every rank then asks for the same device, the run's settings (and a resumed run's check
+/// of them) are the same on every rank. `None` for a single process: nothing to pin.
+/// Must be applied before anything initialises CUDA.
+pub fn local_gpu(env: &Env, visible: Option<&str>) -> Result<Option<String>> {
+    if env.world <= 1 {
+        return Ok(None);
+    }
+    match visible.map(str::trim) {
+        None | Some("") => Ok(Some(env.local_rank.to_string())),
+        Some(list) => {
+            let ids: Vec<&str> = list.split(',').map(str::trim).collect();
+            ids.get(env.local_rank).map(|id| Some(id.to_string())).ok_or_else(|| {
+                DistError::Env(format!(
+                    "LOCAL_RANK={} but CUDA_VISIBLE_DEVICES={list} names {} GPU(s): start at most {} processes per node (--nproc-per-node)",
+                    env.local_rank,
+                    ids.len(),
+                    ids.len()
+                ))
+            })
+        }
+    }
+}
 
 /// The rendezvous settings of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,8 +171,17 @@ fn message(buf: &[u8]) -> String {
 
 impl ProcessGroup {
     /// Joins the group of `env` (the store under `prefix`, so two groups of one job do not
-    /// mix keys), waiting up to `timeout` for the others.
-    pub fn join(env: &Env, prefix: &str, timeout: std::time::Duration) -> Result<ProcessGroup> {
+    /// mix keys) with `backend`, waiting up to `timeout` for the others.
+    pub fn join(env: &Env, prefix: &str, timeout: std::time::Duration, backend: Backend) -> Result<ProcessGroup> {
+        let (code, device) = match backend {
+            Backend::Gloo => (0, 0),
+            Backend::Nccl { .. } if !has_nccl() => {
+                return Err(DistError::Env(
+                    "this figs was built without NCCL (the CUDA and NCCL headers of the nvidia-* wheels were missing at build time): re-run scripts/setup.sh and rebuild, or search on the CPU (Gloo)".into(),
+                ))
+            }
+            Backend::Nccl { device } => (1, device),
+        };
         let addr = CString::new(env.addr.clone()).map_err(|_| DistError::Env("MASTER_ADDR holds a NUL byte".into()))?;
         let prefix = CString::new(prefix).map_err(|_| DistError::Env("the store prefix holds a NUL byte".into()))?;
         let mut err = vec![0u8; ERRLEN];
@@ -131,6 +196,8 @@ impl ProcessGroup {
                 serve as c_int,
                 timeout.as_millis().min(c_long::MAX as u128) as c_long,
                 prefix.as_ptr(),
+                code,
+                device as c_int,
                 err.as_mut_ptr().cast(),
                 ERRLEN,
             )
@@ -141,13 +208,14 @@ impl ProcessGroup {
         Ok(ProcessGroup { ptr, rank: env.rank, world: env.world })
     }
 
-    /// Joins the group torchrun describes; `Ok(None)` outside torchrun or for one process.
-    pub fn from_env(timeout: std::time::Duration) -> Result<Option<ProcessGroup>> {
+    /// Joins the group torchrun describes with `backend`; `Ok(None)` outside torchrun or for
+    /// one process.
+    pub fn from_env(timeout: std::time::Duration, backend: Backend) -> Result<Option<ProcessGroup>> {
         match Env::from_env()? {
             Some(env) if env.world > 1 => {
                 // After an elastic restart the store still holds the last attempt's keys.
                 let attempt = std::env::var("TORCHELASTIC_RESTART_COUNT").unwrap_or_else(|_| "0".into());
-                Ok(Some(Self::join(&env, &format!("figs/attempt_{attempt}/"), timeout)?))
+                Ok(Some(Self::join(&env, &format!("figs/attempt_{attempt}/"), timeout, backend)?))
             }
             _ => Ok(None),
         }
@@ -248,5 +316,26 @@ mod tests {
         assert!(bad.contains("not below WORLD_SIZE"), "{bad}");
         let bad = env(&[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_PORT", "99999")]).unwrap_err().to_string();
         assert!(bad.contains("not a port"), "{bad}");
+    }
+
+    #[test]
+    fn each_rank_sees_only_the_gpu_of_its_local_rank() {
+        let e = |world: &str, local: &str| {
+            env(&[("WORLD_SIZE", world), ("RANK", local), ("LOCAL_RANK", local), ("MASTER_PORT", "1")])
+                .unwrap()
+                .unwrap()
+        };
+        assert_eq!(local_gpu(&e("4", "3"), None).unwrap().as_deref(), Some("3"));
+        assert_eq!(local_gpu(&e("2", "1"), Some("4, 6")).unwrap().as_deref(), Some("6"));
+        assert_eq!(local_gpu(&e("2", "1"), Some("GPU-a,GPU-b")).unwrap().as_deref(), Some("GPU-b"));
+        // One process keeps whatever it was given.
+        assert_eq!(local_gpu(&e("1", "0"), Some("5")).unwrap(), None);
+        let bad = local_gpu(&e("4", "2"), Some("0,1")).unwrap_err().to_string();
+        assert!(
+            bad.contains("LOCAL_RANK=2") && bad.contains("names 2 GPU(s)") && bad.contains("--nproc-per-node"),
+            "{bad}"
+        );
+        assert_eq!(Backend::for_device(tch::Device::Cuda(0)), Backend::Nccl { device: 0 });
+        assert_eq!(Backend::for_device(tch::Device::Cpu), Backend::Gloo);
     }
 }

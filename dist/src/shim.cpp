@@ -1,5 +1,6 @@
-// The C ABI between figs-dist (Rust) and PyTorch's c10d: a TCPStore, a ProcessGroupGloo,
-// and the three collectives a data-parallel search needs. Every entry point catches C++
+// The C ABI between figs-dist (Rust) and PyTorch's c10d: a TCPStore, a process group
+// (Gloo for CPU tensors; NCCL for CUDA ones, from shim_nccl.cpp when it was built), and the
+// three collectives a data-parallel search needs. Every entry point catches C++
 // exceptions and returns them as text: no exception crosses into Rust.
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -12,12 +13,31 @@
 #include <string>
 #include <vector>
 
+#ifdef FIGS_NCCL
+namespace figs_dist {
+c10::intrusive_ptr<c10d::Backend> make_nccl(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world,
+                                            long timeout_ms, int device);
+}
+#endif
+
 namespace {
 
 struct Group {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<c10d::Backend> pg;
 };
+
+c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store>& store, int rank, int world,
+                                            long timeout_ms) {
+  auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
+  // As PyTorch does: GLOO_SOCKET_IFNAME picks the interface (a hostname that resolves to
+  // 127.0.1.1, Debian's default, would otherwise make a multi-node join hang).
+  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+  opts->devices.push_back(ifname != nullptr && ifname[0] != '\0'
+                              ? c10d::ProcessGroupGloo::createDeviceForInterface(std::string(ifname))
+                              : c10d::ProcessGroupGloo::createDefaultDevice());
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
+}
 
 int fail(char* err, size_t len, const char* what) {
   if (err != nullptr && len > 0) {
@@ -69,10 +89,20 @@ int guarded(char* err, size_t errlen, F f) {
 
 extern "C" {
 
+// 1 when shim_nccl.cpp was compiled in.
+int figs_dist_has_nccl() {
+#ifdef FIGS_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
 // Connects to the store at addr:port (serving it when `serve`), joins the group of `world`
-// processes as `rank`. Returns null and fills `err` on failure.
+// processes as `rank` with `backend` (0 Gloo, 1 NCCL on CUDA device `device`). Returns null
+// and fills `err` on failure.
 void* figs_dist_init(int rank, int world, const char* addr, int port, int serve, long timeout_ms,
-                     const char* prefix, char* err, size_t errlen) {
+                     const char* prefix, int backend, int device, char* err, size_t errlen) {
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(port);
@@ -83,14 +113,16 @@ void* figs_dist_init(int rank, int world, const char* addr, int port, int serve,
     auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(addr), so);
     // A prefix keeps our keys apart from torchrun's own in the agent's store.
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::PrefixStore>(std::string(prefix), tcp);
-    auto opts = c10d::ProcessGroupGloo::Options::create(std::chrono::milliseconds(timeout_ms));
-    // As PyTorch does: GLOO_SOCKET_IFNAME picks the interface (a hostname that resolves to
-    // 127.0.1.1, Debian's default, would otherwise make a multi-node join hang).
-    const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
-    opts->devices.push_back(ifname != nullptr && ifname[0] != '\0'
-                                ? c10d::ProcessGroupGloo::createDeviceForInterface(std::string(ifname))
-                                : c10d::ProcessGroupGloo::createDefaultDevice());
-    auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, opts);
+    c10::intrusive_ptr<c10d::Backend> pg;
+    if (backend == 1) {
+#ifdef FIGS_NCCL
+      pg = figs_dist::make_nccl(store, rank, world, timeout_ms, device);
+#else
+      throw std::runtime_error("this figs was built without NCCL (the CUDA and NCCL headers of the nvidia-* wheels were missing at build time; re-run scripts/setup.sh and rebuild)");
+#endif
+    } else {
+      pg = make_gloo(store, rank, world, timeout_ms);
+    }
     return new Group{store, pg};
   } catch (const std::exception& e) {
     fail(err, errlen, e.what());

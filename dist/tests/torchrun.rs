@@ -62,3 +62,14 @@ fn a_missing_rank_is_a_timeout_error_not_a_hang() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("joining the process group failed") && t.contains("no rank died"), "{t}");
 }
+
+#[test]
+fn nccl_without_a_gpu_is_a_clear_error() {
+    if tch::Cuda::device_count() > 0 {
+        return; // bench/gpu-check.sh runs the NCCL check where a GPU is lent
+    }
+    let o = rank(0, 2, free_port(), 3).arg("cuda").output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("sees no CUDA device"), "{t}");
+}

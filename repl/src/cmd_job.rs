@@ -191,11 +191,19 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     if a.threads > 0 {
         tch::set_num_threads(a.threads);
     }
+    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search.
+    // Each rank sees only its own GPU (before anything initialises CUDA), so every rank asks
+    // for the same device and records the same settings.
+    if let Some(env) = figs_dist::Env::from_env()? {
+        if let Some(gpu) = figs_dist::local_gpu(&env, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref())? {
+            std::env::set_var("CUDA_VISIBLE_DEVICES", gpu);
+        }
+    }
     // An unavailable device fails here, before anything is loaded or written.
-    a.device.resolve()?;
-    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search;
-    // rank 0 leads: it alone writes the run directory, prints, evaluates and exports.
-    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?)?;
+    let device = a.device.resolve()?;
+    // Rank 0 leads: it alone writes the run directory, prints, evaluates and exports.
+    // Gloo carries CPU tensors, NCCL CUDA ones (as PyTorch's DDP chooses).
+    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?, figs_dist::Backend::for_device(device))?;
     let lead = group.as_ref().is_none_or(|g| g.rank() == 0);
     let spec = if a.job.synthetic { DataSpec::new("synthetic") } else { DataSpec::new("idx").dir(&a.job.data) };
     s.data(spec.limit(a.job.train_limit, a.job.test_limit))?;
