@@ -118,7 +118,8 @@ void* figs_dist_init(int rank, int world, const char* addr, int port, int serve,
 #ifdef FIGS_NCCL
       pg = figs_dist::make_nccl(store, rank, world, timeout_ms, device);
 #else
-      throw std::runtime_error("this figs was built without NCCL (the CUDA and NCCL headers of the nvidia-* wheels were missing at build time; re-run scripts/setup.sh and rebuild)");
+      // Unreachable from figs-dist, which checks figs_dist_has_nccl() and explains first.
+      throw std::runtime_error("built without NCCL");
 #endif
     } else {
       pg = make_gloo(store, rank, world, timeout_ms);
