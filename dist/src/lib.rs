@@ -109,6 +109,17 @@ pub fn local_gpu(env: &Env, visible: Option<&str>) -> Result<Option<String>> {
     }
 }
 
+/// Applies [`local_gpu`] to this process when torchrun started it: call it first, before
+/// anything initialises CUDA.
+pub fn pin_local_gpu() -> Result<()> {
+    if let Some(env) = Env::from_env()? {
+        if let Some(gpu) = local_gpu(&env, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref())? {
+            std::env::set_var("CUDA_VISIBLE_DEVICES", gpu);
+        }
+    }
+    Ok(())
+}
+
 /// The rendezvous settings of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Env {

@@ -194,11 +194,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search.
     // Each rank sees only its own GPU (before anything initialises CUDA), so every rank asks
     // for the same device and records the same settings.
-    if let Some(env) = figs_dist::Env::from_env()? {
-        if let Some(gpu) = figs_dist::local_gpu(&env, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref())? {
-            std::env::set_var("CUDA_VISIBLE_DEVICES", gpu);
-        }
-    }
+    figs_dist::pin_local_gpu()?;
     // An unavailable device fails here, before anything is loaded or written.
     let device = a.device.resolve()?;
     // Rank 0 leads: it alone writes the run directory, prints, evaluates and exports.

@@ -4,7 +4,7 @@
 //! checks Gloo on CPU tensors; with the argument `cuda` each rank uses its own GPU (the
 //! LOCAL_RANK-th, pinned with CUDA_VISIBLE_DEVICES) and NCCL (bench/gpu-check.sh runs it where a GPU is lent).
 
-use figs_dist::{local_gpu, Backend, Env, ProcessGroup};
+use figs_dist::{Backend, Env, ProcessGroup};
 use tch::{Device, Kind, Tensor};
 
 fn check() -> Result<String, Box<dyn std::error::Error>> {
@@ -15,10 +15,7 @@ fn check() -> Result<String, Box<dyn std::error::Error>> {
         Some("cuda") => Device::Cuda(0),
         Some(other) => return Err(format!("unknown device `{other}`: give cpu or cuda").into()),
     };
-    if let Some(gpu) = local_gpu(&env, std::env::var("CUDA_VISIBLE_DEVICES").ok().as_deref())? {
-        // Before anything initialises CUDA; nothing else runs yet.
-        std::env::set_var("CUDA_VISIBLE_DEVICES", gpu);
-    }
+    figs_dist::pin_local_gpu()?;
     let device = match asked {
         Device::Cuda(_) if tch::Cuda::device_count() == 0 => {
             return Err("cuda asked for, but libtorch sees no CUDA device on this rank".into())
