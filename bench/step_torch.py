@@ -10,7 +10,7 @@ sum_k k * (A_in * R_out + A_out * R_in) with R the keep probabilities, A the cha
 in the sampled gates, all on the device (no .item() in the step), Adam with the gate logits
 in their own group. Prints one JSON line.
 """
-import argparse, json, resource, time
+import argparse, json, os, resource, time
 
 import torch
 import torch.nn as nn
@@ -163,6 +163,8 @@ def main():
     ms = (time.perf_counter() - start) * 1e3 / a.steps
     params = sum(p.numel() for p in net.parameters())
     impl = "pytorch-channels-last" if a.channels_last else "pytorch"
+    if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
+        impl += "-malloc"  # run with figs' allocator settings (bench/step_speed.sh)
     print(json.dumps({"impl": impl, "mode": a.mode, "device": a.device, "threads": a.threads,
                       "batch": a.batch, "steps": a.steps, "ms_per_step": ms, "params": params,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

@@ -20,7 +20,7 @@ use tch::{nn, Device, Tensor};
 struct Args {
     /// `plain` (forward, cross-entropy, backward, Adam), `figs` (a FiGS search step: gates,
     /// FLOPs penalty, two optimizer groups) or `overhead` (both in one process, alternating
-    /// windows of steps: the FiGS step's cost over the plain one) or `cost` (the cost
+    /// single steps: the FiGS step's cost over the plain one) or `cost` (the cost
     /// model's penalty and reported cost alone against FiGS steps, alternating windows).
     #[arg(long)]
     mode: String,
@@ -36,7 +36,8 @@ struct Args {
     /// `cpu` or `cuda`.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Rounds of `overhead` mode (each: a window of plain steps, a window of FiGS steps).
+    /// Rounds of `overhead` mode (each: 25 pairs of one plain and one FiGS step) and of
+    /// `cost` mode (a window of FiGS steps, a window of the cost computation).
     #[arg(long, default_value_t = 5)]
     rounds: u64,
     /// `auto` (figs' default: channels-last on the CPU), `channels-last` or `contiguous`.
@@ -46,6 +47,8 @@ struct Args {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    // What every figs search does (Search::new), done before the plain step's network too.
+    figs::malloc::keep_freed_memory();
     tch::set_num_threads(a.threads);
     let choice: DeviceChoice = a.device.parse()?;
     let device = choice.resolve()?;
@@ -78,21 +81,33 @@ fn main() -> Result<()> {
             start.elapsed().as_secs_f64() * 1e3 / a.steps as f64
         }
         "overhead" => {
-            // Both steps in one process, alternating blocks of a window each: the machine's
-            // drift hits both alike, which separate processes cannot promise.
+            // Both steps in one process, alternating single steps (which goes first swaps
+            // every pair): the machine drifts by ±20 % within minutes, which windows of 25
+            // steps and separate processes both feel; adjacent steps see the same machine.
+            // A FiGS step here is `run(1)`, so it also pays one host read of its metrics
+            // (a window's read, made every step): a bias against figs, ~0.05 ms on the CPU.
             let rounds = a.rounds.max(1);
             let mut p = Plain::new(&graph, &data, a.batch, device, memory_format)?;
             let mut s = search(&graph, &data, &a, choice, memory_format, (rounds + 1) * WINDOW + a.warmup)?;
             p.steps(a.warmup)?;
             s.run(a.warmup, &cancel, |_| {})?;
-            let (plain_ms, figs_ms) =
-                alternate(rounds, device, || p.steps(WINDOW), || Ok(s.run(WINDOW, &cancel, |_| {}).map(|_| ())?))?;
-            let overhead: Vec<f64> = figs_ms.iter().zip(&plain_ms).map(|(f, p)| f / p - 1.0).collect();
-            extra.insert("plain_ms".into(), serde_json::json!(plain_ms));
-            extra.insert("figs_ms".into(), serde_json::json!(figs_ms));
-            extra.insert("overhead_per_round".into(), serde_json::json!(overhead));
-            extra.insert("overhead_median".into(), serde_json::json!(median(&overhead)));
-            median(&figs_ms)
+            let mut per_round = Vec::new();
+            let (mut all_plain, mut all_figs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..rounds {
+                let (plain_ms, figs_ms) =
+                    alternate_steps(WINDOW, device, || p.steps(1), || Ok(s.run(1, &cancel, |_| {}).map(|_| ())?))?;
+                let r: Vec<f64> = figs_ms.iter().zip(&plain_ms).map(|(f, p)| f / p - 1.0).collect();
+                per_round.push(median(&r));
+                ratios.extend(r);
+                all_plain.extend(plain_ms);
+                all_figs.extend(figs_ms);
+            }
+            extra.insert("plain_ms".into(), serde_json::json!(median(&all_plain)));
+            extra.insert("figs_ms".into(), serde_json::json!(median(&all_figs)));
+            extra.insert("overhead_per_round".into(), serde_json::json!(per_round));
+            extra.insert("overhead_median".into(), serde_json::json!(median(&ratios)));
+            extra.insert("overhead_of_medians".into(), serde_json::json!(median(&all_figs) / median(&all_plain) - 1.0));
+            median(&all_figs)
         }
         "cost" => {
             // The cost model's share of a FiGS step: windows of search steps and windows of
@@ -159,6 +174,34 @@ fn alternate(
     for _ in 0..rounds {
         a.push(timed(&mut first)?);
         b.push(timed(&mut second)?);
+    }
+    Ok((a, b))
+}
+
+/// `pairs` times, one step of `first` and one of `second`, timed each, the order swapped
+/// every pair: ms per step of each, in pair order.
+fn alternate_steps(
+    pairs: u64,
+    device: Device,
+    mut first: impl FnMut() -> Result<()>,
+    mut second: impl FnMut() -> Result<()>,
+) -> Result<(Vec<f64>, Vec<f64>)> {
+    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
+        sync(device);
+        let t = Instant::now();
+        f()?;
+        sync(device);
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..pairs {
+        if i % 2 == 0 {
+            a.push(timed(&mut first)?);
+            b.push(timed(&mut second)?);
+        } else {
+            b.push(timed(&mut second)?);
+            a.push(timed(&mut first)?);
+        }
     }
     Ok((a, b))
 }

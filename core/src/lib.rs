@@ -18,6 +18,7 @@ pub mod export;
 pub mod gate;
 pub mod graph;
 pub mod io;
+pub mod malloc;
 pub mod net;
 pub mod optim;
 pub mod pareto;
