@@ -7,6 +7,7 @@
 //! of each max), so compute-bound layers are pushed by their FLOPs and memory-bound ones by
 //! their traffic. Elementwise ops, launch overheads and caches are not modelled.
 
+pub mod device;
 pub mod hardware;
 pub mod roofline;
 
@@ -80,6 +81,14 @@ impl BoundRegularizer for Roofline {
 
     fn reported(&self, alive: &[f64]) -> figs::Result<f64> {
         Ok(self.latency(alive))
+    }
+
+    fn penalty_on_device(&self, r: &[Option<Tensor>], alive: &Tensor) -> Option<figs::Result<Tensor>> {
+        Some(self.penalty_t(r, alive))
+    }
+
+    fn reported_on_device(&self, alive: &Tensor) -> Option<figs::Result<Tensor>> {
+        Some(self.latency_t(alive))
     }
 }
 

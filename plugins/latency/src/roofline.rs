@@ -2,30 +2,36 @@
 //! linear layer, summed; its surrogate linearises the active side of each max at the current
 //! alive counts (MorphNet's latency regularizer does the same).
 
+use crate::device::Indexed;
 use crate::hardware::Hardware;
 use figs::graph::{Analysis, Graph, Op, Seg};
+use std::sync::{Arc, Mutex};
 
 /// One conv or linear layer, in per-channel coefficients.
 #[derive(Debug, Clone)]
 pub struct Layer {
     /// FLOPs per (input × output) channel pair; per channel for depthwise.
-    flops: f64,
+    pub(crate) flops: f64,
     /// Bytes read per input channel (activations).
-    in_bytes: f64,
+    pub(crate) in_bytes: f64,
     /// Bytes written per output channel (activations).
-    out_bytes: f64,
+    pub(crate) out_bytes: f64,
     /// Weight bytes per channel pair; per channel for depthwise.
-    weight_bytes: f64,
-    ins: Vec<Seg>,
-    out: Vec<Seg>,
-    depthwise: bool,
+    pub(crate) weight_bytes: f64,
+    pub(crate) ins: Vec<Seg>,
+    pub(crate) out: Vec<Seg>,
+    pub(crate) depthwise: bool,
 }
 
 /// The layers of a graph on one device.
 #[derive(Debug, Clone)]
 pub struct Roofline {
-    layers: Vec<Layer>,
-    hw: Hardware,
+    pub(crate) layers: Vec<Layer>,
+    pub(crate) hw: Hardware,
+    /// Channel groups of the graph (the length of an alive-count vector).
+    pub(crate) groups: usize,
+    /// The device form's index tensors, built on first use (`crate::device`).
+    pub(crate) indexed: Arc<Mutex<Option<Indexed>>>,
 }
 
 fn sum(segs: &[Seg], alive: &[f64]) -> f64 {
@@ -62,7 +68,7 @@ impl Roofline {
                 depthwise,
             });
         }
-        Roofline { layers, hw }
+        Roofline { layers, hw, groups: a.groups.len(), indexed: Arc::new(Mutex::new(None)) }
     }
 
     /// (compute seconds, memory seconds) of one layer.
@@ -85,6 +91,17 @@ impl Roofline {
                 c.max(m)
             })
             .sum()
+    }
+
+    /// How many layers are compute-bound and how many memory-bound at `alive`.
+    #[cfg(test)]
+    pub(crate) fn bound_sides(&self, alive: &[f64]) -> (usize, usize) {
+        let compute = self.layers.iter().filter(|l| {
+            let (c, m) = self.times(l, alive);
+            c >= m
+        });
+        let c = compute.count();
+        (c, self.layers.len() - c)
     }
 
     /// Per group, `d latency / d alive_g` at `alive` (the side of each max that is active).

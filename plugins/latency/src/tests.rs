@@ -91,3 +91,99 @@ fn tempfile_dir() -> std::path::PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     d
 }
+
+/// A block with every case of the roofline: a dense stem, an expansion, a depthwise conv, a
+/// residual add (a shared group), concat, global pool and a linear head.
+fn block_graph() -> Graph {
+    use figs::graph::Act;
+    let mut b = GraphBuilder::new("b", InputSpec { channels: 3, height: 16, width: 16 }, 10);
+    let x = b.input();
+    let stem = b.conv_bn_act("stem", &x, 8, 3, 2, Act::Relu);
+    let e = b.conv_bn_act("expand", &stem, 24, 1, 1, Act::Relu);
+    let d = b.dwconv("dw", &e, 3, 1);
+    let d = b.bn("dw_bn", &d);
+    let p = b.conv("project", &d, 8, 1, 1);
+    let p = b.bn("project_bn", &p);
+    let r = b.add("res", &[&stem, &p]);
+    let side = b.conv_bn_act("side", &r, 6, 3, 1, Act::Relu);
+    let c = b.concat("cat", &[&r, &side]);
+    let g = b.global_avg_pool("gap", &c);
+    let f = b.flatten("flat", &g);
+    b.linear("fc", &f, 10);
+    b.finish().unwrap()
+}
+
+/// The device form (alive counts in a tensor) against the host form, value and gradient,
+/// at full width and at random alive counts, on hardware where some layers are compute-
+/// and others memory-bound.
+#[test]
+fn device_form_equals_host_form() {
+    let g = block_graph();
+    let a = g.analyze().unwrap();
+    let hw = Hardware { peak_flops: 2e4, bandwidth: 1e3, ..toy() };
+    let roof = Roofline::new(&g, &a, hw, 2.0);
+    let bound: &dyn BoundRegularizer = &roof;
+    let (mut compute, mut memory) = (0, 0);
+    for trial in 0..20 {
+        let alive: Vec<f64> = a
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                // A fixed scramble of (trial, group) into 1..=width.
+                let h = (trial as usize * 7919 + i * 104_729) % g.width;
+                if trial == 0 || !g.gated {
+                    g.width as f64
+                } else {
+                    (h + 1) as f64
+                }
+            })
+            .collect();
+        let make_r = || -> Vec<Option<Tensor>> {
+            a.groups
+                .iter()
+                .map(|g| {
+                    g.gated.then(|| {
+                        Tensor::rand([g.width as i64], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true)
+                    })
+                })
+                .collect()
+        };
+        tch::manual_seed(trial);
+        let r_host = make_r();
+        tch::manual_seed(trial);
+        let r_dev = make_r();
+        let alive_t = Tensor::from_slice(&alive).to_kind(Kind::Float);
+        let host = bound.penalty(&r_host, &alive).unwrap();
+        let dev = bound.penalty_on_device(&r_dev, &alive_t).unwrap().unwrap();
+        figs::regularizer::check_penalty("latency", &dev, &r_dev).unwrap();
+        let (hv, dv) = (host.double_value(&[]), dev.double_value(&[]));
+        assert!((hv - dv).abs() <= 1e-5 * hv.abs().max(1e-9), "trial {trial}: penalty {hv} vs {dv}");
+        host.backward();
+        dev.backward();
+        for (h, d) in r_host.iter().zip(&r_dev) {
+            if let (Some(h), Some(d)) = (h, d) {
+                let diff = (h.grad() - d.grad()).abs().max().double_value(&[]);
+                let scale = h.grad().abs().max().double_value(&[]).max(1e-12);
+                assert!(diff <= 1e-5 * scale, "trial {trial}: gradient differs by {diff} (scale {scale})");
+            }
+        }
+        let lat = roof.latency(&alive);
+        let lat_t = bound.reported_on_device(&alive_t).unwrap().unwrap().double_value(&[]);
+        assert!((lat - lat_t).abs() <= 1e-9 * lat, "trial {trial}: latency {lat} vs {lat_t}");
+        let (c, m) = roof.bound_sides(&alive);
+        compute += c;
+        memory += m;
+    }
+    // Both sides of the max must have been exercised for the check to mean anything.
+    assert!(compute > 0 && memory > 0, "compute-bound layers {compute}, memory-bound {memory}");
+}
+
+#[test]
+fn device_form_refuses_counts_of_the_wrong_shape() {
+    let g = graph();
+    let a = g.analyze().unwrap();
+    let roof = Roofline::new(&g, &a, toy(), 1.0);
+    let e = roof.latency_t(&Tensor::ones([a.groups.len() as i64 + 1], (Kind::Float, tch::Device::Cpu))).unwrap_err();
+    assert!(e.to_string().contains("expected ["), "{e}");
+}
