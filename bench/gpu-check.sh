@@ -29,6 +29,9 @@ out=$(mktemp -d)
 start=$(date +%s)
 "$bin" search --device cuda "${data_args[@]}" --steps "$steps" --eval-every "$steps" --epochs 1 --out "$out/run" | tee "$out/log.txt"
 echo "gpu-check: wall time $(( $(date +%s) - start )) s for $steps search steps + retraining; run directory $out"
+"$bin" search --device cuda --precision bf16 "${data_args[@]}" --steps 100 --eval-every 100 --epochs 0.2 \
+  --out "$out/bf16" >"$out/bf16.txt" 2>&1 && echo "gpu-check: bf16 search ok: $(grep -i 'accuracy' "$out/bf16.txt" | tail -2 | tr '\n' ' ')" ||
+  { echo "gpu-check: bf16 search FAILED"; tail -5 "$out/bf16.txt"; }
 "$py" - "$out/run" "$steps" <<'PY'
 import json, sys
 out, steps = sys.argv[1], int(sys.argv[2])
@@ -60,6 +63,8 @@ fi
 # first is in the torch venv, the second builds with cargo or is copied with figs).
 if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; then
   PYTHON="$py" bash bench/step_speed.sh --device cuda --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
+  # bf16 (figs' bf16 training passes against PyTorch's autocast), the issue's AMP option.
+  PYTHON="$py" bash bench/step_speed.sh --device cuda --precision bf16 --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
 else
   echo "gpu-check: step benchmark skipped (no target/debug/figs-bench or no torchvision)"
 fi

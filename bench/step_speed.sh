@@ -6,6 +6,7 @@
 # torch.channels_last, and that again with the glibc malloc settings figs uses.
 #
 #   bench/step_speed.sh [--pairs 5] [--steps 20] [--threads 1] [--device cpu|cuda] [--batch 64]
+#                       [--precision fp32|bf16]   (bf16: figs' bf16 passes, PyTorch's autocast)
 #
 # Prints every measurement, the ratio figs/PyTorch throughput per pair and the medians,
 # figs' gate + penalty overhead over its own plain step (also measured inside one process),
@@ -13,7 +14,7 @@
 # Never run it beside another heavy process: libtorch's threads fight for the cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-pairs=5 steps=20 threads=1 device=cpu batch=64
+pairs=5 steps=20 threads=1 device=cpu batch=64 precision=fp32
 while [ $# -gt 0 ]; do
   case "$1" in
     --pairs) pairs=$2; shift 2 ;;
@@ -21,7 +22,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
     --batch) batch=$2; shift 2 ;;
-    -h|--help) sed -n 2,11p "$0"; exit 0 ;;
+    --precision) precision=$2; shift 2 ;;
+    -h|--help) sed -n 2,12p "$0"; exit 0 ;;
     *) echo "step_speed.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -35,7 +37,7 @@ fi
 export OMP_NUM_THREADS=$threads MKL_NUM_THREADS=$threads
 out=$(mktemp)
 malloc=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
-common=(--steps "$steps" --threads "$threads" --device "$device" --batch "$batch")
+common=(--steps "$steps" --threads "$threads" --device "$device" --batch "$batch" --precision "$precision")
 for ((i = 1; i <= pairs; i++)); do
   for mode in plain figs; do
     # Rotate which implementation goes first, so drift hits all of them alike.
@@ -84,7 +86,7 @@ PY
 # than the effect).
 echo
 echo "figs gate + penalty overhead, in one process (plain and FiGS steps alternating, 25 pairs a round):"
-"$bin" --mode overhead --rounds "$pairs" --threads "$threads" --device "$device" --batch "$batch" | tee -a "$out"
+"$bin" --mode overhead --rounds "$pairs" --threads "$threads" --device "$device" --batch "$batch" --precision "$precision" | tee -a "$out"
 "$py" - "$out" <<'PY'
 import json, sys
 r = json.loads(open(sys.argv[1]).readlines()[-1])

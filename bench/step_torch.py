@@ -111,6 +111,8 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                   help="bf16: the forward pass and the loss under torch.autocast(bfloat16)")
     p.add_argument("--channels-last", action="store_true",
                    help="net and batches in torch.channels_last (not what a new user writes)")
     a = p.parse_args()
@@ -142,7 +144,8 @@ def main():
         x, y = xs[idx], ys[idx]
         if gates is not None:
             gates.sample(1.0)
-        loss = F.cross_entropy(net(x), y)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.precision == "bf16"):
+            loss = F.cross_entropy(net(x), y)
         if gates is not None:
             loss = loss + gates.penalty() * (lam / cost0)
         opt.zero_grad(set_to_none=True)
@@ -166,7 +169,7 @@ def main():
     if "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", ""):
         impl += "-malloc"  # run with figs' allocator settings (bench/step_speed.sh)
     print(json.dumps({"impl": impl, "mode": a.mode, "device": a.device, "threads": a.threads,
-                      "batch": a.batch, "steps": a.steps, "ms_per_step": ms, "params": params,
+                      "batch": a.batch, "precision": a.precision, "steps": a.steps, "ms_per_step": ms, "params": params,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 

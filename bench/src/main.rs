@@ -40,6 +40,9 @@ struct Args {
     /// `cost` mode (a window of FiGS steps, a window of the cost computation).
     #[arg(long, default_value_t = 5)]
     rounds: u64,
+    /// `fp32` or `bf16` (training passes in bfloat16: figs::precision).
+    #[arg(long, default_value = "fp32")]
+    precision: figs::precision::Precision,
     /// `auto` (figs' default: channels-last on the CPU), `channels-last` or `contiguous`.
     #[arg(long, default_value = "auto")]
     memory_format: String,
@@ -63,7 +66,7 @@ fn main() -> Result<()> {
     let mut extra = serde_json::Map::new();
     let ms = match a.mode.as_str() {
         "plain" => {
-            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format)?;
+            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format, a.precision)?;
             p.steps(a.warmup)?;
             sync(device);
             let start = Instant::now();
@@ -87,7 +90,7 @@ fn main() -> Result<()> {
             // A FiGS step here is `run(1)`, so it also pays one host read of its metrics
             // (a window's read, made every step): a bias against figs, ~0.05 ms on the CPU.
             let rounds = a.rounds.max(1);
-            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format)?;
+            let mut p = Plain::new(&graph, &data, a.batch, device, memory_format, a.precision)?;
             let mut s = search(&graph, &data, &a, choice, memory_format, (rounds + 1) * WINDOW + a.warmup)?;
             p.steps(a.warmup)?;
             s.run(a.warmup, &cancel, |_| {})?;
@@ -144,7 +147,7 @@ fn main() -> Result<()> {
         m => bail!("unknown mode `{m}`; use plain, figs, overhead or cost"),
     };
     let line = serde_json::json!({
-        "impl": "figs", "mode": a.mode, "memory_format": memory_format.as_str(), "device": a.device, "threads": a.threads, "batch": a.batch,
+        "impl": "figs", "mode": a.mode, "memory_format": memory_format.as_str(), "precision": a.precision.as_str(), "device": a.device, "threads": a.threads, "batch": a.batch,
         "steps": a.steps, "ms_per_step": ms, "peak_rss_mb": peak_rss_mb(),
     });
     let mut line = line;
@@ -245,10 +248,12 @@ impl Plain {
         batch: usize,
         device: Device,
         format: MemoryFormat,
+        precision: figs::precision::Precision,
     ) -> Result<Plain> {
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
         net.set_channels_last(format.channels_last(device, graph));
+        net.set_precision(precision);
         let params =
             vs.trainable_variables().into_iter().enumerate().map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();
         let opt = Optim::new(Optimizer::Adam, 0.9, params);
@@ -285,6 +290,7 @@ fn search(
     let config = SearchConfig {
         device,
         memory_format,
+        precision: a.precision,
         batch_size: a.batch,
         steps,
         gate: GateConfig { tau: 1.0, tau_final: None, ..GateConfig::default() },

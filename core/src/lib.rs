@@ -24,6 +24,7 @@ pub mod optim;
 pub mod pareto;
 pub mod plot;
 pub mod plugin;
+pub mod precision;
 pub mod regularizer;
 pub mod search;
 pub mod session;

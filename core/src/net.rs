@@ -5,8 +5,9 @@
 
 use crate::error::{Error, Result};
 use crate::graph::{Act, Analysis, Graph, Op, Source};
+use crate::precision::Precision;
 use tch::nn::{self, ModuleT};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 enum Layer {
     Conv(nn::Conv2D),
@@ -26,6 +27,9 @@ pub struct Net {
     /// Inputs are converted to channels-last (and the conv weights were), see
     /// [`Net::set_channels_last`].
     channels_last: bool,
+    /// Training passes run convs, linears and activations in bfloat16
+    /// ([`crate::precision`]).
+    bf16: bool,
 }
 
 impl std::fmt::Debug for Net {
@@ -97,7 +101,7 @@ impl Net {
             };
             layers.push(layer);
         }
-        Ok(Net { graph: graph.clone(), analysis, layers, channels_last: false })
+        Ok(Net { graph: graph.clone(), analysis, layers, channels_last: false, bf16: false })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -122,6 +126,11 @@ impl Net {
         self.channels_last = true;
     }
 
+    /// Runs training passes (`train == true`) in `p`; evaluation stays float32.
+    pub fn set_precision(&mut self, p: Precision) {
+        self.bf16 = p == Precision::Bf16;
+    }
+
     pub fn analysis(&self) -> &Analysis {
         &self.analysis
     }
@@ -138,10 +147,13 @@ impl Net {
     /// logits. `gates[g]` is the gate vector of group `g` (`None`: ungated or all ones).
     pub fn forward(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Tensor> {
         let mut outs = self.forward_all(x, train, gates)?;
-        outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))
+        let y = outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))?;
+        // The loss is computed in float32 (as autocast does), whatever the pass ran in.
+        Ok(if y.kind() == Kind::Float { y } else { y.to_kind(Kind::Float) })
     }
 
-    /// Like [`Net::forward`], but returns the output of every node, in graph order.
+    /// Like [`Net::forward`], but returns the output of every node, in graph order (in
+    /// bfloat16 for a training pass of a network set to [`Precision::Bf16`]).
     pub fn forward_all(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
         let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
         let size = x.size();
@@ -158,6 +170,17 @@ impl Net {
         } else {
             x
         };
+        let low = self.bf16 && train;
+        let x_low;
+        let x = if low {
+            x_low = x.to_kind(Kind::BFloat16);
+            &x_low
+        } else {
+            x
+        };
+        // Weights stay float32 (the optimizer's master copy); a low-precision pass uses a
+        // bfloat16 copy, through which gradients flow back in float32.
+        let low_copy = |t: &Tensor| t.to_kind(Kind::BFloat16);
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let ins: Vec<&Tensor> = self.analysis.inputs[i]
@@ -179,6 +202,16 @@ impl Net {
                     let v = self.gate_vector(i, gate_here.unwrap_or_default(), x0).view([-1]);
                     batch_norm_gated(m, x0, &v, train)
                 }
+                (Op::Conv { stride, padding, depthwise, .. }, Layer::Conv(m)) if low => {
+                    let (s, p) = (*stride as i64, *padding as i64);
+                    let groups = if *depthwise { x0.size()[1] } else { 1 };
+                    let b = m.bs.as_ref().map(low_copy);
+                    x0.conv2d(&low_copy(&m.ws), b.as_ref(), [s, s], [p, p], [1, 1], groups)
+                }
+                (Op::Linear { .. }, Layer::Linear(m)) if low => {
+                    let b = m.bs.as_ref().map(low_copy);
+                    x0.linear(&low_copy(&m.ws), b.as_ref())
+                }
                 (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
                 (Op::BatchNorm, Layer::Bn(m)) => m.forward_t(x0, train),
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
@@ -192,8 +225,14 @@ impl Net {
                 (Op::Add { .. }, layer) => {
                     let sum = ins[1..].iter().fold(x0.shallow_clone(), |acc, t| acc + *t);
                     match layer {
-                        Layer::Bias(b) if self.analysis.shapes[i].flat => sum + b.view([1, -1]),
-                        Layer::Bias(b) => sum + b.view([1, -1, 1, 1]),
+                        Layer::Bias(b) if self.analysis.shapes[i].flat => {
+                            let b = b.view([1, -1]).to_kind(sum.kind());
+                            sum + b
+                        }
+                        Layer::Bias(b) => {
+                            let b = b.view([1, -1, 1, 1]).to_kind(sum.kind());
+                            sum + b
+                        }
                         _ => sum,
                     }
                 }
@@ -213,7 +252,7 @@ impl Net {
                 _ => unreachable!("layers are built from the same graph"),
             };
             if let (Some(gates), false) = (gate_here, gated) {
-                let v = self.gate_vector(i, gates, &y);
+                let v = self.gate_vector(i, gates, &y).to_kind(y.kind());
                 y = y * v;
             }
             outs.push(y);

@@ -7,6 +7,7 @@ use crate::device::{DeviceChoice, MemoryFormat};
 use crate::error::{Error, Result};
 use crate::graph::Graph;
 use crate::net::Net;
+use crate::precision::Precision;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ pub struct TrainConfig {
     /// Memory layout of activations and conv weights (channels-last on the CPU by default).
     #[serde(default)]
     pub memory_format: MemoryFormat,
+    /// Precision of the training passes (evaluation is float32): crate::precision.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 impl Default for TrainConfig {
@@ -40,6 +44,7 @@ impl Default for TrainConfig {
             lr: 2e-3,
             weight_decay: 0.0,
             memory_format: MemoryFormat::Auto,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -136,6 +141,7 @@ pub fn train_network(
         crate::export::load_into(&vs, w, &graph.name)?;
     }
     net.set_channels_last(cfg.memory_format.channels_last(device, graph));
+    net.set_precision(cfg.precision);
     let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);

@@ -96,6 +96,11 @@ pub struct SearchArgs {
     /// and on CUDA), channels-last or contiguous.
     #[arg(long, default_value = "auto")]
     memory_format: figs::device::MemoryFormat,
+    /// Precision of training passes: fp32, or bf16 (convolutions, linear layers and
+    /// activations in bfloat16; weights, loss and evaluation float32). For GPUs: on the CPU
+    /// it is slower (docs/PERFORMANCE.md).
+    #[arg(long, default_value = "fp32")]
+    precision: figs::precision::Precision,
     /// Every 100 steps, remove from the supernet the gated channels whose logit is below
     /// −T (e.g. 2), so later steps compute less; off when not given (docs/PERFORMANCE.md).
     #[arg(long, value_name = "T")]
@@ -152,6 +157,7 @@ fn options(a: &SearchArgs, out: PathBuf, target: Option<String>) -> Options {
         keep_checkpoints: a.keep_checkpoints,
         plugin_path: Vec::new(),
         memory_format: a.memory_format,
+        precision: a.precision,
         compact: a.compact,
     }
 }

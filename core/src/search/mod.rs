@@ -23,6 +23,7 @@ use crate::gate::{self, GateConfig};
 use crate::graph::{prune, Analysis, Graph, PruneReport};
 use crate::net::Net;
 use crate::optim::Optim;
+use crate::precision::Precision;
 use crate::regularizer::{check_cost, BoundRegularizer, Regularizer, Source};
 use crate::train::evaluate_net;
 use rand::SeedableRng;
@@ -92,6 +93,9 @@ pub struct SearchConfig {
     /// Memory layout of activations and conv weights (channels-last on the CPU by default).
     #[serde(default)]
     pub memory_format: MemoryFormat,
+    /// Precision of the training passes (evaluation is float32): crate::precision.
+    #[serde(default)]
+    pub precision: Precision,
     /// Compaction: every [`COMPACT_EVERY`] steps, gated channels whose logit is below
     /// `−compact_below` leave the supernet, so later steps compute less (None: never).
     /// Gate logits only; not with a BN-γ regularizer. docs/PERFORMANCE.md, "Compaction".
@@ -170,6 +174,7 @@ impl Default for SearchConfig {
             target: None,
             lambda_rate: default_lambda_rate(),
             memory_format: MemoryFormat::Auto,
+            precision: Precision::Fp32,
             compact_below: None,
         }
     }
@@ -373,6 +378,7 @@ impl Search {
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
         net.set_channels_last(config.memory_format.channels_last(device, graph));
+        net.set_precision(config.precision);
         let bound = regularizer.bind(graph, &config.regularizer_params)?;
         let full: Vec<f64> = analysis.groups.iter().map(|g| g.width as f64).collect();
         let cost0 = check_cost(regularizer.name(), bound.reported(&full)?)?;

@@ -5,6 +5,7 @@
 use crate::device::{DeviceChoice, MemoryFormat};
 use crate::error::{Error, Result};
 use crate::gate::{GateConfig, RegSource};
+use crate::precision::Precision;
 use crate::search::{Optimizer, SearchConfig};
 use crate::train::TrainConfig;
 use serde_json::{json, Value};
@@ -43,6 +44,7 @@ pub struct Options {
     pub plugin_path: Vec<PathBuf>,
     /// Layout of activations and conv weights in search and retraining.
     pub memory_format: MemoryFormat,
+    pub precision: Precision,
     /// Compaction threshold T (gated channels with a logit below −T leave the supernet);
     /// None: off.
     pub compact: Option<f64>,
@@ -72,13 +74,14 @@ impl Default for Options {
             keep_checkpoints: 2,
             plugin_path: Vec::new(),
             memory_format: MemoryFormat::Auto,
+            precision: Precision::Fp32,
             compact: None,
         }
     }
 }
 
 /// Option names with their help, for `get`, `set` and completion.
-pub const OPTIONS: [(&str, &str); 22] = [
+pub const OPTIONS: [(&str, &str); 23] = [
     ("seed", "seed of weights, gate noise, data order and validation split"),
     ("device", "cpu, cuda, cuda:N or auto"),
     ("batch-size", "examples per step (search and retraining)"),
@@ -103,6 +106,7 @@ pub const OPTIONS: [(&str, &str); 22] = [
         "memory-format",
         "layout of activations: auto (channels-last on the CPU for widths in blocks of 8), channels-last or contiguous",
     ),
+    ("precision", "training passes in fp32 or bf16 (convs, linears and activations in bfloat16; weights, loss and evaluation float32; for GPUs)"),
     ("compact", "remove gated channels whose logit is below −T from the supernet every 100 steps: T (e.g. 2) or `off`"),
 ];
 
@@ -174,6 +178,7 @@ impl Options {
                 }
             }
             "memory-format" => self.memory_format = value.parse()?,
+            "precision" => self.precision = value.parse()?,
             "compact" => {
                 self.compact = match value {
                     "off" | "none" => None,
@@ -209,6 +214,7 @@ impl Options {
                 self.plugin_path.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(":")
             }),
             "memory-format": self.memory_format.as_str(),
+            "precision": self.precision.as_str(),
             "compact": self.compact,
         })
     }
@@ -247,6 +253,7 @@ impl Options {
             },
             target,
             memory_format: self.memory_format,
+            precision: self.precision,
             compact_below: self.compact,
             ..SearchConfig::default()
         }
@@ -263,6 +270,7 @@ impl Options {
             lr: self.lr,
             weight_decay: 0.0,
             memory_format: self.memory_format,
+            precision: self.precision,
         }
     }
 }
