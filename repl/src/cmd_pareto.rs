@@ -137,6 +137,18 @@ pub fn run(a: ParetoArgs) -> Result<()> {
         for (i, p) in todo.iter().enumerate() {
             let started = std::time::Instant::now();
             println!("[{}/{}] {}", i + 1, todo.len(), p.key());
+            // Other processes may share this directory: skip what they did or are doing.
+            if Sweep::done(&sweep.results()?.0, p) {
+                println!("    done by another process meanwhile");
+                continue;
+            }
+            let _claim = match figs::pareto::claim::claim(&sweep.dir, &p.key())? {
+                figs::pareto::claim::Claimed::Mine(c) => c,
+                figs::pareto::claim::Claimed::Taken { holder, path } => {
+                    println!("    being run by {holder} ({}; delete it if that process is gone)", path.display());
+                    continue;
+                }
+            };
             // One failing point (a diverging γ search, say) must not end an unattended
             // sweep: it is reported, not recorded, and tried again by the next run.
             let r = match sweep.run_point(p, &data, &cancel, |m| println!("    {m}")) {

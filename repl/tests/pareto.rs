@@ -93,3 +93,28 @@ fn a_failing_point_is_reported_and_the_sweep_goes_on() {
     let recorded = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
     assert!(recorded.is_empty(), "{recorded}");
 }
+
+#[test]
+fn a_point_another_live_process_claims_is_skipped_and_a_dead_ones_claim_is_taken_over() {
+    // The width points are quick. The test process is alive and on this host: its claim on
+    // width:0.95:1 holds; a claim by a pid that does not exist here is stale.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sweep");
+    let claims = out.join("claims");
+    std::fs::create_dir_all(&claims).unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_string();
+    std::fs::write(claims.join("width_0.95_1"), format!("{host} {}\n", std::process::id())).unwrap();
+    std::fs::write(claims.join("width_0.5_1"), format!("{host} {}\n", u32::MAX - 1)).unwrap();
+    let (ok, stdout, stderr) = pareto(&out, &["--methods", "width", "--width-param", "round_nearest=1"]);
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("being run by") && stdout.contains("width_0.95_1"), "{stdout}");
+    let recorded = std::fs::read_to_string(out.join("results.jsonl")).unwrap_or_default();
+    assert_eq!(recorded.lines().count(), 1, "only the point with the stale claim ran: {recorded}");
+    assert!(recorded.contains("\"budget\":0.5"), "{recorded}");
+    assert!(!claims.join("width_0.5_1").exists(), "a finished point releases its claim");
+    // Once the claim goes, the next run does the point.
+    std::fs::remove_file(claims.join("width_0.95_1")).unwrap();
+    let (ok, stdout, _) = pareto(&out, &["--methods", "width", "--width-param", "round_nearest=1"]);
+    assert!(ok && stdout.contains("1 done, 1 to run"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(out.join("results.jsonl")).unwrap().lines().count(), 2);
+}

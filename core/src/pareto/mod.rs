@@ -13,6 +13,7 @@
 //! that was running, and points can run as separate processes (`only`) that share the
 //! directory. See docs/RESULTS.md.
 
+pub mod claim;
 mod stats;
 
 pub use stats::{markdown, summarize, SummaryRow};

@@ -1,0 +1,112 @@
+//! Claims: which process is running which point, so several processes on one results
+//! directory (two on a 2-core machine, or cluster jobs started without `--only`) never run
+//! the same point twice. A claim is the file `claims/<point>` created with `O_EXCL`,
+//! holding `<host> <pid>`; it goes when the point is recorded, fails or is cancelled. A
+//! claim left by a process that died on this host is taken over; one from another host
+//! that died has to be deleted by hand (the message says which file).
+
+use crate::error::{Error, Result};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A point this process is running; dropping it releases the point.
+#[derive(Debug)]
+pub struct Claim {
+    path: PathBuf,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The outcome of [`claim`].
+#[derive(Debug)]
+pub enum Claimed {
+    Mine(Claim),
+    /// Another live process holds it: `<host> <pid>` and the claim file.
+    Taken {
+        holder: String,
+        path: PathBuf,
+    },
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+/// Whether `holder` (`<host> <pid>`) names a process on this host that no longer runs.
+fn dead_here(holder: &str) -> bool {
+    let mut it = holder.split_whitespace();
+    match (it.next(), it.next().and_then(|p| p.parse::<u32>().ok())) {
+        (Some(h), Some(pid)) => h == host() && !Path::new(&format!("/proc/{pid}")).exists(),
+        // An empty or cut claim (its writer died between create and write) counts as dead.
+        _ => true,
+    }
+}
+
+/// Claims point `key` in the sweep directory `dir`.
+pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
+    let claims = dir.join("claims");
+    std::fs::create_dir_all(&claims).map_err(|e| Error::io("cannot create", &claims, e))?;
+    let path = claims.join(key.replace([':', '/'], "_"));
+    let me = format!("{} {}\n", host(), std::process::id());
+    for _ in 0..2 {
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                f.write_all(me.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
+                return Ok(Claimed::Mine(Claim { path }));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+                if !dead_here(&holder) {
+                    return Ok(Claimed::Taken { holder, path });
+                }
+                let _ = std::fs::remove_file(&path);
+            }
+            Err(e) => return Err(Error::io("cannot create", &path, e)),
+        }
+    }
+    let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
+    Ok(Claimed::Taken { holder, path })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_process_per_point_and_dead_claims_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = match claim(dir.path(), "figs:0.4:1").unwrap() {
+            Claimed::Mine(c) => c,
+            other => panic!("{other:?}"),
+        };
+        // This process is alive, so its claim holds.
+        match claim(dir.path(), "figs:0.4:1").unwrap() {
+            Claimed::Taken { holder, .. } => assert!(holder.ends_with(&std::process::id().to_string()), "{holder}"),
+            other => panic!("{other:?}"),
+        }
+        drop(first);
+        assert!(matches!(claim(dir.path(), "figs:0.4:1").unwrap(), Claimed::Mine(_)), "released on drop");
+        // A claim from a process that no longer runs here is taken over ...
+        let path = dir.path().join("claims").join("width_0.5_2");
+        std::fs::write(&path, format!("{} {}\n", host(), u32::MAX - 1)).unwrap();
+        assert!(matches!(claim(dir.path(), "width:0.5:2").unwrap(), Claimed::Mine(_)));
+        // ... one from another host is not: nobody here can tell whether it still runs.
+        std::fs::write(dir.path().join("claims").join("gamma_0.6_3"), "elsewhere 1\n").unwrap();
+        match claim(dir.path(), "gamma:0.6:3").unwrap() {
+            Claimed::Taken { holder, path } => {
+                assert_eq!(holder, "elsewhere 1");
+                assert!(path.ends_with("claims/gamma_0.6_3"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
