@@ -158,6 +158,15 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// Milliseconds `f` takes, the device's queue drained before and after.
+fn timed_ms(device: Device, f: &mut dyn FnMut() -> Result<()>) -> Result<f64> {
+    sync(device);
+    let t = Instant::now();
+    f()?;
+    sync(device);
+    Ok(t.elapsed().as_secs_f64() * 1e3)
+}
+
 /// `rounds` times, a window of `first` then a window of `second` (each `WINDOW` steps),
 /// timed: per round, ms per step of each.
 fn alternate(
@@ -166,17 +175,10 @@ fn alternate(
     mut first: impl FnMut() -> Result<()>,
     mut second: impl FnMut() -> Result<()>,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
-        sync(device);
-        let t = Instant::now();
-        f()?;
-        sync(device);
-        Ok(t.elapsed().as_secs_f64() * 1e3 / WINDOW as f64)
-    };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for _ in 0..rounds {
-        a.push(timed(&mut first)?);
-        b.push(timed(&mut second)?);
+        a.push(timed_ms(device, &mut first)? / WINDOW as f64);
+        b.push(timed_ms(device, &mut second)? / WINDOW as f64);
     }
     Ok((a, b))
 }
@@ -189,21 +191,14 @@ fn alternate_steps(
     mut first: impl FnMut() -> Result<()>,
     mut second: impl FnMut() -> Result<()>,
 ) -> Result<(Vec<f64>, Vec<f64>)> {
-    let timed = |f: &mut dyn FnMut() -> Result<()>| -> Result<f64> {
-        sync(device);
-        let t = Instant::now();
-        f()?;
-        sync(device);
-        Ok(t.elapsed().as_secs_f64() * 1e3)
-    };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     for i in 0..pairs {
         if i % 2 == 0 {
-            a.push(timed(&mut first)?);
-            b.push(timed(&mut second)?);
+            a.push(timed_ms(device, &mut first)?);
+            b.push(timed_ms(device, &mut second)?);
         } else {
-            b.push(timed(&mut second)?);
-            a.push(timed(&mut first)?);
+            b.push(timed_ms(device, &mut second)?);
+            a.push(timed_ms(device, &mut first)?);
         }
     }
     Ok((a, b))
