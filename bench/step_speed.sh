@@ -77,7 +77,7 @@ for ref in impls[1:]:
               + " ".join(f"{r:.3f}" for r in ratios) + ")")
 for impl in impls:
     p, f = med(ms(impl, "plain")), med(ms(impl, "figs"))
-    print(f"gate + penalty overhead over the plain step, {impl}: {100 * (f / p - 1):.1f} %")
+    print(f"gate + penalty overhead over the plain step, {impl}, between processes (drift-prone; figs: see the in-process figure below): {100 * (f / p - 1):.1f} %")
 print("peak RSS (MB), plain / search step: " + ", ".join(
     f"{impl} {rss(impl, 'plain'):.0f} / {rss(impl, 'figs'):.0f}" for impl in impls))
 PY
