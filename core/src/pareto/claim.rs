@@ -1,7 +1,10 @@
 //! Claims: which process is running which point, so several processes on one results
 //! directory (two on a 2-core machine, or cluster jobs started without `--only`) never run
-//! the same point twice. A claim is the file `claims/<point>` created with `O_EXCL`,
-//! holding `<host> <pid>`; it goes when the point is recorded, fails or is cancelled. A
+//! the same point twice. A claim is the file `claims/<point>`, holding `<host> <pid>`,
+//! made whole or not at all: written under a temporary name, then hard-linked to its
+//! name, which fails if the name exists (the lock-file method that works on NFS too), so
+//! nobody ever reads a claim half written. It goes when the point is recorded, fails or
+//! is cancelled. A
 //! claim left by a process that died on this host is taken over; one from another host
 //! that died has to be deleted by hand (the message says which file).
 
@@ -46,7 +49,7 @@ fn dead_here(holder: &str) -> bool {
     let mut it = holder.split_whitespace();
     match (it.next(), it.next().and_then(|p| p.parse::<u32>().ok())) {
         (Some(h), Some(pid)) => h == host() && !Path::new(&format!("/proc/{pid}")).exists(),
-        // An empty or cut claim (its writer died between create and write) counts as dead.
+        // Claims are written whole, so this is no claim of figs': let the run take it.
         _ => true,
     }
 }
@@ -55,14 +58,23 @@ fn dead_here(holder: &str) -> bool {
 pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
     let claims = dir.join("claims");
     std::fs::create_dir_all(&claims).map_err(|e| Error::io("cannot create", &claims, e))?;
-    let path = claims.join(key.replace([':', '/'], "_"));
+    let name = key.replace([':', '/'], "_");
     let me = format!("{} {}\n", host(), std::process::id());
+    let tmp = claims.join(format!(".{name}.{}.tmp", std::process::id()));
+    std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(me.as_bytes()))
+        .map_err(|e| Error::io("cannot write", &tmp, e))?;
+    let result = take(&tmp, &claims.join(name));
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+/// Links the written claim `tmp` to `path` unless a live process holds it.
+fn take(tmp: &Path, path: &Path) -> Result<Claimed> {
+    let path = path.to_path_buf();
     for _ in 0..2 {
-        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                f.write_all(me.as_bytes()).map_err(|e| Error::io("cannot write", &path, e))?;
-                return Ok(Claimed::Mine(Claim { path }));
-            }
+        match std::fs::hard_link(tmp, &path) {
+            Ok(()) => return Ok(Claimed::Mine(Claim { path })),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let holder = std::fs::read_to_string(&path).unwrap_or_default().trim().to_string();
                 if !dead_here(&holder) {
@@ -108,5 +120,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Claims are written under a temporary name first; none is left behind.
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("claims"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 }
