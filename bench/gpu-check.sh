@@ -65,6 +65,10 @@ if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; 
   PYTHON="$py" bash bench/step_speed.sh --device cuda --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
   # bf16 (figs' bf16 training passes against PyTorch's autocast), the issue's AMP option.
   PYTHON="$py" bash bench/step_speed.sh --device cuda --precision bf16 --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
+  # Host data on CUDA (a training split over 2 GiB stays on the host): batches gathered ahead
+  # into pinned memory against gathered when drawn, plain steps, alternating windows.
+  target/debug/figs-bench --mode prefetch --device cuda --batch "${BATCH:-256}" --rounds 5 &&
+    echo "gpu-check: prefetch ok" || echo "gpu-check: prefetch FAILED"
 else
   echo "gpu-check: step benchmark skipped (no target/debug/figs-bench or no torchvision)"
 fi

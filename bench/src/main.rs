@@ -21,7 +21,8 @@ struct Args {
     /// `plain` (forward, cross-entropy, backward, Adam), `figs` (a FiGS search step: gates,
     /// FLOPs penalty, two optimizer groups) or `overhead` (both in one process, alternating
     /// single steps: the FiGS step's cost over the plain one) or `cost` (the cost
-    /// model's penalty and reported cost alone against FiGS steps, alternating windows).
+    /// model's penalty and reported cost alone against FiGS steps, alternating windows) or
+    /// `prefetch` (plain steps, batches gathered ahead on a thread against when drawn).
     #[arg(long)]
     mode: String,
     #[arg(long, default_value_t = 20)]
@@ -36,8 +37,9 @@ struct Args {
     /// `cpu` or `cuda`.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Rounds of `overhead` mode (each: 25 pairs of one plain and one FiGS step) and of
-    /// `cost` mode (a window of FiGS steps, a window of the cost computation).
+    /// Rounds of `overhead` mode (each: 25 pairs of one plain and one FiGS step), of
+    /// `cost` mode (a window of FiGS steps, a window of the cost computation) and of
+    /// `prefetch` mode (a window each way).
     #[arg(long, default_value_t = 5)]
     rounds: u64,
     /// `fp32` or `bf16` (training passes in bfloat16: figs::precision).
@@ -144,7 +146,35 @@ fn main() -> Result<()> {
             extra.insert("cost_fraction_median".into(), serde_json::json!(median(&fractions)));
             median(&cost_ms)
         }
-        m => bail!("unknown mode `{m}`; use plain, figs, overhead or cost"),
+        "prefetch" => {
+            // Plain steps on host data with batches gathered ahead on a thread (pinned on
+            // CUDA: figs' path for a training split too large for the device) against
+            // batches gathered when drawn, alternating windows. On the CPU figs gathers when
+            // drawn; this says what a thread would buy there.
+            let rounds = a.rounds.max(1);
+            let plain = |prefetch| {
+                Plain::new(&graph, &data, a.batch, device, memory_format, a.precision)
+                    .map(|p| p.with_prefetch(prefetch))
+            };
+            let (mut ahead, mut drawn) = (plain(true)?, plain(false)?);
+            let same = data
+                .ordered_batches(a.batch, device)
+                .with_prefetch(true)
+                .zip(data.ordered_batches(a.batch, device).with_prefetch(false))
+                .all(|((xa, ya), (xb, yb))| xa.equal(&xb) && ya.equal(&yb));
+            if !same {
+                bail!("batches gathered ahead differ from batches gathered when drawn");
+            }
+            ahead.steps(a.warmup)?;
+            drawn.steps(a.warmup)?;
+            let (ahead_ms, drawn_ms) = alternate(rounds, device, || ahead.steps(WINDOW), || drawn.steps(WINDOW))?;
+            let speedups: Vec<f64> = drawn_ms.iter().zip(&ahead_ms).map(|(d, a)| d / a).collect();
+            extra.insert("ahead_ms".into(), serde_json::json!(ahead_ms));
+            extra.insert("drawn_ms".into(), serde_json::json!(drawn_ms));
+            extra.insert("speedup_median".into(), serde_json::json!(median(&speedups)));
+            median(&ahead_ms)
+        }
+        m => bail!("unknown mode `{m}`; use plain, figs, overhead, cost or prefetch"),
     };
     let line = serde_json::json!({
         "impl": "figs", "mode": a.mode, "memory_format": memory_format.as_str(), "precision": a.precision.as_str(), "device": a.device, "threads": a.threads, "batch": a.batch,
@@ -234,6 +264,8 @@ struct Plain {
     batches: figs::data::Batches,
     batch: usize,
     device: Device,
+    /// None: figs' default for the device.
+    prefetch: Option<bool>,
 }
 
 impl Plain {
@@ -253,7 +285,22 @@ impl Plain {
             vs.trainable_variables().into_iter().enumerate().map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();
         let opt = Optim::new(Optimizer::Adam, 0.9, params);
         let batches = data.ordered_batches(batch, device);
-        Ok(Plain { _vs: vs, net, opt, data: data.clone(), batches, batch, device })
+        Ok(Plain { _vs: vs, net, opt, data: data.clone(), batches, batch, device, prefetch: None })
+    }
+
+    /// Batches gathered ahead on a thread or when drawn (without this, figs' default).
+    fn with_prefetch(mut self, on: bool) -> Plain {
+        self.prefetch = Some(on);
+        self.batches = self.fresh_batches();
+        self
+    }
+
+    fn fresh_batches(&self) -> figs::data::Batches {
+        let b = self.data.ordered_batches(self.batch, self.device);
+        match self.prefetch {
+            Some(on) => b.with_prefetch(on),
+            None => b,
+        }
     }
 
     fn steps(&mut self, n: u64) -> Result<()> {
@@ -261,7 +308,7 @@ impl Plain {
             let (x, y) = match self.batches.next() {
                 Some(b) if b.0.size()[0] == self.batch as i64 => b,
                 _ => {
-                    self.batches = self.data.ordered_batches(self.batch, self.device);
+                    self.batches = self.fresh_batches();
                     self.batches.next().context("no batch")?
                 }
             };

@@ -2,10 +2,13 @@
 //! release and a synthetic set for tests. Search splits the training set into train / validation; the test set is
 //! only for final numbers.
 
+mod batches;
 mod cifar;
 mod idx;
+mod prefetch;
 mod synthetic;
 
+pub use batches::Batches;
 pub use cifar::load_cifar10_dir;
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
 pub use synthetic::synthetic;
@@ -147,56 +150,6 @@ impl Dataset {
     pub fn ordered_batches(&self, batch: usize, device: Device) -> Batches {
         let order = (0..self.len() as i64).collect();
         Batches::new(self, order, batch, device, false)
-    }
-}
-
-/// An iterator of `(images, labels)` batches.
-pub struct Batches {
-    data: Dataset,
-    order: Vec<i64>,
-    batch: usize,
-    pos: usize,
-    device: Device,
-    drop_last: bool,
-    /// The order on the data's device, when the data lives on an accelerator: batches are
-    /// gathered there, and the order crosses once per epoch instead of once per batch.
-    order_on_device: Option<Tensor>,
-}
-
-impl Batches {
-    fn new(data: &Dataset, order: Vec<i64>, batch: usize, device: Device, drop_last: bool) -> Batches {
-        let on = data.images.device();
-        let order_on_device = (on != Device::Cpu).then(|| Tensor::from_slice(&order).to_device(on));
-        Batches { data: data.clone(), order, batch: batch.max(1), pos: 0, device, drop_last, order_on_device }
-    }
-
-    /// How far into the order the batches have gone.
-    pub fn position(&self) -> usize {
-        self.pos
-    }
-
-    /// Continues at `pos` (a [`Batches::position`] of the same order).
-    pub fn seek(&mut self, pos: usize) {
-        self.pos = pos.min(self.order.len());
-    }
-}
-
-impl Iterator for Batches {
-    type Item = (Tensor, Tensor);
-    fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.order.len().saturating_sub(self.pos);
-        if rest == 0 || (self.drop_last && rest < self.batch && self.pos > 0) {
-            return None;
-        }
-        let end = (self.pos + self.batch).min(self.order.len());
-        let ids = match &self.order_on_device {
-            Some(o) => o.narrow(0, self.pos as i64, (end - self.pos) as i64),
-            None => Tensor::from_slice(&self.order[self.pos..end]),
-        };
-        self.pos = end;
-        let x = self.data.decode(self.data.images.index_select(0, &ids).to_device(self.device));
-        let y = self.data.labels.index_select(0, &ids).to_kind(Kind::Int64).to_device(self.device);
-        Some((x, y))
     }
 }
 

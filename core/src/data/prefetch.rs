@@ -1,0 +1,91 @@
+//! Gathering host batches ahead of the step on a thread, into pinned (page-locked) memory
+//! when they go to a CUDA device, so that the copy to the device can run while the step
+//! before it computes.
+
+use super::batches::batch_end;
+use super::Dataset;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use tch::{Device, Kind, TchError, Tensor};
+
+/// How many gathered batches may wait: one for the next step and one being copied; more
+/// only holds memory.
+const AHEAD: usize = 2;
+
+/// Batch `[start, end)` of the order, on the host.
+pub(super) struct HostBatch {
+    pub start: usize,
+    pub end: usize,
+    pub images: Tensor,
+    pub labels: Tensor,
+}
+
+/// A thread gathering the batches of one order from a position on.
+pub(super) struct Prefetch {
+    rx: Option<Receiver<HostBatch>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Prefetch {
+    /// Starts gathering at `pos`; None if no thread could be started (the caller gathers
+    /// the batches itself then).
+    pub fn start(
+        data: &Dataset,
+        order: Arc<[i64]>,
+        batch: usize,
+        drop_last: bool,
+        pos: usize,
+        device: Device,
+    ) -> Option<Prefetch> {
+        let (images, labels) = (data.images.shallow_clone(), data.labels.shallow_clone());
+        let (tx, rx) = sync_channel(AHEAD);
+        let pin = device.is_cuda().then_some(device);
+        let thread = std::thread::Builder::new()
+            .name("figs-prefetch".into())
+            .spawn(move || {
+                let mut start = pos;
+                while let Some(end) = batch_end(order.len(), batch, drop_last, start) {
+                    let Ok((images, labels)) = gather(&images, &labels, &order[start..end], pin) else {
+                        return;
+                    };
+                    if tx.send(HostBatch { start, end, images, labels }).is_err() {
+                        return; // the batches were dropped or moved elsewhere
+                    }
+                    start = end;
+                }
+            })
+            .ok()?;
+        Some(Prefetch { rx: Some(rx), thread: Some(thread) })
+    }
+
+    /// The next batch, waiting for it if it is not gathered yet; None if the thread
+    /// stopped (an error, or the end of the order).
+    pub fn next(&self) -> Option<HostBatch> {
+        self.rx.as_ref()?.recv().ok()
+    }
+}
+
+impl Drop for Prefetch {
+    fn drop(&mut self) {
+        // Closing the channel first makes the thread's next send fail, so the join waits
+        // for one gather at most.
+        self.rx = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The examples `ids`, with int64 labels, pinned for `pin`'s copy engine when given.
+fn gather(images: &Tensor, labels: &Tensor, ids: &[i64], pin: Option<Device>) -> Result<(Tensor, Tensor), TchError> {
+    let ids = Tensor::f_from_slice(ids)?;
+    let x = images.f_index_select(0, &ids)?;
+    let y = labels.f_index_select(0, &ids)?.f_to_kind(Kind::Int64)?;
+    Ok(match pin {
+        // Page-locked memory is a limited resource: a batch that cannot be pinned goes
+        // from pageable memory, as it did before.
+        Some(d) => (x.f_pin_memory(d).unwrap_or(x), y.f_pin_memory(d).unwrap_or(y)),
+        None => (x, y),
+    })
+}
