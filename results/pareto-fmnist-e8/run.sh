@@ -8,15 +8,16 @@
 #
 # Resumable: re-run to continue, finished points are skipped. One libtorch thread per
 # process; start it twice for two workers (each claims its point: docs/RESULTS.md). The
-# points run in the order that answers most first: the seed network, FiGS and width, then
-# γ (`--reverse`: the other way round). FIGS=path/to/figs picks the binary (default
+# points run seed by seed (the seed network, then per seed FiGS, width and γ at every
+# budget), so each finished seed is a complete comparison; `--reverse` runs the list from
+# its end, for a second worker. FIGS=path/to/figs picks the binary (default
 # target/debug/figs).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 figs=${FIGS:-target/debug/figs}
 points=(seed:1:1 seed:1:2 seed:1:3)
-for m in figs width gamma; do
-  for s in 1 2 3; do
+for s in 1 2 3; do
+  for m in figs width gamma; do
     for b in 0.4 0.5 0.6; do points+=("$m:$b:$s"); done
   done
 done
