@@ -157,17 +157,36 @@ fn main() -> Result<()> {
                     .map(|p| p.with_prefetch(prefetch))
             };
             let (mut ahead, mut drawn) = (plain(true)?, plain(false)?);
-            let same = data
-                .ordered_batches(a.batch, device)
-                .with_prefetch(true)
+            let mut thread = data.ordered_batches(a.batch, device).with_prefetch(true);
+            let same = thread
+                .by_ref()
                 .zip(data.ordered_batches(a.batch, device).with_prefetch(false))
                 .all(|((xa, ya), (xb, yb))| xa.equal(&xb) && ya.equal(&yb));
             if !same {
                 bail!("batches gathered ahead differ from batches gathered when drawn");
             }
+            // A thread that fails hands the gathering back to the step with the same
+            // batches: the timing would then be of the wrong path.
+            if !thread.prefetching() {
+                bail!("the prefetching thread failed; its batches were gathered when drawn");
+            }
             ahead.steps(a.warmup)?;
             drawn.steps(a.warmup)?;
-            let (ahead_ms, drawn_ms) = alternate(rounds, device, || ahead.steps(WINDOW), || drawn.steps(WINDOW))?;
+            // Each `ahead` window starts from fresh batches: otherwise its thread would fill
+            // its queue during the other window, outside the timer. The fresh start puts
+            // one un-overlapped gather in each window instead: a bias against the thread.
+            let (ahead_ms, drawn_ms) = alternate(
+                rounds,
+                device,
+                || {
+                    ahead.batches = ahead.fresh_batches();
+                    ahead.steps(WINDOW)
+                },
+                || drawn.steps(WINDOW),
+            )?;
+            if !ahead.batches.prefetching() {
+                bail!("the prefetching thread failed during the timed steps");
+            }
             let speedups: Vec<f64> = drawn_ms.iter().zip(&ahead_ms).map(|(d, a)| d / a).collect();
             extra.insert("ahead_ms".into(), serde_json::json!(ahead_ms));
             extra.insert("drawn_ms".into(), serde_json::json!(drawn_ms));

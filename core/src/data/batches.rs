@@ -52,6 +52,12 @@ impl Batches {
         self
     }
 
+    /// Whether batches are being gathered ahead (false once the thread failed and the
+    /// batches are gathered when drawn).
+    pub fn prefetching(&self) -> bool {
+        self.prefetch
+    }
+
     /// How far into the order the batches have gone.
     pub fn position(&self) -> usize {
         self.pos

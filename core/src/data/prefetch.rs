@@ -84,8 +84,10 @@ fn gather(images: &Tensor, labels: &Tensor, ids: &[i64], pin: Option<Device>) ->
     let y = labels.f_index_select(0, &ids)?.f_to_kind(Kind::Int64)?;
     Ok(match pin {
         // Page-locked memory is a limited resource: a batch that cannot be pinned goes
-        // from pageable memory, as it did before.
-        Some(d) => (x.f_pin_memory(d).unwrap_or(x), y.f_pin_memory(d).unwrap_or(y)),
+        // from pageable memory, as it did before. `_pin_memory`, not `pin_memory`: tch
+        // always passes a device, and `pin_memory(device)` warns that the argument is
+        // deprecated, on every call (two warnings per tensor, four per batch).
+        Some(d) => (x.f_internal_pin_memory(d).unwrap_or(x), y.f_internal_pin_memory(d).unwrap_or(y)),
         None => (x, y),
     })
 }
