@@ -72,9 +72,9 @@ impl Batches {
         self.pos = pos;
     }
 
-    /// The batch `[pos, end)` from the thread gathering ahead, moved to the device without
+    /// The batch at `pos` from the thread gathering ahead, moved to the device without
     /// waiting for the copy; None when there is no such thread or it could not deliver.
-    fn from_ahead(&mut self, end: usize) -> Option<(Tensor, Tensor)> {
+    fn from_ahead(&mut self) -> Option<(Tensor, Tensor)> {
         if !self.prefetch {
             return None;
         }
@@ -83,7 +83,7 @@ impl Batches {
                 Prefetch::start(&self.data, self.order.clone(), self.batch, self.drop_last, self.pos, self.device);
         }
         match self.ahead.as_ref().and_then(Prefetch::next) {
-            Some(b) if b.start == self.pos && b.end == end => Some((
+            Some(b) if b.start == self.pos => Some((
                 b.images.to_device_(self.device, b.images.kind(), true, false),
                 b.labels.to_device_(self.device, Kind::Int64, true, false),
             )),
@@ -113,7 +113,7 @@ impl Iterator for Batches {
     type Item = (Tensor, Tensor);
     fn next(&mut self) -> Option<Self::Item> {
         let end = batch_end(self.order.len(), self.batch, self.drop_last, self.pos)?;
-        let (x, y) = match self.from_ahead(end) {
+        let (x, y) = match self.from_ahead() {
             Some(b) => b,
             None => {
                 let ids = match &self.order_on_device {

@@ -13,10 +13,10 @@ use tch::{Device, Kind, TchError, Tensor};
 /// only holds memory.
 const AHEAD: usize = 2;
 
-/// Batch `[start, end)` of the order, on the host.
+/// The batch starting at `start` of the order, on the host (where it ends follows from
+/// `start`: [`batch_end`]).
 pub(super) struct HostBatch {
     pub start: usize,
-    pub end: usize,
     pub images: Tensor,
     pub labels: Tensor,
 }
@@ -49,7 +49,7 @@ impl Prefetch {
                     let Ok((images, labels)) = gather(&images, &labels, &order[start..end], pin) else {
                         return;
                     };
-                    if tx.send(HostBatch { start, end, images, labels }).is_err() {
+                    if tx.send(HostBatch { start, images, labels }).is_err() {
                         return; // the batches were dropped or moved elsewhere
                     }
                     start = end;

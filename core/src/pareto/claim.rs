@@ -4,9 +4,8 @@
 //! made whole or not at all: written under a temporary name, then hard-linked to its
 //! name, which fails if the name exists (the lock-file method that works on NFS too), so
 //! nobody ever reads a claim half written. It goes when the point is recorded, fails or
-//! is cancelled. A
-//! claim left by a process that died on this host is taken over; one from another host
-//! that died has to be deleted by hand (the message says which file).
+//! is cancelled. A claim left by a process that died on this host is taken over; one from
+//! another host that died has to be deleted by hand (the message says which file).
 
 use crate::error::{Error, Result};
 use std::io::Write;
@@ -64,14 +63,13 @@ pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
     std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(me.as_bytes()))
         .map_err(|e| Error::io("cannot write", &tmp, e))?;
-    let result = take(&tmp, &claims.join(name));
+    let result = take(&tmp, claims.join(name));
     let _ = std::fs::remove_file(&tmp);
     result
 }
 
 /// Links the written claim `tmp` to `path` unless a live process holds it.
-fn take(tmp: &Path, path: &Path) -> Result<Claimed> {
-    let path = path.to_path_buf();
+fn take(tmp: &Path, path: PathBuf) -> Result<Claimed> {
     for _ in 0..2 {
         match std::fs::hard_link(tmp, &path) {
             Ok(()) => return Ok(Claimed::Mine(Claim { path })),
