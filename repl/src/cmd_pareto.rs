@@ -4,7 +4,9 @@
 use anyhow::{bail, Result};
 use clap::Args;
 use figs::device::DeviceChoice;
-use figs::pareto::{markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep};
+use figs::pareto::{
+    markdown, paired, paired_markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep,
+};
 use figs::plot::sweep_chart;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -219,7 +221,15 @@ fn report(a: &ParetoArgs, sweep: &Sweep) -> Result<()> {
         return Ok(());
     }
     let rows = summarize(&results);
-    let table = markdown(&rows);
+    let pairs = paired(&results);
+    let mut table = markdown(&rows);
+    if !pairs.is_empty() {
+        table.push_str(&format!(
+            "\nFiGS minus the other method, paired by seed (the same seed gives both networks the same \
+             retraining order and initialisation stream), test accuracy points:\n\n{}",
+            paired_markdown(&pairs)
+        ));
+    }
     let text = format!(
         "# Pareto sweep\n\nRecipe: `{}/config.json`. Accuracy: test set, mean ± sample sd over seeds.\n\n{table}",
         a.out.display()

@@ -51,6 +51,12 @@ fn a_small_sweep_writes_results_table_and_chart_and_resumes() {
     }
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("| figs | 0.5 | 1 |") && summary.contains("| seed | 1 | 1 |"), "{summary}");
+    // FiGS minus width and minus γ at both budgets, one pair each (seed 1).
+    for b in ["0.5", "0.95"] {
+        for m in ["width", "gamma"] {
+            assert!(summary.contains(&format!("| {b} | {m} | 1: ")), "{b} {m} pair missing:\n{summary}");
+        }
+    }
     let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
     assert!(svg.contains("figs") && svg.contains("gamma") && svg.contains("width"));
     assert!(out.join("pareto.png").is_file() && out.join("points/figs_0.5_1/arch.json").is_file());

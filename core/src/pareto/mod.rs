@@ -16,7 +16,7 @@
 pub mod claim;
 mod stats;
 
-pub use stats::{markdown, summarize, SummaryRow};
+pub use stats::{markdown, paired, paired_markdown, summarize, PairedRow, SummaryRow};
 
 use crate::count::count;
 use crate::data::TrainTest;

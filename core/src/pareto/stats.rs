@@ -1,4 +1,5 @@
-//! Mean ± standard deviation per method and budget, as a table.
+//! Mean ± standard deviation per method and budget, and FiGS's paired differences to the
+//! other methods, as tables.
 
 use super::{Method, PointResult};
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,68 @@ pub fn markdown(rows: &[SummaryRow]) -> String {
     s
 }
 
+/// FiGS minus one other method at one budget, paired by seed: the same seed gives both
+/// networks the same retraining order and initialisation stream, so the per-seed
+/// difference is less noisy than the difference of the two means.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedRow {
+    pub budget: f64,
+    pub other: Method,
+    /// (seed, FiGS's test accuracy minus the other's) for every seed that has both points.
+    pub differences: Vec<(u64, f64)>,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for one pair.
+    pub sd: f64,
+}
+
+/// One row per (budget, other method) with at least one pair, ordered by budget then
+/// method; seeds in increasing order.
+pub fn paired(results: &[PointResult]) -> Vec<PairedRow> {
+    let mut figs: Vec<&PointResult> = results.iter().filter(|r| r.method == Method::Figs).collect();
+    figs.sort_by(|a, b| a.budget.total_cmp(&b.budget).then(a.seed.cmp(&b.seed)));
+    let mut rows: Vec<PairedRow> = Vec::new();
+    for other in [Method::Width, Method::Gamma] {
+        for f in &figs {
+            let Some(o) =
+                results.iter().find(|r| r.method == other && r.seed == f.seed && (r.budget - f.budget).abs() < 1e-9)
+            else {
+                continue;
+            };
+            let d = (f.seed, f.test_accuracy - o.test_accuracy);
+            match rows.iter_mut().find(|r| r.other == other && (r.budget - f.budget).abs() < 1e-9) {
+                Some(row) => row.differences.push(d),
+                None => rows.push(PairedRow { budget: f.budget, other, differences: vec![d], mean: 0.0, sd: 0.0 }),
+            }
+        }
+    }
+    for row in &mut rows {
+        (row.mean, row.sd) = mean_sd(&row.differences.iter().map(|d| d.1).collect::<Vec<_>>());
+    }
+    rows.sort_by(|a, b| a.budget.total_cmp(&b.budget).then(a.other.cmp(&b.other)));
+    rows
+}
+
+/// The paired differences as a Markdown table (percentage points).
+pub fn paired_markdown(rows: &[PairedRow]) -> String {
+    let mut s = String::from(
+        "| budget | FiGS minus | per seed (seed: points) | mean ± sd (points) | pairs |\n|---|---|---|---|---|\n",
+    );
+    for r in rows {
+        let per_seed: Vec<String> =
+            r.differences.iter().map(|(seed, d)| format!("{seed}: {:+.2}", 100.0 * d)).collect();
+        s.push_str(&format!(
+            "| {} | {} | {} | {:+.2} ± {:.2} | {} |\n",
+            r.budget,
+            r.other.as_str(),
+            per_seed.join(", "),
+            100.0 * r.mean,
+            100.0 * r.sd,
+            r.differences.len()
+        ));
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +169,34 @@ mod tests {
         // sample sd of {0.82, 0.84}: sqrt(2 · 0.01² / 1) = 0.01414…
         assert!((two.accuracy_sd - 0.014142135623730963).abs() < 1e-12);
         assert!(markdown(&rows).contains("| figs | 0.5 | 2 | 1.0 k | 100 | 83.00 ± 1.41 |"), "{}", markdown(&rows));
+    }
+
+    #[test]
+    fn figs_minus_each_other_method_paired_by_seed() {
+        let rows = paired(&[
+            r(Method::Figs, 0.5, 2, 0.85),
+            r(Method::Figs, 0.5, 1, 0.82),
+            r(Method::Width, 0.5, 1, 0.80),
+            r(Method::Width, 0.5, 2, 0.86),
+            // no FiGS point at seed 3: not a pair
+            r(Method::Width, 0.5, 3, 0.10),
+            r(Method::Gamma, 0.5, 2, 0.84),
+            // another budget: not paired with 0.5
+            r(Method::Gamma, 0.4, 1, 0.10),
+            r(Method::Seed, 1.0, 1, 0.90),
+        ]);
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        let w = &rows[0];
+        assert_eq!((w.budget, w.other), (0.5, Method::Width));
+        let seeds: Vec<u64> = w.differences.iter().map(|d| d.0).collect();
+        assert_eq!(seeds, [1, 2]);
+        // +0.02 and −0.01: mean 0.005, sample sd sqrt((0.015² + 0.015²) / 1) = 0.02121…
+        assert!((w.mean - 0.005).abs() < 1e-12 && (w.sd - 0.021213203435596).abs() < 1e-12, "{w:?}");
+        let g = &rows[1];
+        assert_eq!((g.other, g.differences.len(), g.sd), (Method::Gamma, 1, 0.0));
+        assert!((g.mean - 0.01).abs() < 1e-12);
+        let md = paired_markdown(&rows);
+        assert!(md.contains("| 0.5 | width | 1: +2.00, 2: -1.00 | +0.50 ± 2.12 | 2 |"), "{md}");
+        assert!(md.contains("| 0.5 | gamma | 2: +1.00 | +1.00 ± 0.00 | 1 |"), "{md}");
     }
 }
