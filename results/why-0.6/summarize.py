@@ -13,8 +13,14 @@ def load(path):
 def ms(xs):
     return f"{st.mean(xs):.2f} ± {st.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}" if xs else "–"
 
-for name in sys.argv[1:] or ["epochs3", "epochs8"]:
+# Directories with FiGS points only take the width and seed networks of another: they
+# differ from it in the search alone, and those two have no search.
+BASELINE = {"epochs8-steps1600": "epochs8"}
+
+for name in sys.argv[1:] or ["epochs3", "epochs8", "epochs8-steps1600"]:
     rows = load(f"results/why-0.6/{name}/results.jsonl")
+    if name in BASELINE:
+        rows += [r for r in load(f"results/why-0.6/{BASELINE[name]}/results.jsonl") if r["method"] != "figs"]
     acc = {(r["method"], r["seed"]): 100 * r["test_accuracy"] for r in rows}
     seeds = sorted({s for (_, s) in acc})
     pairs = [s for s in seeds if ("figs", s) in acc and ("width", s) in acc]
