@@ -91,7 +91,7 @@ pub struct PairedRow {
 pub fn paired(results: &[PointResult]) -> Vec<PairedRow> {
     let mut figs: Vec<&PointResult> = results.iter().filter(|r| r.method == Method::Figs).collect();
     figs.sort_by(|a, b| a.budget.total_cmp(&b.budget).then(a.seed.cmp(&b.seed)));
-    let mut rows: Vec<PairedRow> = Vec::new();
+    let mut groups: Vec<(f64, Method, Vec<(u64, f64)>)> = Vec::new();
     for other in [Method::Width, Method::Gamma] {
         for f in &figs {
             let Some(o) =
@@ -100,17 +100,20 @@ pub fn paired(results: &[PointResult]) -> Vec<PairedRow> {
                 continue;
             };
             let d = (f.seed, f.test_accuracy - o.test_accuracy);
-            match rows.iter_mut().find(|r| r.other == other && (r.budget - f.budget).abs() < 1e-9) {
-                Some(row) => row.differences.push(d),
-                None => rows.push(PairedRow { budget: f.budget, other, differences: vec![d], mean: 0.0, sd: 0.0 }),
+            match groups.iter_mut().find(|g| g.1 == other && (g.0 - f.budget).abs() < 1e-9) {
+                Some(g) => g.2.push(d),
+                None => groups.push((f.budget, other, vec![d])),
             }
         }
     }
-    for row in &mut rows {
-        (row.mean, row.sd) = mean_sd(&row.differences.iter().map(|d| d.1).collect::<Vec<_>>());
-    }
-    rows.sort_by(|a, b| a.budget.total_cmp(&b.budget).then(a.other.cmp(&b.other)));
-    rows
+    groups.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    groups
+        .into_iter()
+        .map(|(budget, other, differences)| {
+            let (mean, sd) = mean_sd(&differences.iter().map(|d| d.1).collect::<Vec<_>>());
+            PairedRow { budget, other, differences, mean, sd }
+        })
+        .collect()
 }
 
 /// The paired differences as a Markdown table (percentage points).
