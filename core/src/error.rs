@@ -52,6 +52,13 @@ pub enum Error {
     #[error("the loss became {value} at step {step} (task loss {task}, regularizer {reg}); lower the learning rates or λ and run again")]
     NonFiniteLoss { step: u64, value: f64, task: f64, reg: f64 },
 
+    /// The loss was finite but a gradient was not (NaN or infinite elements); the search
+    /// state before the step is kept.
+    #[error(
+        "a gradient became NaN or infinite at step {step} (loss {loss}); lower the learning rates or λ and run again"
+    )]
+    NonFiniteGradient { step: u64, loss: f64 },
+
     /// The loss grew by orders of magnitude over its best recent value: the search is
     /// diverging even though the numbers are still finite.
     #[error("the search diverged at step {step}: task loss {value:.4e}, {ratio:.1e}× its best running average {best:.4}; lower the learning rates or λ and run again")]

@@ -26,6 +26,7 @@ pub mod plot;
 pub mod plugin;
 pub mod precision;
 pub mod regularizer;
+pub mod run_dir;
 pub mod search;
 pub mod session;
 pub mod settings_diff;

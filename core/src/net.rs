@@ -145,6 +145,19 @@ impl Net {
 
     /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns `[N, classes]`
     /// logits. `gates[g]` is the gate vector of group `g` (`None`: ungated or all ones).
+    /// Every batch norm's running mean and variance (the tensors themselves): a training
+    /// pass updates them in place, so a step that is refused puts them back.
+    pub fn bn_statistics(&self) -> Vec<Tensor> {
+        let mut out = Vec::new();
+        for l in &self.layers {
+            if let Layer::Bn(m) = l {
+                out.push(m.running_mean.shallow_clone());
+                out.push(m.running_var.shallow_clone());
+            }
+        }
+        out
+    }
+
     pub fn forward(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Tensor> {
         let mut outs = self.forward_all(x, train, gates)?;
         let y = outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))?;

@@ -103,12 +103,15 @@ impl Optim {
             if !grad.defined() {
                 continue;
             }
-            let mut g = if s.wd != 0.0 { &grad + &s.param * s.wd } else { grad };
-            if ok.is_some() {
-                // A refused step's gradient may be NaN or infinite, and NaN · 0 is NaN: in
-                // place, so the mask costs one pass over the gradient and no allocation.
-                let _ = g.nan_to_num_(0.0, 0.0, 0.0);
-            }
+            let g = if s.wd != 0.0 { &grad + &s.param * s.wd } else { grad };
+            // A refused step's gradient is replaced by zeros (it may be NaN or infinite, and
+            // NaN · 0 is NaN), so it reaches neither the moments nor the momentum buffer; an
+            // accepted step's gradient is used as it is (the search refuses a step whose
+            // gradient is not finite, so nothing is zeroed behind its back).
+            let g = match ok {
+                Some(ok) => g.where_scalarother(ok, 0.0),
+                None => g,
+            };
             let step_scale = |c: f64, per_lr: &mut Vec<(u64, Tensor)>| -> Option<Tensor> {
                 let k = keep.as_ref()?;
                 let key = c.to_bits();
@@ -155,6 +158,8 @@ impl Optim {
                             let _ = b.g_add_(&g);
                             b
                         }
+                        // A refused first step leaves a zero buffer, which the next step
+                        // uses exactly as no buffer (0 · μ + g = g).
                         None => s.m.insert(g.copy()),
                     };
                     let update = match step_scale(-s.lr, &mut per_lr) {
@@ -292,8 +297,12 @@ mod tests {
                 state.extend(o.state().into_iter().map(|(_, t)| t.copy()));
                 state
             };
-            for (a, b) in run(Some(false), true).iter().zip(&before) {
-                assert!(a.equal(b), "{kind:?}: a refused NaN step changed the state");
+            for nan in [true, false] {
+                // FAULTS.md 5: a refused step with a finite gradient (a diverged one) still
+                // added it to SGD's momentum buffer.
+                for (a, b) in run(Some(false), nan).iter().zip(&before) {
+                    assert!(a.equal(b), "{kind:?}: a refused step (NaN loss: {nan}) changed the state");
+                }
             }
             for (a, b) in run(Some(true), false).iter().zip(&run(None, false)) {
                 assert!(a.allclose(b, 1e-6, 1e-7, false), "{kind:?}: the accepted step differs from the plain one");

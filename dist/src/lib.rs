@@ -53,6 +53,11 @@ pub enum DistError {
     /// c10d refused or failed (a peer died, a timeout, a port in use); its message follows.
     #[error("{what} failed: {message}. Check that every rank runs the same figs command, that MASTER_ADDR:MASTER_PORT is reachable, and that no rank died (its own log says why)")]
     C10d { what: &'static str, message: String },
+    /// A tensor handed to a collective is not on the group's device (NCCL takes only CUDA
+    /// tensors of this rank's GPU, Gloo CPU ones): a bug in the caller, refused before c10d
+    /// sees it.
+    #[error("{what}: tensor {index} is on {found}, but this process group carries tensors on {expected}; make it on the group's device")]
+    WrongDevice { what: &'static str, index: usize, found: String, expected: String },
 }
 
 pub type Result<T> = std::result::Result<T, DistError>;
@@ -166,6 +171,8 @@ pub struct ProcessGroup {
     ptr: *mut c_void,
     rank: usize,
     world: usize,
+    /// Where the tensors of every collective must be.
+    device: tch::Device,
 }
 
 // The group is used from one thread at a time (the search's); c10d objects are thread-safe
@@ -216,7 +223,11 @@ impl ProcessGroup {
         if ptr.is_null() {
             return Err(DistError::C10d { what: "joining the process group", message: message(&err) });
         }
-        Ok(ProcessGroup { ptr, rank: env.rank, world: env.world })
+        let device = match backend {
+            Backend::Gloo => tch::Device::Cpu,
+            Backend::Nccl { device } => tch::Device::Cuda(device),
+        };
+        Ok(ProcessGroup { ptr, rank: env.rank, world: env.world, device })
     }
 
     /// Joins the group torchrun describes with `backend`; `Ok(None)` outside torchrun or for
@@ -238,6 +249,29 @@ impl ProcessGroup {
     pub fn world(&self) -> usize {
         self.world
     }
+    /// The device of the tensors this group's collectives take.
+    pub fn device(&self) -> tch::Device {
+        self.device
+    }
+
+    /// Declares the group for tensors on `device` (a test hook: a CPU-only machine can
+    /// check that a tensor on another device than the group's is refused).
+    #[doc(hidden)]
+    pub fn declare_device(&mut self, device: tch::Device) {
+        self.device = device;
+    }
+
+    fn check_devices(&self, what: &'static str, tensors: &[&Tensor]) -> Result<()> {
+        match tensors.iter().position(|t| t.device() != self.device) {
+            None => Ok(()),
+            Some(index) => Err(DistError::WrongDevice {
+                what,
+                index,
+                found: format!("{:?}", tensors[index].device()).to_lowercase(),
+                expected: format!("{:?}", self.device).to_lowercase(),
+            }),
+        }
+    }
 
     fn call(&self, what: &'static str, f: impl FnOnce(*mut c_char) -> c_int) -> Result<()> {
         let mut err = vec![0u8; ERRLEN];
@@ -252,6 +286,7 @@ impl ProcessGroup {
 
     /// Replaces each tensor by its mean over the group: one flat buffer, one all-reduce.
     pub fn all_reduce_mean(&self, tensors: &[&Tensor]) -> Result<()> {
+        self.check_devices("all-reduce", tensors)?;
         let mut ptrs: Vec<*mut c_void> = tensors.iter().map(|t| t.as_ptr() as *mut c_void).collect();
         // SAFETY: each pointer is a live at::Tensor owned by a tch Tensor borrowed here; the
         // shim writes into its storage (copy_), never into the handle.
@@ -262,6 +297,7 @@ impl ProcessGroup {
 
     /// Gives every rank `root`'s values of `tensors`.
     pub fn broadcast(&self, tensors: &[&Tensor], root: usize) -> Result<()> {
+        self.check_devices("broadcast", tensors)?;
         let mut ptrs: Vec<*mut c_void> = tensors.iter().map(|t| t.as_ptr() as *mut c_void).collect();
         // SAFETY: as in all_reduce_mean.
         self.call("broadcast", |e| unsafe {
@@ -282,6 +318,9 @@ impl figs::collective::Collective for ProcessGroup {
     }
     fn world(&self) -> usize {
         self.world
+    }
+    fn device(&self) -> tch::Device {
+        self.device
     }
     fn all_reduce_mean(&self, tensors: &[&Tensor]) -> figs::Result<()> {
         ProcessGroup::all_reduce_mean(self, tensors).map_err(|e| figs::Error::Distributed(e.to_string()))
@@ -327,6 +366,23 @@ mod tests {
         assert!(bad.contains("not below WORLD_SIZE"), "{bad}");
         let bad = env(&[("WORLD_SIZE", "2"), ("RANK", "0"), ("MASTER_PORT", "99999")]).unwrap_err().to_string();
         assert!(bad.contains("not a port"), "{bad}");
+    }
+
+    /// FAULTS.md 3: the stop flag reached NCCL as a CPU tensor. Every collective refuses a
+    /// tensor that is not on the group's device, before c10d sees it.
+    #[test]
+    fn a_tensor_on_another_device_than_the_groups_is_refused() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let e = Env { rank: 0, world: 1, local_rank: 0, addr: "127.0.0.1".into(), port, agent_store: false };
+        let mut g = ProcessGroup::join(&e, "device-check/", std::time::Duration::from_secs(30), Backend::Gloo).unwrap();
+        assert_eq!(g.device(), tch::Device::Cpu);
+        let t = Tensor::ones([2], (tch::Kind::Float, tch::Device::Cpu));
+        g.all_reduce_mean(&[&t]).unwrap();
+        g.declare_device(tch::Device::Cuda(0));
+        let err = g.all_reduce_mean(&[&t]).unwrap_err().to_string();
+        assert!(err.contains("tensor 0 is on cpu") && err.contains("on cuda(0)"), "{err}");
+        let err = g.broadcast(&[&t], 0).unwrap_err().to_string();
+        assert!(err.contains("broadcast"), "{err}");
     }
 
     #[test]

@@ -220,21 +220,35 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
 
     let ck_dir = out.join("checkpoints");
     let holds_run = std::fs::read_dir(&out).map(|mut d| d.next().is_some()).unwrap_or(false);
+    // The lead holds the run directory's lock for the whole run: a second figs on the same
+    // --out is refused instead of mixing its files with this run's.
+    let mut run_dir = None;
+    if lead && a.resume.is_some() && out.is_dir() {
+        run_dir = Some(figs::run_dir::RunDir::resume(&out)?);
+    }
     if lead && a.resume.is_some() && checkpoint::list(&ck_dir).is_empty() {
-        anyhow::bail!("--resume: {} has no checkpoint to continue from; run without --resume", ck_dir.display());
+        let fix = if figs::run_dir::is_run(&out) {
+            format!("it stopped before its first checkpoint: start it again with --force --out {}", out.display())
+        } else {
+            "run without --resume".to_string()
+        };
+        anyhow::bail!("--resume: {} has no checkpoint to continue from; {fix}", ck_dir.display());
     }
     if lead && holds_run && a.resume.is_none() && !a.force {
-        anyhow::bail!(
-            "{} already holds files (a run?); pass --resume {} to continue it, --force to replace it, or choose another --out",
-            out.display(),
-            out.display()
-        );
+        if figs::run_dir::is_run(&out) {
+            anyhow::bail!(
+                "{} holds a figs run; pass --resume {} to continue it, --force to replace it, or choose another --out",
+                out.display(),
+                out.display()
+            );
+        }
+        anyhow::bail!("{} already holds files that are not a figs run; choose another --out", out.display());
     }
     // Every setting is checked (and the regularizer bound) before anything is written: a
     // bad value leaves no half-made run directory behind.
+    let world = group.as_ref().map_or(1, |g| g.world());
     if a.resume.is_some() {
-        let (step, dir) = checkpoint::list(&ck_dir).pop().context("no checkpoint")?;
-        s.load(&dir)?;
+        let (step, dir) = load_newest_intact(&mut s, &ck_dir, world, lead)?;
         let search = s.search()?;
         let want = s.options.search_config(&search.config().regularizer, reg.params.clone(), target);
         if search.config() != &want {
@@ -250,13 +264,6 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     } else {
         s.init()?;
     }
-    let world_before = s.search()?.resumed_world();
-    if group.is_none() && world_before > 1 {
-        anyhow::bail!(
-            "--resume: the run in {} was searched by {world_before} ranks; resume it under torchrun with --nproc-per-node {world_before} (the global batch depends on it)",
-            out.display()
-        );
-    }
     if let Some(g) = group {
         let world = g.world();
         s.search_mut()?.set_collective(Arc::new(g))?;
@@ -269,17 +276,15 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             a.batch_size * world
         );
     }
-    if a.force && holds_run {
-        // Only a figs run is replaced: `--out . --force` must not wipe a working directory.
-        if !(out.join("config.json").is_file() || out.join("checkpoints").is_dir()) {
-            anyhow::bail!(
-                "{} holds files but no figs run (no config.json or checkpoints/); --force only replaces runs: choose another --out",
-                out.display()
-            );
-        }
-        std::fs::remove_dir_all(&out).with_context(|| format!("cannot remove the old run in {}", out.display()))?;
+    if run_dir.is_none() {
+        // Only what figs wrote into a directory marked as its run is ever removed.
+        run_dir = Some(if a.force && holds_run {
+            figs::run_dir::RunDir::replace(&out)?
+        } else {
+            figs::run_dir::RunDir::create(&out)?
+        });
     }
-    std::fs::create_dir_all(&out).with_context(|| format!("cannot create run directory {}", out.display()))?;
+    let _held = run_dir;
     let data = s.data_info()?;
     let train_cfg = s.options.train_config(data.train, a.epochs);
     let space_params = s.space().map(|(_, p)| p.clone()).unwrap_or_default();
@@ -359,7 +364,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         match checkpoint::list(&ck_dir).pop() {
             Some((step, dir)) => {
                 eprintln!("error: {e}");
-                s.load(&dir)?;
+                s.load_for_ranks(&dir, world)?;
                 // BN statistics for the export's fixed gates, as every export has.
                 s.evaluate()?;
                 eprintln!("exporting the last good state instead: the checkpoint at step {step}; nothing is retrained");
@@ -512,6 +517,34 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     Ok(())
 }
 
+/// Loads the newest checkpoint under `ck_dir` that reads back whole. A damaged one (a
+/// truncated file, a manifest that does not parse) is passed over, and the lead says so;
+/// a checkpoint that is whole but does not fit (other data, ranks or settings) is an error.
+fn load_newest_intact(s: &mut Session, ck_dir: &Path, world: usize, lead: bool) -> Result<(u64, PathBuf)> {
+    let mut all = checkpoint::list(ck_dir);
+    let mut damaged = Vec::new();
+    while let Some((step, dir)) = all.pop() {
+        if let Err(e) = checkpoint::load(&dir) {
+            damaged.push(format!("{e}"));
+            continue;
+        }
+        s.load_for_ranks(&dir, world)?;
+        if lead && !damaged.is_empty() {
+            eprintln!(
+                "warning: passed over {} damaged checkpoint(s), resuming from the newest intact one (step {step}): {}",
+                damaged.len(),
+                damaged.join("; ")
+            );
+        }
+        return Ok((step, dir));
+    }
+    anyhow::bail!(
+        "--resume: every checkpoint in {} is damaged ({}); start the run again with --force",
+        ck_dir.display(),
+        damaged.join("; ")
+    )
+}
+
 fn flush(s: &mut Session) {
     for w in s.take_warnings() {
         eprintln!("warning: {w}");
@@ -528,7 +561,11 @@ fn follow(search: &mut Search, steps: u64) -> Result<()> {
         // Every rank refused the same step (the loss is averaged first); rank 0 reports it
         // and exports its last checkpoint. Exiting 0 keeps torchrun from killing rank 0
         // while it does.
-        Err(e @ (figs::Error::NonFiniteLoss { .. } | figs::Error::Diverged { .. })) => {
+        Err(
+            e @ (figs::Error::NonFiniteLoss { .. }
+            | figs::Error::NonFiniteGradient { .. }
+            | figs::Error::Diverged { .. }),
+        ) => {
             println!("rank {rank}: stopped with the others at step {}: {e}", search.steps_done());
             return Ok(());
         }

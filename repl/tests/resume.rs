@@ -73,7 +73,7 @@ fn a_killed_search_resumes_to_the_same_result() {
     std::fs::create_dir_all(&other).unwrap();
     std::fs::write(other.join("notes.txt"), "mine").unwrap();
     let (ok, log) = run(search(&other, &["--force"]));
-    assert!(!ok && log.contains("no figs run") && other.join("notes.txt").is_file(), "{log}");
+    assert!(!ok && log.contains("not a run that figs created") && other.join("notes.txt").is_file(), "{log}");
     let (ok, log) = run(search(&b, &["--force", "--steps", "10"]));
     assert!(ok, "{log}");
     assert!(!b.join(format!("checkpoints/step-{:08}", 200)).exists(), "--force replaced the old run");

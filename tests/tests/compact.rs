@@ -103,6 +103,8 @@ fn a_check_is_one_read_every_hundred_steps_and_off_is_off() {
 
 #[test]
 fn compaction_refuses_bad_settings() {
+    // Search::new seeds libtorch's global generator (FAULTS.md 13).
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let g = figs_tests::tiny_mobilenet();
     let data = synthetic(64, 16, (1, 16, 16), 10, 1);
     let e = Search::new(&g, &data.train, SearchConfig { compact_below: Some(-1.0), ..config(10) }, figs_tests::flops())
@@ -148,4 +150,52 @@ fn a_compacted_search_resumes_exactly() {
         );
     }
     assert_eq!(resumed.export_widths().unwrap(), straight.export_widths().unwrap());
+}
+
+/// FAULTS.md 4: compaction was decided at the end of a `run()` window, so a caller that
+/// ran in chunks (rank 0 stopping at every evaluation, `--eval-every 30`) compacted at
+/// other steps than one that ran straight (the other ranks), and a search resumed from a
+/// checkpoint off the 25-step grid compacted late. Now both match the straight run bit
+/// for bit.
+#[test]
+fn compaction_happens_at_the_same_step_however_the_run_is_split() {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 130;
+    let go = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let mut straight = search(config(n), 20);
+    straight.run(n, &go, |_| {}).unwrap();
+    straight.save_checkpoint(&dir.path().join("straight")).unwrap();
+
+    // In chunks of 30, as rank 0 runs with --eval-every 30.
+    let mut chunked = search(config(n), 20);
+    while chunked.steps_done() < n {
+        chunked.run(30.min(n - chunked.steps_done()), &go, |_| {}).unwrap();
+        if chunked.steps_done() == 90 {
+            assert_eq!(chunked.compacted_channels(), 0, "nothing is compacted before step 100");
+        }
+    }
+    chunked.save_checkpoint(&dir.path().join("chunked")).unwrap();
+
+    // `step 95; save`, then resumed.
+    let mut first = search(config(n), 20);
+    first.run(95, &go, |_| {}).unwrap();
+    first.save_checkpoint(&dir.path().join("at-95")).unwrap();
+    drop(first);
+    let g = figs_tests::tiny_mobilenet();
+    let data = synthetic(384, 32, (1, 16, 16), 10, 6);
+    let mut resumed = Search::resume(&g, &data.train, figs_tests::flops(), &dir.path().join("at-95")).unwrap();
+    resumed.run(n - 95, &go, |_| {}).unwrap();
+    resumed.save_checkpoint(&dir.path().join("resumed")).unwrap();
+
+    for (name, other) in [("chunked", &chunked), ("resumed", &resumed)] {
+        assert_eq!(other.compacted_channels(), straight.compacted_channels(), "{name}");
+        assert_eq!(other.history(), straight.history(), "{name}: step metrics differ from the straight run");
+        for f in ["weights.safetensors", "optim.safetensors"] {
+            assert!(
+                bytes(&dir.path().join(name).join(f)) == bytes(&dir.path().join("straight").join(f)),
+                "{f} differs between the {name} and the straight search"
+            );
+        }
+    }
 }

@@ -244,3 +244,95 @@ fn a_channel_is_alive_in_a_step_with_probability_sigma_of_its_logit() {
     let tol = 4.0 * 0.5 / ((n as f64) * steps as f64).sqrt();
     assert!((mean - 0.5).abs() < tol, "alive fraction {mean} at a = 0 (n = {n}, tol {tol})");
 }
+
+/// FAULTS.md 5: a refused step left side effects: batch-norm running statistics updated by
+/// the NaN batch (so every later evaluation was garbage). A search whose step k is refused
+/// stands exactly where one that ran k steps stands: weights, BN statistics and optimizer
+/// state byte for byte, under SGD with momentum and under Adam.
+#[test]
+fn a_refused_step_leaves_weights_optimizer_and_bn_statistics_as_they_were() {
+    use figs::search::Optimizer;
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(128, 16, (1, 16, 16), 10, 1);
+    for optimizer in [Optimizer::Sgd, Optimizer::Adam] {
+        let cfg = SearchConfig { optimizer, lr: 0.01, ..config(1.0) };
+        // One NaN image, not in the first batch nor in the validation split (the test needs
+        // accepted steps before the refused one).
+        let (poisoned, mut refused, e) = (0..64)
+            .find_map(|i| {
+                let mut p = data.train.clone();
+                p.images = data.train.images.copy();
+                let _ = p.images.get(i).fill_(f64::NAN);
+                let mut s = Search::new(&g, &p, cfg.clone(), flops()).unwrap();
+                match s.run(60, &AtomicBool::new(false), |_| {}) {
+                    Err(e) if s.steps_done() > 0 => Some((p, s, e.to_string())),
+                    _ => None,
+                }
+            })
+            .expect("some image index lands after the first batch");
+        assert!(e.contains("NaN"), "{optimizer:?}: {e}");
+        let k = refused.steps_done();
+        let mut clean = Search::new(&g, &poisoned, cfg, flops()).unwrap();
+        clean.run(k, &AtomicBool::new(false), |_| {}).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        refused.save_checkpoint(&dir.path().join("refused")).unwrap();
+        clean.save_checkpoint(&dir.path().join("clean")).unwrap();
+        // weights.safetensors holds the BN running statistics too.
+        for f in ["weights.safetensors", "optim.safetensors"] {
+            let a = std::fs::read(dir.path().join("refused").join(f)).unwrap();
+            let b = std::fs::read(dir.path().join("clean").join(f)).unwrap();
+            assert!(a == b, "{optimizer:?}: {f} differs after a refused step at step {k}");
+        }
+    }
+}
+
+/// A FLOPs regularizer whose penalty has its value but a NaN gradient: `p + √(p − p)`.
+struct NanGradient;
+struct NanGradientBound(Box<dyn figs::regularizer::BoundRegularizer>);
+
+impl figs::regularizer::Regularizer for NanGradient {
+    fn name(&self) -> &str {
+        "flops"
+    }
+    fn unit(&self) -> &str {
+        "FLOPs"
+    }
+    fn bind(
+        &self,
+        graph: &figs::graph::Graph,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> figs::Result<Box<dyn figs::regularizer::BoundRegularizer>> {
+        Ok(Box::new(NanGradientBound(flops().bind(graph, params)?)))
+    }
+}
+
+impl figs::regularizer::BoundRegularizer for NanGradientBound {
+    fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> figs::Result<Tensor> {
+        let p = self.0.penalty(r, alive)?;
+        Ok(&p + (&p - &p).sqrt())
+    }
+    fn reported(&self, alive: &[f64]) -> figs::Result<f64> {
+        self.0.reported(alive)
+    }
+}
+
+/// FAULTS.md 5: a step with a finite loss and a NaN gradient was applied with the NaN
+/// elements silently zeroed; now it is refused with its own error and changes nothing.
+#[test]
+fn a_non_finite_gradient_is_refused_not_zeroed() {
+    let _rng = rng_lock();
+    let g = tiny_mobilenet();
+    let data = synthetic(128, 16, (1, 16, 16), 10, 1);
+    let mut s = Search::new(&g, &data.train, config(1.0), std::sync::Arc::new(NanGradient)).unwrap();
+    let before = s.checksum();
+    match s.step() {
+        Err(e) => {
+            let e = e.to_string();
+            assert!(e.contains("gradient became NaN or infinite at step 0"), "{e}");
+            assert_eq!(s.checksum(), before, "a refused step changed the weights");
+            assert_eq!(s.steps_done(), 0);
+        }
+        Ok(m) => panic!("a step with a NaN gradient was applied: {m:?}"),
+    }
+}

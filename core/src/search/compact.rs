@@ -15,8 +15,13 @@ use crate::net::Net;
 use std::collections::{BTreeMap, HashMap};
 use tch::{nn, Tensor};
 
-/// Steps between two compaction checks (each reads the gate logits once).
+/// Steps between two compaction checks (each reads the gate logits once). A check is due
+/// after every step whose number is a multiple of it, however the caller splits the run:
+/// the ranks of a data-parallel search and a resumed search compact at the same steps as
+/// one run straight through. Windows end at multiples of [`super::step::WINDOW`], so this
+/// must be one too.
 pub const COMPACT_EVERY: u64 = 100;
+const _: () = assert!(COMPACT_EVERY % super::step::WINDOW == 0);
 
 /// Channels a group of `width` (`supernet_width` before any compaction) keeps when its
 /// logits are `a`: those at or above −`t`, at least one, and, where the supernet's width
@@ -32,12 +37,12 @@ fn keep_count(a: &[f64], t: f64, width: usize, supernet_width: usize) -> usize {
 }
 
 impl Search {
-    /// Compacts if a check is due: once per [`COMPACT_EVERY`] steps, after a window.
+    /// Compacts if a check is due: after step k·[`COMPACT_EVERY`] (decided by the step
+    /// number alone; a repeated check at the same step removes nothing more).
     pub(super) fn compact_if_due(&mut self) -> Result<()> {
-        if self.config.compact_below.is_none() || self.step / COMPACT_EVERY == self.compact_checked / COMPACT_EVERY {
+        if self.config.compact_below.is_none() || self.step == 0 || self.step % COMPACT_EVERY != 0 {
             return Ok(());
         }
-        self.compact_checked = self.step;
         self.compact().map(|_| ())
     }
 

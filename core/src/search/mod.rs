@@ -295,8 +295,11 @@ pub struct Search {
     analysis: Analysis,
     /// Per group, the channels of `supernet` that `graph` still has (ascending).
     kept: Vec<Vec<usize>>,
-    /// The step of the last compaction check.
-    compact_checked: u64,
+    /// Which search this is: every checkpoint of it carries the id (a resumed search
+    /// keeps its checkpoint's).
+    id: String,
+    /// The training data it searches (before the validation split).
+    data: crate::data::Fingerprint,
     net: Net,
     // Owns the parameters that `net` and `gates` refer to.
     vs: nn::VarStore,
@@ -366,6 +369,7 @@ impl Search {
             ));
         }
         let device = config.device.resolve()?;
+        let data = train.fingerprint()?;
         tch::manual_seed(config.seed as i64);
         let (train_split, val) = train.split(config.val_fraction, config.seed)?;
         // On an accelerator, a training split that fits lives there: batches are gathered on
@@ -418,7 +422,8 @@ impl Search {
             supernet: graph.clone(),
             supernet_analysis: analysis.clone(),
             kept: widths.iter().map(|&w| (0..w).collect()).collect(),
-            compact_checked: 0,
+            id: crate::run_dir::new_id(),
+            data,
             window: None,
             lambda: config.lambda,
             loss_avg: None,
@@ -447,6 +452,11 @@ impl Search {
         })
     }
 
+    /// The id every checkpoint of this search carries.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Ranks of the run a resumed search continues (1 for a new one or a one-process run):
     /// resuming it with another number of ranks would change its global batch.
     pub fn resumed_world(&self) -> usize {
@@ -468,6 +478,13 @@ impl Search {
                 )))
             }
             _ => {}
+        }
+        if c.device() != self.device {
+            return Err(Error::Distributed(format!(
+                "the process group carries tensors on {} but the search runs on {}; search on the group's device",
+                device_name(c.device()),
+                device_name(self.device)
+            )));
         }
         let mut vars: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
@@ -505,7 +522,8 @@ impl Search {
     fn stop_agreed(&self, cancel: &AtomicBool) -> Result<bool> {
         let mine = cancel.load(Ordering::Relaxed);
         let Some(c) = &self.collective else { return Ok(mine) };
-        let flag = Tensor::from_slice(&[if mine { 1.0f32 } else { 0.0 }]);
+        // On the group's device: NCCL takes only CUDA tensors.
+        let flag = Tensor::full([1], if mine { 1.0 } else { 0.0 }, (Kind::Float, c.device()));
         c.all_reduce_mean(&[&flag])?;
         let any = flag.double_value(&[0]) > 0.0;
         if any {

@@ -22,6 +22,8 @@ impl Search {
             format: checkpoint::FORMAT,
             figs_version: env!("CARGO_PKG_VERSION").to_string(),
             graph_hash: graph_hash(&self.supernet),
+            search_id: self.id.clone(),
+            data: Some(self.data.clone()),
             config: self.config.clone(),
             step: self.step,
             epoch: self.epoch,
@@ -96,11 +98,23 @@ impl Search {
             )));
         }
         let mut s = Search::new(graph, train, m.config.clone(), regularizer)?;
+        if let Some(saved) = &m.data {
+            let diff = saved.differences(&s.data);
+            if !diff.is_empty() {
+                return Err(Error::Checkpoint(format!(
+                    "{} was searched on other training data (checkpoint vs here: {}); its saved batch position would index another order: resume with the data and limits it was started with (its config.json)",
+                    dir.display(),
+                    diff.join(", ")
+                )));
+            }
+        }
+        // Checkpoints from before ids were recorded all carry the empty id: the resumed
+        // search takes it too, so they stay its own.
+        s.id = m.search_id.clone();
         if let Some(kept) = &m.kept {
             let keep: Vec<Vec<i64>> = kept.iter().map(|k| k.iter().map(|&c| c as i64).collect()).collect();
             s.compact_to(&keep)?;
         }
-        s.compact_checked = m.step;
         let mut weights = loaded.weights;
         let mut optim = loaded.optim;
         if let Some(f) = &s.gates {

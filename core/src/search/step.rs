@@ -50,7 +50,8 @@ const BEST_NEXT: usize = 9;
 const BEST_BEFORE: usize = 10;
 const APPLIED: usize = 11;
 const FINITE: usize = 12;
-const COLUMNS: usize = 13;
+const GRAD_FINITE: usize = 13;
+const COLUMNS: usize = 14;
 
 /// What the host knows about a queued step.
 struct Queued {
@@ -157,7 +158,9 @@ impl Search {
         let mut done = 0;
         let mut stop = false;
         while done < n && !stop {
-            let chunk = (n - done).min(WINDOW);
+            // Windows end at multiples of WINDOW whatever `n` is, so the reads, the ranks'
+            // stop agreement and compaction happen at the same steps for every caller.
+            let chunk = (n - done).min(WINDOW - self.step % WINDOW);
             let mut failed = None;
             for _ in 0..chunk {
                 // Ranks agree on a stop (a collective and a read) at the same absolute steps,
@@ -219,6 +222,10 @@ impl Search {
             (Some(f), Some(zf)) => f.views(zf),
             _ => (0..self.analysis.groups.len()).map(|_| None).collect(),
         };
+        // A training pass updates the BN running statistics in place: a refused step puts
+        // them back (one NaN batch would otherwise poison every later evaluation).
+        let bn_before: Vec<(Tensor, Tensor)> =
+            tch::no_grad(|| self.net.bn_statistics().into_iter().map(|t| (t.copy(), t)).collect());
         // The γ baseline trains the plain network; FiGS multiplies the sampled gates in.
         let out = self.net.forward(&x, true, if gamma { None } else { Some(&z) })?;
         let task = out.cross_entropy_for_logits(&y);
@@ -319,18 +326,32 @@ impl Search {
             }
             None => (finite.zeros_like(), task_v.shallow_clone(), scalar(f64::NAN, dev)),
         };
+        self.opt.backward(&loss);
+        let grads = self.opt.grads();
+        if let Some(c) = &self.collective {
+            c.all_reduce_mean(&grads.iter().collect::<Vec<_>>())?;
+        }
+        // A finite loss can still have a non-finite gradient element; one sum per gradient
+        // finds it (after the all-reduce, so every rank decides alike).
+        let grad_finite = if grads.is_empty() {
+            finite.ones_like()
+        } else {
+            let sums: Vec<Tensor> = grads.iter().map(|g| g.sum(Kind::Double).to_device(dev)).collect();
+            Tensor::stack(&sums, 0).sum(Kind::Double).isfinite()
+        };
         let ok_before = w.ok.get_or_insert_with(|| finite.ones_like()).shallow_clone();
-        let ok = ok_before.logical_and(&finite).logical_and(&diverged.logical_not());
+        let ok = ok_before.logical_and(&finite).logical_and(&diverged.logical_not()).logical_and(&grad_finite);
         let (avg_next, best_next) = match &watch {
             Some((avg, best)) => (avg_new.where_self(&ok, avg), best.minimum(&avg_new).where_self(&ok, best)),
             None => (avg_new.shallow_clone(), avg_new.shallow_clone()),
         };
-        self.opt.backward(&loss);
-        if let Some(c) = &self.collective {
-            let grads = self.opt.grads();
-            c.all_reduce_mean(&grads.iter().collect::<Vec<_>>())?;
-        }
         self.opt.step_masked(&ok);
+        tch::no_grad(|| {
+            for (before, mut now) in bn_before {
+                let kept = now.where_self(&ok, &before);
+                let _ = now.copy_(&kept);
+            }
+        });
         let lambda_next = match &above {
             Some(a) => {
                 let rate = self.config.lambda_rate;
@@ -360,6 +381,7 @@ impl Search {
             (BEST_BEFORE, d(&best_before)),
             (APPLIED, d(&ok)),
             (FINITE, d(&finite)),
+            (GRAD_FINITE, d(&grad_finite)),
         ];
         row.sort_by_key(|(column, _)| *column);
         let row: Vec<Tensor> = row.into_iter().map(|(_, t)| t).collect();
@@ -429,6 +451,8 @@ impl Search {
                 } else {
                     Error::NonFiniteLoss { step: q.step, value: row[LOSS], task: row[TASK], reg: row[REG] }
                 }
+            } else if row[GRAD_FINITE] < 0.5 {
+                Error::NonFiniteGradient { step: q.step, loss: row[LOSS] }
             } else {
                 let best = row[BEST_BEFORE];
                 Error::Diverged { step: q.step, value: row[TASK], best, ratio: row[TASK] / best.max(0.05) }

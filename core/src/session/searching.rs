@@ -114,9 +114,30 @@ impl Session {
         Ok(report)
     }
 
-    /// Continues a search from a checkpoint directory on the current supernet and data.
+    /// Continues a search from a checkpoint directory on the current supernet and data
+    /// (which must be the ones it was saved with: another data set, split or limit is
+    /// refused, naming what differs), in this one process.
     pub fn load(&mut self, path: &Path) -> Result<Loaded> {
+        self.load_for_ranks(path, 1)
+    }
+
+    /// [`Session::load`] for one rank of a data-parallel search of `world` ranks: a
+    /// checkpoint written by another number of ranks is refused (the global batch, and so
+    /// every step after it, depends on it).
+    pub fn load_for_ranks(&mut self, path: &Path, world: usize) -> Result<Loaded> {
         let m = crate::checkpoint::load(path)?.manifest;
+        if m.world != world {
+            let how = if m.world > 1 {
+                format!("resume it under torchrun with --nproc-per-node {}", m.world)
+            } else {
+                "resume it in one process (without torchrun)".to_string()
+            };
+            return Err(Error::Checkpoint(format!(
+                "{} was written by a search of {} rank(s) and this one has {world}; {how} (the global batch depends on it)",
+                path.display(),
+                m.world
+            )));
+        }
         let reg = self.find_regularizer(&m.config.regularizer)?;
         let (graph, train) = (self.supernet()?.clone(), self.train_test()?.train.clone());
         let search = Search::resume(&graph, &train, Arc::new(reg.clone()), path)?;
@@ -156,6 +177,10 @@ impl Session {
         let cancel = self.cancel.clone();
         let mut search =
             self.search.take().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))?;
+        if let Err(e) = check_checkpoints_are_own(&search, &o) {
+            self.search = Some(search);
+            return Err(e);
+        }
         let cost0 = search.initial_cost();
         let unit = search.regularizer().1.to_string();
         let start = search.steps_done();
@@ -300,12 +325,41 @@ impl Session {
     }
 }
 
-/// Saves `search` to `<out>/checkpoints/step-N` and keeps the newest `keep-checkpoints`.
+/// Refuses to start steps whose checkpoints would land among another search's: one
+/// search's `save` would skip or prune the other's, and `load` would restore the wrong one.
+fn check_checkpoints_are_own(search: &Search, o: &Options) -> Result<()> {
+    let dir = o.out.join("checkpoints");
+    let others = crate::checkpoint::others(&dir, search.id());
+    if o.checkpoint_every == 0 || others.is_empty() {
+        return Ok(());
+    }
+    let steps: Vec<String> = others.iter().map(u64::to_string).collect();
+    Err(Error::Checkpoint(format!(
+        "{} holds the checkpoints of another search (steps {}); this search's would mix with them. Give it its own directory (`set out DIR`), turn checkpoints off (`set checkpoint-every 0`), or `load` one of those to continue that search",
+        dir.display(),
+        steps.join(", ")
+    )))
+}
+
+/// Saves `search` to `<out>/checkpoints/step-N` and keeps its newest `keep-checkpoints`.
 fn save_kept(search: &Search, o: &Options) -> Result<()> {
     let dir = o.out.join("checkpoints");
     let path = dir.join(crate::checkpoint::name(search.steps_done()));
     if path.exists() {
-        return Ok(()); // a resumed run starts at a checkpoint it already has
+        // A resumed run starts at a checkpoint it already has; another search's is never
+        // taken for this one's.
+        if crate::checkpoint::search_id(&path).as_deref() != Some(search.id()) {
+            return Err(Error::Checkpoint(format!(
+                "{} belongs to another search; give this one its own directory (`set out DIR`)",
+                path.display()
+            )));
+        }
+        if crate::checkpoint::load(&path).is_ok() {
+            return Ok(());
+        }
+        // This search's own checkpoint of this step, damaged (a resume passed over it):
+        // the new one replaces it.
+        crate::checkpoint::discard(&path)?;
     }
     std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
     search.save_checkpoint(&path).map_err(|e| {
@@ -315,7 +369,7 @@ fn save_kept(search: &Search, o: &Options) -> Result<()> {
         };
         Error::Checkpoint(format!("{m}; the previous checkpoints are intact"))
     })?;
-    crate::checkpoint::prune(&dir, o.keep_checkpoints.max(1))
+    crate::checkpoint::prune(&dir, o.keep_checkpoints.max(1), search.id())
 }
 
 /// When a search pruned nothing, what to change, in the terms of its source: a common

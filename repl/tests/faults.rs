@@ -1,0 +1,238 @@
+//! The fault suite: each test replays one fault of docs/FAULTS.md through the `figs`
+//! binary, as a user would meet it, and checks that it is handled: a clear error that
+//! names the problem and the fix, nothing lost, no crash.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn figs() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_figs"));
+    c.env("OMP_NUM_THREADS", "1").env_remove("WORLD_SIZE").env_remove("RANK");
+    c
+}
+
+/// A small synthetic search on the CPU into `out` with `extra` flags.
+fn search(out: &Path, extra: &[&str]) -> Command {
+    search_on(out, "128", extra)
+}
+
+/// [`search`] on the first `limit` training examples.
+fn search_on(out: &Path, limit: &str, extra: &[&str]) -> Command {
+    let mut c = figs();
+    c.args(["search", "--synthetic", "--train-limit", limit, "--test-limit", "32", "--device", "cpu"])
+        .args(["--threads", "1", "--batch-size", "32", "--no-retrain", "--out"])
+        .arg(out)
+        .args(extra);
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn run(mut c: Command) -> (Option<i32>, String) {
+    let o = c.output().unwrap();
+    (o.status.code(), text(&o))
+}
+
+/// FAULTS.md 1: `--force` on a directory that only looks like a run (a `checkpoints/` dir)
+/// deleted the user's files.
+#[test]
+fn force_never_removes_files_figs_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p");
+    std::fs::create_dir_all(p.join("checkpoints")).unwrap();
+    std::fs::write(p.join("thesis.tex"), "x").unwrap();
+    std::fs::write(p.join("config.json"), "{}").unwrap();
+    let (code, log) = run(search(&p, &["--steps", "1", "--force"]));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("not a run that figs created") && log.contains("--out"), "{log}");
+    assert!(p.join("thesis.tex").is_file() && p.join("config.json").is_file(), "{log}");
+
+    // A real run with a user's file added later: refused, naming the file.
+    let r = dir.path().join("r");
+    let (code, log) = run(search(&r, &["--steps", "1"]));
+    assert_eq!(code, Some(0), "{log}");
+    std::fs::create_dir_all(r.join("data")).unwrap();
+    std::fs::write(r.join("checkpoints/notes.md"), "mine").unwrap();
+    let (code, log) = run(search(&r, &["--steps", "1", "--force"]));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("did not write") && log.contains("checkpoints/notes.md") && log.contains("data"), "{log}");
+    assert!(r.join("checkpoints/notes.md").is_file() && r.join("arch.json").is_file());
+
+    // Once they are gone, --force replaces the run.
+    std::fs::remove_file(r.join("checkpoints/notes.md")).unwrap();
+    std::fs::remove_dir(r.join("data")).unwrap();
+    let (code, log) = run(search(&r, &["--steps", "2", "--force"]));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// FAULTS.md 14: `--out . --force` in a folder holding a `config.json` emptied the folder.
+#[test]
+fn force_on_the_working_directory_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("config.json"), "{\"mine\": 1}").unwrap();
+    std::fs::write(dir.path().join("train.py"), "print(1)").unwrap();
+    let mut c = search(Path::new("."), &["--steps", "1", "--force"]);
+    c.current_dir(dir.path());
+    let (code, log) = run(c);
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("not a run that figs created"), "{log}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("config.json")).unwrap(), "{\"mine\": 1}");
+}
+
+/// FAULTS.md 18 (in part): a non-empty `--out` that is no run must not suggest `--force`.
+#[test]
+fn a_foreign_out_directory_is_not_offered_force() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+    let (code, log) = run(search(dir.path(), &["--steps", "1"]));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("not a figs run") && !log.contains("--force"), "{log}");
+}
+
+/// FAULTS.md 15: two searches on one run directory at once mixed their files.
+#[test]
+fn a_second_search_on_a_run_in_progress_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let (code, log) = run(search(&r, &["--steps", "1"]));
+    assert_eq!(code, Some(0), "{log}");
+    let mut first =
+        search(&r, &["--steps", "100000", "--force"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // The first run holds the lock once it has written its config.
+    let start = Instant::now();
+    let config = r.join("config.json");
+    let old = std::fs::metadata(&config).unwrap().modified().unwrap();
+    while std::fs::metadata(&config).map(|m| m.modified().unwrap() == old).unwrap_or(true)
+        && start.elapsed() < Duration::from_secs(120)
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (code, log) = run(search(&r, &["--steps", "1", "--force"]));
+    let (code2, log2) = run(search(&r, &["--steps", "100000", "--resume", r.to_str().unwrap()]));
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("in use by figs process") && log.contains(&first.id().to_string()), "{log}");
+    assert_eq!(code2, Some(1), "{log2}");
+    assert!(log2.contains("in use by figs process"), "{log2}");
+    // The dead holder's lock is taken over.
+    let (code, log) = run(search(&r, &["--steps", "1", "--force"]));
+    assert_eq!(code, Some(0), "{log}");
+}
+
+/// FAULTS.md 2: `--resume` continued a run on other data (another limit, another source),
+/// indexing another order with its saved batch position.
+#[test]
+fn resume_on_other_data_is_refused_naming_what_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let rs = r.to_str().unwrap().to_string();
+    let base = ["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0"];
+    let (code, log) = run(search_on(&r, "128", &base));
+    assert_eq!(code, Some(0), "{log}");
+    // The same flags but 96 examples: the checkpoint at step 20 does not fit.
+    let more = ["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0", "--resume", &rs];
+    let (code, log) = run(search_on(&r, "96", &more));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("other training data") && log.contains("examples"), "{log}");
+    // The same limit resumes.
+    let (code, log) = run(search_on(&r, "128", &more));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("resuming"), "{log}");
+}
+
+/// FAULTS.md 2: the prompt's `load` checks the data and the rank count as `--resume` does.
+#[test]
+fn load_at_the_prompt_checks_the_data_and_the_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = dir.path().join("ck");
+    let setup = |size: usize| {
+        format!("data synthetic --size {size}; supernet build mobilenet_v2 -p width=0.25; set device cpu; set batch-size 32")
+    };
+    let (code, log) = run({
+        let mut c = figs();
+        c.args(["-c", &format!("{}; init --steps 10; step 4; save {}", setup(256), ck.display())]);
+        c
+    });
+    assert_eq!(code, Some(0), "{log}");
+    let (code, log) = run({
+        let mut c = figs();
+        c.args(["-c", &format!("{}; load {}", setup(200), ck.display())]);
+        c
+    });
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("other training data") && log.contains("examples"), "{log}");
+    // A checkpoint of a 2-rank search cannot continue in one process.
+    let manifest = ck.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["world"] = 2.into();
+    std::fs::write(&manifest, m.to_string()).unwrap();
+    let (code, log) = run({
+        let mut c = figs();
+        c.args(["-c", &format!("{}; load {}", setup(256), ck.display())]);
+        c
+    });
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("2 rank(s)") && log.contains("--nproc-per-node 2"), "{log}");
+}
+
+/// FAULTS.md 6: two searches in one `out` shared `checkpoints/`: the second one's were
+/// skipped or pruned, and `load` restored the first search without a word.
+#[test]
+fn a_second_search_never_mixes_its_checkpoints_with_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "data synthetic --size 256; supernet build mobilenet_v2 -p width=0.25; set device cpu; set batch-size 32; \
+         set out {}; set checkpoint-every 5; set eval-every 0; init --steps 10; step 10; init --steps 10; step 10",
+        dir.path().display()
+    );
+    let (code, log) = run({
+        let mut c = figs();
+        c.args(["-c", &script]);
+        c
+    });
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("another search") && log.contains("set out DIR") && log.contains("line 11"), "{log}");
+    // The first search's checkpoints are all there.
+    let ck = dir.path().join("checkpoints");
+    assert!(ck.join("step-00000005").is_dir() && ck.join("step-00000010").is_dir(), "{log}");
+}
+
+/// FAULTS.md 18: a damaged newest checkpoint sent the user to resume an older one, which
+/// was refused; now resume falls back to the newest intact one and says so.
+#[test]
+fn resume_passes_over_a_damaged_checkpoint_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let rs = r.to_str().unwrap().to_string();
+    let args = ["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0"];
+    let (code, log) = run(search(&r, &args));
+    assert_eq!(code, Some(0), "{log}");
+    let newest = r.join("checkpoints/step-00000020/weights.safetensors");
+    let bytes = std::fs::read(&newest).unwrap();
+    std::fs::write(&newest, &bytes[..bytes.len() / 2]).unwrap();
+    let (code, log) =
+        run(search(&r, &["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0", "--resume", &rs]));
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("damaged checkpoint") && log.contains("step 10"), "{log}");
+}
+
+/// FAULTS.md 18: a run stopped before its first checkpoint: `--resume` said "run without
+/// --resume", and without it figs said "pass --resume". Now the advice is --force.
+#[test]
+fn a_run_without_checkpoints_is_not_sent_in_circles() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let (code, log) = run(search(&r, &["--steps", "2", "--checkpoint-every", "0"]));
+    assert_eq!(code, Some(0), "{log}");
+    let (code, log) = run(search(&r, &["--steps", "2", "--resume", r.to_str().unwrap()]));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("--force") && !log.contains("run without --resume"), "{log}");
+    let (code, log) = run(search(&r, &["--steps", "2", "--force"]));
+    assert_eq!(code, Some(0), "{log}");
+}
