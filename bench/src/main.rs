@@ -51,9 +51,12 @@ struct Args {
 }
 
 fn main() -> Result<()> {
+    // What the figs binary does first, before the plain step's network too.
+    // SAFETY: first thing in main, no other thread yet (mallopt is MT-unsafe).
+    unsafe {
+        figs::malloc::keep_freed_memory();
+    }
     let a = Args::parse();
-    // What every figs search does (Search::new), done before the plain step's network too.
-    figs::malloc::keep_freed_memory();
     tch::set_num_threads(a.threads);
     let choice: DeviceChoice = a.device.parse()?;
     let device = choice.resolve()?;

@@ -28,15 +28,22 @@ static ONCE: Once = Once::new();
 /// its default value is not the same: any explicit threshold also turns off glibc's
 /// adaptive mmap threshold, and steps then map and fault every large block, 2.5× slower.)
 /// Elsewhere than glibc it does nothing.
-pub fn keep_freed_memory() {
+///
+/// figs' own binaries call it first thing in `main`; the library never calls it, so a host
+/// process (a notebook kernel, a user's program) keeps its allocator as it set it, and opts
+/// in by calling this itself.
+///
+/// # Safety
+/// glibc documents `mallopt` as MT-Unsafe: call it before the process starts any other
+/// thread (first thing in `main`), never while other threads may allocate.
+pub unsafe fn keep_freed_memory() {
     ONCE.call_once(|| {
         if user_tuned(|k| std::env::var(k).ok()) || std::env::var("FIGS_MALLOC").is_ok_and(|v| v == "glibc") {
             return;
         }
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        // SAFETY: mallopt only changes two numbers glibc reads on later calls; it is
-        // thread-safe (it takes the arena locks) and fails by returning 0, which changes
-        // nothing.
+        // SAFETY: the caller guarantees no other thread runs (see above); mallopt fails by
+        // returning 0, which changes nothing.
         unsafe {
             libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
             libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
@@ -68,11 +75,4 @@ mod tests {
         assert!(user_tuned(env(&[("MALLOC_MMAP_THRESHOLD_", "65536")])));
     }
 
-    #[test]
-    fn calling_it_twice_is_harmless() {
-        keep_freed_memory();
-        keep_freed_memory();
-        let v = vec![0u8; 40 << 20];
-        assert_eq!(v.len(), 40 << 20);
-    }
 }

@@ -127,7 +127,6 @@ pub fn train_network(
     cancel: &AtomicBool,
     mut on_step: impl FnMut(TrainProgress),
 ) -> Result<TrainResult> {
-    crate::malloc::keep_freed_memory();
     if cfg.batch_size == 0 || !(cfg.lr > 0.0) {
         return Err(Error::config("train", "batch size and learning rate must be positive"));
     }

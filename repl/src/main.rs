@@ -47,6 +47,12 @@ fn main() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Before any thread exists (mallopt is MT-unsafe): libtorch's step frees and allocates
+    // the same blocks every step, and glibc's defaults hand them back to the kernel.
+    // SAFETY: first thing in main, no other thread yet.
+    unsafe {
+        figs::malloc::keep_freed_memory();
+    }
     let cli = Cli::parse();
     let mut session = shell::Shell::default();
     let result = match (cli.command, cli.commands) {

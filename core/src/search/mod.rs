@@ -350,7 +350,6 @@ impl Search {
         mut config: SearchConfig,
         regularizer: Arc<dyn Regularizer>,
     ) -> Result<Search> {
-        crate::malloc::keep_freed_memory();
         config.validate()?;
         config.regularizer = regularizer.name().to_string();
         let analysis = graph.analyze()?;

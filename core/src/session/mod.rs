@@ -107,7 +107,6 @@ fn usage(message: &str) -> Error {
 
 impl Session {
     pub fn new() -> Session {
-        crate::malloc::keep_freed_memory();
         Session {
             options: Options::default(),
             data: None,
