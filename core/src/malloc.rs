@@ -74,5 +74,4 @@ mod tests {
         assert!(user_tuned(env(&[("MALLOC_TRIM_THRESHOLD_", "131072")])));
         assert!(user_tuned(env(&[("MALLOC_MMAP_THRESHOLD_", "65536")])));
     }
-
 }

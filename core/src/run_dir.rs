@@ -84,10 +84,12 @@ impl RunDir {
         let id = match read_marker(path) {
             Some(id) => id,
             None if path.join(CHECKPOINTS).is_dir() => String::new(),
-            None => return Err(Error::Session(format!(
+            None => {
+                return Err(Error::Session(format!(
                 "--resume: {} is not a figs run (no {MARKER} and no checkpoints/): give the run directory figs created",
                 path.display()
-            ))),
+            )))
+            }
         };
         let lock = lock(path)?;
         let id = if id.is_empty() {

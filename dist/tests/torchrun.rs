@@ -73,3 +73,20 @@ fn nccl_without_a_gpu_is_a_clear_error() {
     assert_eq!(o.status.code(), Some(1), "{t}");
     assert!(t.contains("sees no CUDA device"), "{t}");
 }
+
+/// FAULTS.md 10: the loss-curve test's 15 %/4 % tolerances would pass summed gradients or
+/// two ranks on one shard; this one compares one SGD step exactly.
+#[test]
+fn two_ranks_take_exactly_the_single_process_step() {
+    let venv = std::env::var("FIGS_TORCH_VENV").expect("FIGS_TORCH_VENV (set by scripts/setup.sh)");
+    let o = Command::new(format!("{venv}/bin/torchrun"))
+        .args(["--standalone", "--nproc-per-node", "2", "--no-python", env!("CARGO_BIN_EXE_figs-dist-exact")])
+        .env("OMP_NUM_THREADS", "1")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    for r in 0..2 {
+        assert!(t.contains(&format!("rank {r}: one step equals the single-process step")), "{t}");
+    }
+}
