@@ -85,22 +85,56 @@ fn the_counter_sees_a_regularizer_without_a_device_form() {
     assert_eq!(reads_for(Arc::new(HostOnly), config(), steps), 2 * steps + 2);
 }
 
+/// Files of `core/src` that may copy tensor values to the host, with how many such calls
+/// each holds and why none of them is on the step path. Every other file — today's and
+/// any added later — must hold none (FAULTS.md 9: the old list named seven files and
+/// missed the batcher, the prefetcher, `search/mod.rs`'s per-window stop flag, the
+/// regularizer checks and the plugin host).
+const ALLOWED: &[(&str, usize, &str)] = &[
+    ("search/step.rs", 1, "read_host itself: the one counted read of the step path"),
+    ("search/mod.rs", 6, "checksum, export gates, open counts, target fitting, evaluation, probabilities"),
+    ("regularizer.rs", 1, "check_penalty: the host form's check, counted by the test above"),
+    ("train.rs", 2, "retraining and its evaluation, after the search"),
+    ("export/weights.rs", 2, "export's check of folded constants"),
+    ("export/safetensors_file.rs", 1, "reading a weights file"),
+    ("data/fingerprint.rs", 2, "the data's fingerprint, once per Search::new"),
+    ("checkpoint.rs", 1, "`pid_t::try_from`: a number, not a tensor"),
+];
+
 /// The step path reads from the device only through `read_host`: no other call that
-/// copies a tensor's value to the host appears outside tests in the files a step runs.
+/// copies a tensor's value to the host appears outside tests anywhere in `core/src` but
+/// in the files of [`ALLOWED`], as often as it says.
 #[test]
 fn the_step_path_has_no_other_read() {
     let core = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/src");
     let reads = ["double_value", "int64_value", "f64_value", "try_from(", "f64::from(", ".item("];
-    for file in ["search/step.rs", "search/compact.rs", "optim.rs", "gate.rs", "net.rs", "cost.rs", "data/mod.rs"] {
-        let text = std::fs::read_to_string(core.join(file)).unwrap();
+    let mut files = Vec::new();
+    let mut dirs = vec![core.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 40, "found only {} files under {}", files.len(), core.display());
+    let mut problems = Vec::new();
+    for path in files {
+        let rel = path.strip_prefix(&core).unwrap().to_string_lossy().replace('\\', "/");
+        if rel == "testutil.rs" || rel.ends_with("/tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
         let code = text.split("#[cfg(test)]").next().unwrap_or_default();
         let code: String = code.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
-        let mut found: Vec<&str> = reads.iter().copied().filter(|r| code.contains(r)).collect();
-        if file == "search/step.rs" {
-            // read_host itself: exactly one `try_from(`.
-            assert_eq!(code.matches("try_from(").count(), 1, "{file}: a read outside read_host");
-            found.retain(|r| *r != "try_from(");
+        let n: usize = reads.iter().map(|r| code.matches(r).count()).sum();
+        let allowed = ALLOWED.iter().find(|(f, _, _)| *f == rel).map_or(0, |(_, n, _)| *n);
+        if n != allowed {
+            problems.push(format!("{rel}: {n} host reads, {allowed} allowed"));
         }
-        assert!(found.is_empty(), "{file} reads from the device outside read_host: {found:?}");
     }
+    assert!(problems.is_empty(), "reads from the device outside read_host: {problems:?}");
 }

@@ -524,7 +524,8 @@ impl Search {
         // On the group's device: NCCL takes only CUDA tensors.
         let flag = Tensor::full([1], if mine { 1.0 } else { 0.0 }, (Kind::Float, c.device()));
         c.all_reduce_mean(&[&flag])?;
-        let any = flag.double_value(&[0]) > 0.0;
+        // Every WINDOW steps, with the window's metrics: counted with the step path's reads.
+        let any = step::read_host(&flag)?.first().is_some_and(|&v| v > 0.0);
         if any {
             cancel.store(true, Ordering::Relaxed);
         }
