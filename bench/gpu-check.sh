@@ -7,6 +7,9 @@
 # builds it with cargo against this machine's torch. Takes a few minutes.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# Every check that fails is counted; the script exits 1 at the end if any did.
+failures=0
+fail() { echo "gpu-check: $* FAILED"; failures=$((failures + 1)); }
 py=${PYTHON:-python3}
 torch_dir=$("$py" -c 'import torch, os; print(os.path.dirname(torch.__file__))')
 "$py" -c 'import torch; print("python torch", torch.__version__, "cuda available:", torch.cuda.is_available(), torch.cuda.get_device_name(0) if torch.cuda.is_available() else "")'
@@ -31,7 +34,7 @@ start=$(date +%s)
 echo "gpu-check: wall time $(( $(date +%s) - start )) s for $steps search steps + retraining; run directory $out"
 "$bin" search --device cuda --precision bf16 "${data_args[@]}" --steps 100 --eval-every 100 --epochs 0.2 \
   --out "$out/bf16" >"$out/bf16.txt" 2>&1 && echo "gpu-check: bf16 search ok: $(grep -i 'accuracy' "$out/bf16.txt" | tail -2 | tr '\n' ' ')" ||
-  { echo "gpu-check: bf16 search FAILED"; tail -5 "$out/bf16.txt"; }
+  { fail "bf16 search"; tail -5 "$out/bf16.txt"; }
 "$py" - "$out/run" "$steps" <<'PY'
 import json, sys
 out, steps = sys.argv[1], int(sys.argv[2])
@@ -49,11 +52,11 @@ ngpu=$("$py" -c 'import torch; print(torch.cuda.device_count())')
 if [ -x target/debug/figs-dist-check ] && [ -n "$torchrun" ] && [ "$ngpu" -ge 1 ]; then
   nproc=$(( ngpu >= 2 ? 2 : 1 ))
   "$torchrun" --standalone --nproc-per-node "$nproc" --no-python target/debug/figs-dist-check cuda &&
-    echo "gpu-check: NCCL collectives ok on $nproc rank(s)" || echo "gpu-check: NCCL collectives FAILED"
+    echo "gpu-check: NCCL collectives ok on $nproc rank(s)" || fail "NCCL collectives"
   if [ "$nproc" = 2 ]; then
     "$torchrun" --standalone --nproc-per-node 2 --no-python "$bin" search --device cuda "${data_args[@]}" \
       --steps 100 --eval-every 100 --no-retrain --out "$out/dp" && echo "gpu-check: NCCL data-parallel search ok" ||
-      echo "gpu-check: NCCL data-parallel search FAILED"
+      fail "NCCL data-parallel search"
   fi
 else
   echo "gpu-check: NCCL check skipped (no target/debug/figs-dist-check, no torchrun or no GPU)"
@@ -62,13 +65,20 @@ fi
 # The step-speed benchmark against PyTorch on CUDA (needs torchvision and figs-bench; the
 # first is in the torch venv, the second builds with cargo or is copied with figs).
 if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; then
-  PYTHON="$py" bash bench/step_speed.sh --device cuda --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
+  PYTHON="$py" bash bench/step_speed.sh --device cuda --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}" ||
+    fail "step benchmark"
   # bf16 (figs' bf16 training passes against PyTorch's autocast), the issue's AMP option.
-  PYTHON="$py" bash bench/step_speed.sh --device cuda --precision bf16 --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}"
+  PYTHON="$py" bash bench/step_speed.sh --device cuda --precision bf16 --pairs "${PAIRS:-3}" --steps "${BENCH_STEPS:-50}" --batch "${BATCH:-256}" ||
+    fail "bf16 step benchmark"
   # Host data on CUDA (a training split over 2 GiB stays on the host): batches gathered ahead
   # into pinned memory against gathered when drawn, plain steps, alternating windows.
   target/debug/figs-bench --mode prefetch --device cuda --batch "${BATCH:-256}" --rounds 5 &&
-    echo "gpu-check: prefetch ok" || echo "gpu-check: prefetch FAILED"
+    echo "gpu-check: prefetch ok" || fail "prefetch"
 else
   echo "gpu-check: step benchmark skipped (no target/debug/figs-bench or no torchvision)"
 fi
+if [ "$failures" -gt 0 ]; then
+  echo "gpu-check: $failures check(s) FAILED"
+  exit 1
+fi
+echo "gpu-check: every check passed"
