@@ -63,7 +63,8 @@ fn missing_data_is_a_clear_error() {
 fn cuda_on_a_machine_without_it_is_a_clear_error() {
     // Runs on every machine (FAULTS.md 11): a GPU, where there is one, is hidden from the
     // process, so the check never passes by returning early.
-    let o = figs().args(["search", "--synthetic", "--device", "cuda"]).env("CUDA_VISIBLE_DEVICES", "-1").output().unwrap();
+    let o =
+        figs().args(["search", "--synthetic", "--device", "cuda"]).env("CUDA_VISIBLE_DEVICES", "-1").output().unwrap();
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("cuda:0") && err.contains("--device cpu"), "{err}");

@@ -4,7 +4,8 @@
 //! made whole or not at all: written under a temporary name, then hard-linked to its
 //! name, which fails if the name exists (the lock-file method that works on NFS too), so
 //! nobody ever reads a claim half written. It goes when the point is recorded, fails or
-//! is cancelled. A claim left by a process that died on this host is taken over; one from
+//! is cancelled. A claim left by a process that died on this host is taken over, under
+//! the claims directory's advisory lock so that one worker alone takes it; one from
 //! another host that died has to be deleted by hand (the message says which file).
 
 use crate::error::{Error, Result};
@@ -59,7 +60,10 @@ pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
     std::fs::create_dir_all(&claims).map_err(|e| Error::io("cannot create", &claims, e))?;
     let name = key.replace([':', '/'], "_");
     let me = format!("{} {}\n", host(), std::process::id());
-    let tmp = claims.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per call, so threads of one process never share a temporary file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = claims.join(format!(".{name}.{}-{call}.tmp", std::process::id()));
     std::fs::File::create(&tmp)
         .and_then(|mut f| f.write_all(me.as_bytes()))
         .map_err(|e| Error::io("cannot write", &tmp, e))?;
@@ -68,8 +72,30 @@ pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
     result
 }
 
+/// Holds the claims directory's advisory lock (released on drop, or by the kernel when
+/// the process dies): deciding that a claim is dead, removing it and linking one's own
+/// is one step, so two workers never both take over the same dead claim.
+struct DirLock(std::fs::File);
+
+fn lock_claims(claims: &Path) -> Result<DirLock> {
+    use std::os::fd::AsRawFd;
+    let p = claims.join(".lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .map_err(|e| Error::io("cannot open", &p, e))?;
+    // SAFETY: flock on a descriptor this File owns; blocks until no other holder.
+    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::io("cannot lock", &p, std::io::Error::last_os_error()));
+    }
+    Ok(DirLock(f))
+}
+
 /// Links the written claim `tmp` to `path` unless a live process holds it.
 fn take(tmp: &Path, path: PathBuf) -> Result<Claimed> {
+    let _lock = lock_claims(path.parent().unwrap_or(Path::new(".")))?;
     for _ in 0..2 {
         match std::fs::hard_link(tmp, &path) {
             Ok(()) => return Ok(Claimed::Mine(Claim { path })),
@@ -122,8 +148,34 @@ mod tests {
         let left: Vec<_> = std::fs::read_dir(dir.path().join("claims"))
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with('.'))
+            .filter(|n| n.starts_with('.') && n != ".lock")
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    /// FAULTS.md 13: two workers that both found the same dead claim both took it over,
+    /// so the point ran twice and was counted twice.
+    #[test]
+    fn a_dead_claim_is_taken_over_by_exactly_one_worker() {
+        for round in 0..30 {
+            let dir = tempfile::tempdir().unwrap();
+            let claims = dir.path().join("claims");
+            std::fs::create_dir_all(&claims).unwrap();
+            std::fs::write(claims.join("figs_0.5_1"), format!("{} {}\n", host(), u32::MAX - 1)).unwrap();
+            let start = std::sync::Arc::new(std::sync::Barrier::new(8));
+            let workers: Vec<_> = (0..8)
+                .map(|_| {
+                    let (start, dir) = (start.clone(), dir.path().to_path_buf());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        claim(&dir, "figs:0.5:1").unwrap()
+                    })
+                })
+                .collect();
+            // Every claim is held until all workers are done (dropping one releases it).
+            let got: Vec<Claimed> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+            let mine = got.iter().filter(|c| matches!(c, Claimed::Mine(_))).count();
+            assert_eq!(mine, 1, "round {round}: {mine} workers took over the same dead claim");
+        }
     }
 }
