@@ -2,6 +2,7 @@
 
 use crate::format::{human, human_unit, parse_count, parse_target, table};
 use crate::progress::Bars;
+use crate::say::say;
 use anyhow::{Context, Result};
 use clap::Args;
 use figs::checkpoint;
@@ -166,6 +167,13 @@ fn options(a: &SearchArgs, out: PathBuf, target: Option<String>) -> Options {
 /// resume, step, export, plot, retrain seed and found, compare), with the run directory's
 /// files, checkpoints and data-parallel ranks around them.
 pub fn run(mut a: SearchArgs) -> Result<()> {
+    // A closed stdout (`figs search … | head`) must not end the search: writes to it fail
+    // quietly instead (crate::say), and run.log keeps the report.
+    // SAFETY: sets a signal disposition; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    crate::say::start_job();
     if let Some(dir) = &a.resume {
         match &a.out {
             Some(out) if out != dir => {
@@ -259,7 +267,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             );
         }
         if lead {
-            println!("resuming {} from step {step} ({})", out.display(), dir.display());
+            say!("resuming {} from step {step} ({})", out.display(), dir.display());
         }
     } else {
         s.init()?;
@@ -270,7 +278,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         if !lead {
             return follow(s.search_mut()?, a.steps);
         }
-        println!(
+        say!(
             "data-parallel search: {world} ranks, {} examples per rank and step, global batch {}",
             a.batch_size,
             a.batch_size * world
@@ -285,6 +293,10 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         });
     }
     let _held = run_dir;
+    if lead {
+        crate::say::log_to(&out.join("run.log"))
+            .with_context(|| format!("cannot write {}", out.join("run.log").display()))?;
+    }
     let data = s.data_info()?;
     let train_cfg = s.options.train_config(data.train, a.epochs);
     let space_params = s.space().map(|(_, p)| p.clone()).unwrap_or_default();
@@ -300,7 +312,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     let supernet = s.supernet()?.clone();
     supernet.save(&out.join("supernet.json"))?;
 
-    println!(
+    say!(
         "figs search: {} on {} ({} train / {} test images), device {}, run directory {}",
         a.job.space,
         a.job.data_name(),
@@ -309,7 +321,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         seed_info.device,
         out.display()
     );
-    println!(
+    say!(
         "supernet: {} nodes, {} channel groups ({} searchable), {} params, {} MACs",
         seed_info.nodes,
         seed_info.groups.len(),
@@ -318,7 +330,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         human(seed_info.macs as f64)
     );
     let cost0 = s.search()?.initial_cost();
-    println!("regularizer: {} (source {}), supernet cost {}", a.regularizer, reg.source, human_unit(cost0, &unit));
+    say!("regularizer: {} (source {}), supernet cost {}", a.regularizer, reg.source, human_unit(cost0, &unit));
 
     // Ctrl-C stops the running phase after the current step; the run still exports,
     // plots and reports what it has. A second Ctrl-C ends the process (not at the prompt).
@@ -373,14 +385,15 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         }
     }
     if cancel.load(Ordering::SeqCst) {
-        println!(
-            "search stopped by Ctrl-C after {done} of {} steps; exporting what it found (the same command with --resume {} continues it)",
+        say!(
+            "search stopped by {} after {done} of {} steps; exporting what it found (the same command with --resume {} continues it)",
+            stop_cause(),
             a.steps,
             out.display()
         );
     }
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    say!(
         "search: {} steps in {:.1} s ({:.2} steps/s, including evaluations)",
         done,
         secs,
@@ -388,7 +401,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     );
     let search = s.search()?;
     if search.rank_world().1 > 1 {
-        println!("rank 0: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
+        say!("rank 0: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
     }
 
     let exported = s.export_to(&out.join("arch.json"), None)?;
@@ -407,29 +420,29 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         .map(|g| vec![g.name.clone(), g.width.to_string(), g.alive.to_string(), format!("{:.2}", g.mean_prob)])
         .collect();
     if reg.source == figs::regularizer::Source::BnGamma.as_str() {
-        println!("\nalive width per channel group (rule: |γ| > {}):", a.gamma_threshold);
-        println!("{}", table(&["group", "supernet", "found", "alive frac"], &table_rows));
+        say!("\nalive width per channel group (rule: |γ| > {}):", a.gamma_threshold);
+        say!("{}", table(&["group", "supernet", "found", "alive frac"], &table_rows));
     } else {
-        println!("\nalive width per channel group (rule: a > 0):");
-        println!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
+        say!("\nalive width per channel group (rule: a > 0):");
+        say!("{}", table(&["group", "supernet", "found", "mean p"], &table_rows));
     }
     if !exported.removed_nodes.is_empty() {
-        println!("removed nodes (dead branches): {}", exported.removed_nodes.join(", "));
+        say!("removed nodes (dead branches): {}", exported.removed_nodes.join(", "));
     }
     if !exported.kept_at_one.is_empty() {
-        println!(
+        say!(
             "groups that died but were kept at width 1 to keep the network connected: {}",
             exported.kept_at_one.join(", ")
         );
     }
     if !exported.folded.is_empty() {
-        println!("constants of removed branches folded into the bias of: {}", exported.folded.join(", "));
+        say!("constants of removed branches folded into the bias of: {}", exported.folded.join(", "));
     }
     if let Some(hint) = &exported.hint {
         eprintln!("note: {hint}");
     }
     let found_cost = search.current_cost();
-    println!(
+    say!(
         "cost ({}): supernet {} -> found {} ({:.1}%)",
         a.regularizer,
         human_unit(cost0, &unit),
@@ -437,7 +450,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         100.0 * found_cost / cost0
     );
     if let Some(t) = a.target_macs {
-        println!(
+        say!(
             "target {} MACs: landed at {} MACs ({:.1}% of the target; λ ended at {:.3})",
             human(t),
             human(exported.macs as f64),
@@ -445,7 +458,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             search.lambda()
         );
     } else if let Some(t) = target {
-        println!(
+        say!(
             "target {}: landed at {} ({:.1}% of the target; λ ended at {:.3})",
             human_unit(t, &unit),
             human_unit(found_cost, &unit),
@@ -455,8 +468,8 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     }
     let chart = s.plot(PlotKind::Widths, Some(&out.join("alive_width")), &[])?;
     written.extend(chart.paths());
-    println!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
-    println!(
+    say!("wrote {}", written.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    say!(
         "in Python: `import sys; sys.path.insert(0, \"{}\"); from model import load; net = load().eval()` (needs only torch)",
         out.display()
     );
@@ -467,7 +480,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     if !a.no_retrain && failure.is_none() {
         for (name, spec) in [("seed", RetrainSpec::seed()), ("found", RetrainSpec::found().init(a.init))] {
             if cancel.load(Ordering::SeqCst) {
-                println!("retraining of the {name} network skipped (Ctrl-C)");
+                say!("retraining of the {name} network skipped ({})", stop_cause());
                 continue;
             }
             let r = s.retrain(spec.epochs(a.epochs).label(name));
@@ -475,13 +488,14 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
             let r = r?;
             if r.result.cancelled {
                 // A shorter training would not compare fairly with the other network.
-                println!(
-                    "retraining of the {name} network stopped by Ctrl-C after {} steps; no accuracy reported",
+                say!(
+                    "retraining of the {name} network stopped by {} after {} steps; no accuracy reported",
+                    stop_cause(),
                     r.result.steps
                 );
                 continue;
             }
-            println!(
+            say!(
                 "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}",
                 r.result.init.as_str(),
                 r.result.steps,
@@ -504,17 +518,34 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         summary.push(json!({"network": name, "params": c.params, "macs": c.macs,
             "test_accuracy": res.map(|r| r.test_accuracy), "init": res.map(|r| r.init), "retrain": res}));
     }
-    println!(
+    say!(
         "\nseed vs found ({} retraining steps each, same recipe):\n{}",
         if a.no_retrain { 0 } else { train_cfg.steps },
         table(&["network", "params", "MACs", "test acc"], &summary_rows)
     );
-    println!("MACs: found / seed = {:.3}", rows[1].1.macs as f64 / rows[0].1.macs as f64);
+    say!("MACs: found / seed = {:.3}", rows[1].1.macs as f64 / rows[0].1.macs as f64);
     write_json(&out.join("summary.json"), &json!(summary))?;
     if let Some(e) = failure {
         anyhow::bail!("the search failed at step {done} ({e}); arch.json holds the last checkpoint's network");
     }
+    if crate::interrupt::terminated() {
+        // A scheduler's stop is no success: the exit status says the run did not finish.
+        anyhow::bail!(
+            "stopped by SIGTERM after {done} of {} search steps; what it found is exported, and --resume {} continues it",
+            a.steps,
+            out.display()
+        );
+    }
     Ok(())
+}
+
+/// What stopped the job early: the user's Ctrl-C or a scheduler's SIGTERM.
+fn stop_cause() -> &'static str {
+    if crate::interrupt::terminated() {
+        "SIGTERM"
+    } else {
+        "Ctrl-C"
+    }
 }
 
 /// Loads the newest checkpoint under `ck_dir` that reads back whole. A damaged one (a
@@ -566,12 +597,12 @@ fn follow(search: &mut Search, steps: u64) -> Result<()> {
             | figs::Error::NonFiniteGradient { .. }
             | figs::Error::Diverged { .. }),
         ) => {
-            println!("rank {rank}: stopped with the others at step {}: {e}", search.steps_done());
+            say!("rank {rank}: stopped with the others at step {}: {e}", search.steps_done());
             return Ok(());
         }
         r => r?,
     };
-    println!("rank {rank}: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
+    say!("rank {rank}: {} steps, weights and gate logits checksum {}", search.steps_done(), search.checksum());
     Ok(())
 }
 

@@ -6,6 +6,22 @@ use std::sync::{Arc, OnceLock};
 
 static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static INTERACTIVE: AtomicBool = AtomicBool::new(false);
+/// SIGTERM (what `timeout`, Slurm and `kill` send) arrived: it stops a long command like
+/// Ctrl-C, and the main job then exits non-zero.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGTERM arrived.
+pub fn terminated() -> bool {
+    TERMINATED.load(Ordering::SeqCst)
+}
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    // Only atomic stores: async-signal-safe. The job says what happened when it stops.
+    TERMINATED.store(true, Ordering::SeqCst);
+    if let Some(f) = FLAG.get() {
+        f.store(true, Ordering::SeqCst);
+    }
+}
 
 /// Marks the process as an interactive session (Ctrl-C never exits) and installs the
 /// handler at once, so Ctrl-C during any command (not only the long ones) is caught.
@@ -42,6 +58,11 @@ fn flag() -> Arc<AtomicBool> {
             }
             eprintln!("\nCtrl-C: stopping after the current step");
         });
+        // SAFETY: installs a handler that only stores atomics (async-signal-safe).
+        unsafe {
+            let handler: extern "C" fn(libc::c_int) = on_sigterm;
+            libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+        }
         flag
     })
     .clone()

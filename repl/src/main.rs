@@ -19,6 +19,7 @@ mod interrupt;
 mod job_args;
 mod progress;
 mod repl;
+mod say;
 mod script;
 mod shell;
 

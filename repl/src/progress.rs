@@ -85,8 +85,8 @@ impl Bars {
     pub fn println(&self, line: &str) {
         let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
         match cur.as_ref() {
-            Some((_, pb)) => pb.suspend(|| println!("{line}")),
-            None => println!("{line}"),
+            Some((_, pb)) => pb.suspend(|| crate::say::line(line)),
+            None => crate::say::line(line),
         }
     }
 

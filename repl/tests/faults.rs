@@ -236,3 +236,56 @@ fn a_run_without_checkpoints_is_not_sent_in_circles() {
     let (code, log) = run(search(&r, &["--steps", "2", "--force"]));
     assert_eq!(code, Some(0), "{log}");
 }
+
+/// Waits until `run`'s metrics hold `lines` lines (the search is stepping).
+fn wait_for_steps(run: &Path, lines: usize) {
+    let start = Instant::now();
+    let stepping =
+        || std::fs::read_to_string(run.join("metrics.jsonl")).map(|t| t.lines().count() >= lines).unwrap_or(false);
+    while !stepping() && start.elapsed() < Duration::from_secs(120) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(stepping(), "the search never started stepping");
+}
+
+/// FAULTS.md 17: SIGTERM (what `timeout` and Slurm send) killed the search and lost every
+/// step since the last checkpoint. Now it stops after the step, checkpoints, exports and
+/// exits non-zero.
+#[test]
+fn sigterm_stops_checkpoints_exports_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let child = search(&r, &["--steps", "100000", "--eval-every", "0", "--checkpoint-every", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_steps(&r, 3);
+    // SAFETY: signals a child this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(log.contains("stopped by SIGTERM") && log.contains("--resume"), "{log}");
+    assert!(r.join("arch.json").is_file() && r.join("model.py").is_file(), "{log}");
+    let saved = std::fs::read_dir(r.join("checkpoints")).unwrap().count();
+    assert_eq!(saved, 1, "the stop's checkpoint: {log}");
+}
+
+/// FAULTS.md 16: `figs search … | head -1` died of SIGPIPE with nothing exported. Now the
+/// search goes on, exports, and run.log holds the whole report.
+#[test]
+fn a_closed_stdout_does_not_kill_the_search() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let mut child = search(&r, &["--steps", "30"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    // The reader is gone: every later write to stdout fails with EPIPE.
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{first}{}", text(&o));
+    assert!(r.join("arch.json").is_file() && r.join("summary.json").is_file());
+    let log = std::fs::read_to_string(r.join("run.log")).unwrap();
+    assert!(log.contains("figs search:") && log.contains("seed vs found"), "{log}");
+}

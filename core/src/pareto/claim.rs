@@ -75,7 +75,9 @@ pub fn claim(dir: &Path, key: &str) -> Result<Claimed> {
 /// Holds the claims directory's advisory lock (released on drop, or by the kernel when
 /// the process dies): deciding that a claim is dead, removing it and linking one's own
 /// is one step, so two workers never both take over the same dead claim.
-struct DirLock(std::fs::File);
+struct DirLock {
+    _file: std::fs::File,
+}
 
 fn lock_claims(claims: &Path) -> Result<DirLock> {
     use std::os::fd::AsRawFd;
@@ -90,7 +92,7 @@ fn lock_claims(claims: &Path) -> Result<DirLock> {
     if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(Error::io("cannot lock", &p, std::io::Error::last_os_error()));
     }
-    Ok(DirLock(f))
+    Ok(DirLock { _file: f })
 }
 
 /// Links the written claim `tmp` to `path` unless a live process holds it.
