@@ -57,6 +57,22 @@ impl DeviceChoice {
 }
 
 /// A short name for a tch device (`cpu`, `cuda:0`).
+/// Checks a libtorch intra-op thread count: 0 (libtorch's default) up to the machine's
+/// logical cores. More threads than cores only make them wait for each other, and a typo
+/// such as 100000 would start that many threads and never return.
+pub fn check_threads(n: i64) -> std::result::Result<(), String> {
+    let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
+    if n < 0 {
+        return Err(format!("must be 0 (libtorch's default) or more, got {n}"));
+    }
+    if n as u64 > cores as u64 {
+        return Err(format!(
+            "this machine has {cores} logical cores: give at most {cores} (0: libtorch's default), got {n}"
+        ));
+    }
+    Ok(())
+}
+
 pub fn device_name(d: Device) -> String {
     match d {
         Device::Cpu => "cpu".into(),

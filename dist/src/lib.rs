@@ -146,7 +146,15 @@ impl Env {
 
     /// [`Env::from_env`] over any lookup (testable without touching the process env).
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Option<Env>> {
-        let Some(world) = get("WORLD_SIZE") else { return Ok(None) };
+        let Some(world) = get("WORLD_SIZE") else {
+            // Half a torchrun environment is a mistake, not a one-process run.
+            if let Some(r) = get("RANK").filter(|r| r.trim() != "0") {
+                return Err(DistError::Env(format!(
+                    "RANK={r} is set but WORLD_SIZE is not: launch every rank with torchrun, or unset RANK to run one process"
+                )));
+            }
+            return Ok(None);
+        };
         let num = |k: &str, v: Option<String>| -> Result<usize> {
             let v =
                 v.ok_or_else(|| DistError::Env(format!("WORLD_SIZE is set but {k} is not; launch with torchrun")))?;
@@ -350,6 +358,9 @@ mod tests {
     #[test]
     fn torchrun_environment_is_read_and_checked() {
         assert_eq!(env(&[]).unwrap(), None);
+        // FAULTS.md 19: RANK=1 without WORLD_SIZE ran alone without a word.
+        let bad = env(&[("RANK", "1")]).unwrap_err().to_string();
+        assert!(bad.contains("RANK=1") && bad.contains("WORLD_SIZE is not"), "{bad}");
         let e = env(&[
             ("WORLD_SIZE", "2"),
             ("RANK", "1"),

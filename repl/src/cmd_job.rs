@@ -183,6 +183,9 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         }
     }
     crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
+    if a.keep_checkpoints == 0 {
+        anyhow::bail!("--keep-checkpoints must be at least 1 (--checkpoint-every 0 turns checkpoints off)");
+    }
     let unit = crate::format::find_regularizer(&a.regularizer)?.unit().to_string();
     if a.target_macs.is_some() && unit != "FLOPs" {
         anyhow::bail!(
@@ -340,7 +343,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     let write_err: Arc<Mutex<Option<std::io::Error>>> = Arc::default();
     let bars = Bars::for_run(a.steps);
     {
-        let (bars, metrics, write_err) = (bars.clone(), metrics.clone(), write_err.clone());
+        let (bars, metrics, write_err, stop) = (bars.clone(), metrics.clone(), write_err.clone(), cancel.clone());
         s.set_progress(move |p| {
             bars.handle(&p);
             let line = match p {
@@ -348,9 +351,20 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
                 Progress::Eval { metrics: ev, .. } => json!({"kind": "eval", "metrics": ev}),
                 Progress::Train { .. } => return,
             };
+            let mut err = write_err.lock().unwrap_or_else(|e| e.into_inner());
+            if err.is_some() {
+                return;
+            }
             let mut f = metrics.lock().unwrap_or_else(|e| e.into_inner());
+            let whole = f.metadata().map(|m| m.len()).ok();
             if let Err(e) = f.write_all(format!("{line}\n").as_bytes()) {
-                write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+                // No half line (a full disk, a file-size limit): cut back to the last whole
+                // one, and stop the search after this step instead of at its end.
+                if let Some(n) = whole {
+                    let _ = f.set_len(n);
+                }
+                *err = Some(e);
+                stop.store(true, Ordering::SeqCst);
             }
         });
     }
@@ -358,7 +372,14 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
     let todo = a.steps.saturating_sub(s.search()?.steps_done());
     let ran = if todo > 0 { s.step(todo).map(|_| ()) } else { Ok(()) };
     if let Some(e) = write_err.lock().unwrap_or_else(|e| e.into_inner()).take() {
-        return Err(e).context("cannot write metrics.jsonl");
+        let step = s.search()?.steps_done();
+        return Err(e).with_context(|| {
+            format!(
+                "cannot write {}: the search stopped at step {step} (metrics.jsonl keeps whole lines); free space and continue with --resume {}",
+                out.join("metrics.jsonl").display(),
+                out.display()
+            )
+        });
     }
     let done = s.search()?.steps_done();
     let failure = ran.err();

@@ -104,8 +104,8 @@ pub fn check_job_flags(batch_size: usize, steps: u64, epochs: f64, threads: i32)
     if !(epochs > 0.0 && epochs.is_finite()) {
         anyhow::bail!("--epochs must be positive, got {epochs}");
     }
-    if threads < 0 {
-        anyhow::bail!("--threads must be 0 (libtorch's default) or more, got {threads}");
+    if let Err(m) = figs::device::check_threads(threads as i64) {
+        anyhow::bail!("--threads {m}");
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ pub struct JobArgs {
     #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
     pub params: Vec<String>,
     /// Directory with the four MNIST-style IDX files (Fashion-MNIST, MNIST).
-    #[arg(long, default_value = FASHION_MNIST_DIR)]
+    #[arg(long, default_value = FASHION_MNIST_DIR, conflicts_with = "synthetic")]
     pub data: PathBuf,
     /// Use a small synthetic data set instead of --data (for smoke tests).
     #[arg(long)]

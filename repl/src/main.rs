@@ -55,6 +55,9 @@ fn main() {
         figs::malloc::keep_freed_memory();
     }
     let cli = Cli::parse();
+    for p in figs::plugin::missing_path_entries() {
+        eprintln!("warning: FIGS_PLUGIN_PATH names {}, which does not exist", p.display());
+    }
     let mut session = shell::Shell::default();
     let result = match (cli.command, cli.commands) {
         (Some(cmd), _) => commands::execute(&mut session, cmd).map(|_| ()),

@@ -10,12 +10,31 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::DefaultHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Context, Editor};
+use rustyline::{
+    Cmd, ConditionalEventHandler, Context, Editor, Event, EventContext, EventHandler, KeyCode, KeyEvent, Modifiers,
+    RepeatCount,
+};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+
+/// The longest line the prompt takes. Past it, typed and pasted characters are dropped
+/// and the line is refused: a terminal without bracketed paste sends a 1 MB paste key by
+/// key, and the editor redrew the whole line for each (FAULTS.md 16). Longer input belongs
+/// in a script file (`figs run FILE`).
+const MAX_LINE: usize = 10_000;
+
+/// Drops characters typed past [`MAX_LINE`].
+struct CapLine;
+
+impl ConditionalEventHandler for CapLine {
+    fn handle(&self, evt: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        let typed = matches!(evt.get(0), Some(KeyEvent(KeyCode::Char(_), m)) if *m == Modifiers::NONE || *m == Modifiers::SHIFT);
+        (typed && ctx.line().len() >= MAX_LINE).then_some(Cmd::Noop)
+    }
+}
 
 /// Names that change while the session runs.
 #[derive(Default)]
@@ -182,6 +201,11 @@ impl Completer for Helper {
 impl Hinter for Helper {
     type Hint = String;
     fn hint(&self, line: &str, pos: usize, ctx: &Context<'_>) -> Option<String> {
+        // No history line is that long; without a hint, typing at the end of a long line
+        // writes one character instead of redrawing the line.
+        if line.len() > 1000 {
+            return None;
+        }
         self.hinter.hint(line, pos, ctx)
     }
 }
@@ -256,6 +280,7 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
         Helper { table, dynamic: dynamic.clone(), files: FilenameCompleter::new(), hinter: HistoryHinter::new() };
     let mut rl: Editor<Helper, DefaultHistory> = Editor::new()?;
     rl.set_helper(Some(helper));
+    rl.bind_sequence(Event::Any, EventHandler::Conditional(Box::new(CapLine)));
     let history = history.or_else(default_history);
     if let Some(h) = &history {
         if let Some(dir) = h.parent() {
@@ -272,6 +297,14 @@ pub fn run(history: Option<PathBuf>) -> anyhow::Result<()> {
         match rl.readline("figs> ") {
             Ok(line) => {
                 if line.trim().is_empty() {
+                    continue;
+                }
+                if line.len() >= MAX_LINE {
+                    failed += 1;
+                    eprintln!(
+                        "{} the line is longer than {MAX_LINE} characters and was cut while typing, so it was not run; put long input in a script file (`figs run FILE`)",
+                        red("error:")
+                    );
                     continue;
                 }
                 let _ = rl.add_history_entry(line.as_str());

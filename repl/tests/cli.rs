@@ -225,7 +225,9 @@ fn a_huge_width_is_an_error_not_a_panic() {
     let o = figs().args(["cost", "--space", "mobilenet_v2", "-p", "width=1e9"]).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     for cmd in ["init", "retrain seed"] {
-        let line = format!("data synthetic --size 64; supernet build mobilenet_v2 -p width=1e5; set device cpu; {cmd}");
+        let line = format!(
+            "data synthetic --size 64; supernet build mobilenet_v2 -p width=1e5; set device cpu; set batch-size 16; {cmd}"
+        );
         let o = figs().args(["-c", &line]).output().unwrap();
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{cmd}: {stderr}");
@@ -291,7 +293,7 @@ fn ctrl_c_stops_the_search_and_still_exports() {
 fn small_mistakes_get_clear_errors_and_piped_scripts_report_failure() {
     let o = figs().args(["search", "--synthetic", "--lambda", "-1", "--steps", "1"]).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success() && e.contains("`lambda`: must be ≥ 0, got -1"), "{e}");
+    assert!(!o.status.success() && e.contains("`lambda`: must be a finite number ≥ 0, got -1"), "{e}");
     let o = figs().args(["search", "--data", "/etc/passwd"]).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(e.contains("is a file, not a directory"), "{e}");

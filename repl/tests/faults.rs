@@ -289,3 +289,96 @@ fn a_closed_stdout_does_not_kill_the_search() {
     let log = std::fs::read_to_string(r.join("run.log")).unwrap();
     assert!(log.contains("figs search:") && log.contains("seed vs found"), "{log}");
 }
+
+/// FAULTS.md 16 and 19: values that were silently accepted (or ran away) are refused
+/// before anything is written, each naming the problem and the fix.
+#[test]
+fn silently_accepted_values_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: &[(&[&str], &[&str])] = &[
+        (&["--target-macs", "1"], &["below the smallest network", "MACs"]),
+        (&["--target-macs", "100M"], &["not below the supernet's cost"]),
+        (&["--batch-size", "1000000000"], &["larger than the training split", "give at most"]),
+        (&["--keep-checkpoints", "0"], &["--keep-checkpoints must be at least 1"]),
+        (&["--data", "/somewhere"], &["cannot be used with"]),
+        (&["--lambda", "inf"], &["finite number"]),
+        (&["--threads", "1000"], &["logical cores", "give at most"]),
+    ];
+    for (i, (flags, want)) in cases.iter().enumerate() {
+        let out = dir.path().join(format!("run{i}"));
+        let (code, log) = run(search(&out, &[&["--steps", "2"], *flags].concat()));
+        assert_ne!(code, Some(0), "{flags:?} was accepted: {log}");
+        assert!(want.iter().all(|w| log.contains(w)), "{flags:?}: {log}");
+        assert!(!log.contains("panicked"), "{flags:?}: {log}");
+        assert!(!out.exists(), "{flags:?} left {} behind", out.display());
+    }
+    let (code, log) = run({
+        let mut c = search(&dir.path().join("rank"), &["--steps", "2"]);
+        c.env("RANK", "1");
+        c
+    });
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("RANK=1") && log.contains("WORLD_SIZE"), "{log}");
+    let (code, log) = run({
+        let mut c = figs();
+        c.args(["-c", "set threads 100000"]);
+        c
+    });
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("logical cores"), "{log}");
+    let (code, log) = run({
+        let mut c = figs();
+        c.arg("plugins").env("FIGS_PLUGIN_PATH", "/nonexistent/plugins");
+        c
+    });
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("FIGS_PLUGIN_PATH names /nonexistent/plugins, which does not exist"), "{log}");
+}
+
+/// FAULTS.md 20: under a file-size limit metrics.jsonl got half a line, and the error
+/// surfaced only after the whole search. Now the search stops at the failed write and the
+/// file ends with its last whole line.
+#[test]
+fn a_failed_metrics_write_stops_the_search_and_leaves_whole_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let cmd = search(&r, &["--steps", "100000", "--eval-every", "0", "--checkpoint-every", "0"]);
+    let args: Vec<String> = cmd.get_args().map(|a| format!("'{}'", a.to_string_lossy())).collect();
+    // 40 blocks of 512 bytes: config and supernet fit, about 95 steps of metrics do.
+    let script = format!("trap '' XFSZ; ulimit -f 40; exec '{}' {}", env!("CARGO_BIN_EXE_figs"), args.join(" "));
+    let o = Command::new("sh").args(["-c", &script]).env("OMP_NUM_THREADS", "1").output().unwrap();
+    let log = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{log}");
+    assert!(log.contains("cannot write") && log.contains("metrics.jsonl") && log.contains("--resume"), "{log}");
+    let metrics = std::fs::read_to_string(r.join("metrics.jsonl")).unwrap();
+    assert!(metrics.ends_with('\n'), "metrics.jsonl ends in half a line");
+    for l in metrics.lines() {
+        serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("a half line ({e}): {l}"));
+    }
+    let steps = metrics.lines().count();
+    assert!(steps > 10 && steps < 1000, "the search ran on after the failed write ({steps} lines)");
+}
+
+/// FAULTS.md 20: `model.py` loading a truncated `arch.safetensors` raised raw shape or
+/// struct errors. Now it says the weights file is damaged and to export it again.
+#[test]
+fn model_py_says_a_truncated_weights_file_is_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path().join("r");
+    let (code, log) = run(search(&r, &["--steps", "2"]));
+    assert_eq!(code, Some(0), "{log}");
+    let weights = r.join("arch.safetensors");
+    let whole = std::fs::read(&weights).unwrap();
+    let venv = std::env::var("FIGS_TORCH_VENV").expect("FIGS_TORCH_VENV (set by scripts/setup.sh)");
+    for cut in [whole.len() / 2, 4, 12] {
+        std::fs::write(&weights, &whole[..cut]).unwrap();
+        let o = Command::new(format!("{venv}/bin/python"))
+            .args(["-c", "import sys; sys.path.insert(0, sys.argv[1]); from model import load; load()"])
+            .arg(&r)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "cut at {cut}: loaded");
+        assert!(err.contains("arch.safetensors is damaged") && err.contains("export it again"), "cut at {cut}: {err}");
+    }
+}

@@ -128,3 +128,27 @@ fn an_invalid_utf8_byte_does_not_end_the_session() {
     p.send(ControlCode::EndOfTransmission).unwrap();
     p.expect(expectrl::Eof).unwrap();
 }
+
+/// FAULTS.md 16: pasting 1 MB at the prompt (a terminal without bracketed paste sends it
+/// key by key) redrew the line on every character and never came back. Now the line is
+/// capped and refused with a clear error, and the session goes on. The paste is driven by
+/// `scripts/paste.py`, which reads figs' output on a thread while it writes, as a terminal
+/// does (a one-thread driver deadlocks on the pty's full buffers).
+#[test]
+fn a_huge_paste_is_refused_and_the_session_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/paste.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_figs"))
+        .arg(dir.path().join("history"))
+        .arg((1 << 20).to_string())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{report}{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(v["refused"], true, "{report}");
+    assert_eq!(v["alive_after"], true, "{report}");
+    assert!(v["seconds"].as_f64().unwrap() < 60.0, "{report}");
+}

@@ -67,6 +67,30 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
         });
     }
     let classes = train_y.iter().copied().max().unwrap_or(0) as usize + 1;
+    // Classes are 0..=max label; one with no training example means a damaged label file
+    // (a stray 200 among 0–9 would otherwise make a 201-class network).
+    let mut seen = vec![false; classes];
+    for &l in &train_y {
+        seen[l as usize] = true;
+    }
+    if let Some(missing) = seen.iter().position(|s| !s) {
+        let max = classes - 1;
+        return Err(Error::Data {
+            path: plt,
+            message: format!(
+                "labels run up to {max} but class {missing} has no training example: the label file is damaged, or not the one for these images"
+            ),
+        });
+    }
+    if let Some(&bad) = test_y.iter().find(|&&l| l as usize >= classes) {
+        return Err(Error::Data {
+            path: plte,
+            message: format!(
+                "test label {bad} is not a class of the training set (0–{}): the label file is damaged",
+                classes - 1
+            ),
+        });
+    }
     // Kept as bytes; batches are normalised as they are drawn (Dataset::decode).
     let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).view([n as i64, 1, h as i64, w as i64]);
     let train_images = to_tensor(&train_x, train_y.len());
@@ -166,6 +190,21 @@ mod tests {
         std::fs::remove_file(d.path().join("t10k-labels-idx1-ubyte")).unwrap();
         let e = load_idx_dir(d.path()).unwrap_err().to_string();
         assert!(e.contains("t10k-labels-idx1-ubyte.gz") && e.contains("missing"), "{e}");
+    }
+
+    /// FAULTS.md 19: an IDX label of 200 among 0–2 made a 201-class network.
+    #[test]
+    fn a_stray_label_is_a_clear_error() {
+        let d = tempfile::tempdir().unwrap();
+        write_set(d.path(), 6, 3);
+        let lab = [0u8, 1, 2, 200, 1, 0];
+        std::fs::write(d.path().join("train-labels-idx1-ubyte.gz"), gz(&idx(0x801, &[6], &lab))).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        assert!(e.contains("train-labels") && e.contains("up to 200") && e.contains("class 3"), "{e}");
+        write_set(d.path(), 6, 3);
+        std::fs::write(d.path().join("t10k-labels-idx1-ubyte"), idx(0x801, &[3], &[0, 7, 1])).unwrap();
+        let e = load_idx_dir(d.path()).unwrap_err().to_string();
+        assert!(e.contains("test label 7"), "{e}");
     }
 
     #[test]

@@ -21,15 +21,33 @@ _DTYPES = {"F32": torch.float32, "F64": torch.float64}
 def read_safetensors(path):
     """Reads a safetensors file (float32/float64 tensors) into a dict of tensors."""
     with open(path, "rb") as f:
-        (n,) = struct.unpack("<Q", f.read(8))
-        header = json.loads(f.read(n))
-        data = f.read()
+        raw = f.read()
+
+    def damaged(why):
+        return ValueError(f"{path} is damaged ({why}): it is not the whole weights file figs wrote; export it again")
+
+    if len(raw) < 8:
+        raise damaged(f"{len(raw)} bytes")
+    (n,) = struct.unpack("<Q", raw[:8])
+    if n > len(raw) - 8:
+        raise damaged(f"its header says {n} bytes, the file has {len(raw) - 8} after the length")
+    try:
+        header = json.loads(raw[8 : 8 + n])
+    except ValueError as e:
+        raise damaged(f"the header is not JSON: {e}") from None
+    data = raw[8 + n :]
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
         start, end = info["data_offsets"]
         dtype = _DTYPES[info["dtype"]]
+        count = 1
+        for d in info["shape"]:
+            count *= d
+        size = torch.empty(0, dtype=dtype).element_size()
+        if end > len(data) or end - start != count * size:
+            raise damaged(f"tensor {name} needs bytes {start}..{start + count * size}, the file has {len(data)}")
         flat = torch.frombuffer(bytearray(data[start:end]), dtype=dtype) if end > start else torch.empty(0, dtype=dtype)
         out[name] = flat.reshape(info["shape"]).clone()
     return out

@@ -204,6 +204,14 @@ pub fn shadow_warning(info: &PluginInfo) -> Option<String> {
     ))
 }
 
+/// The entries of `FIGS_PLUGIN_PATH` that name nothing (a typo there would otherwise only
+/// show as a plugin that is not found).
+pub fn missing_path_entries() -> Vec<PathBuf> {
+    std::env::var_os("FIGS_PLUGIN_PATH")
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty() && !p.exists()).collect())
+        .unwrap_or_default()
+}
+
 /// The plugin search path: the entries of `FIGS_PLUGIN_PATH` (colon-separated; a directory,
 /// or one plugin file), then the directory of the running executable, where cargo puts the
 /// bundled plugins.

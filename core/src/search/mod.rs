@@ -193,7 +193,7 @@ impl SearchConfig {
             }
         }
         if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
-            return bad("lambda", format!("must be ≥ 0, got {}", self.lambda));
+            return bad("lambda", format!("must be a finite number ≥ 0, got {}", self.lambda));
         }
         if let Some(t) = self.target {
             if !(t > 0.0 && t.is_finite()) {
@@ -371,6 +371,17 @@ impl Search {
         let data = train.fingerprint()?;
         tch::manual_seed(config.seed as i64);
         let (train_split, val) = train.split(config.val_fraction, config.seed)?;
+        if config.batch_size > train_split.len() {
+            return Err(Error::config(
+                "batch-size",
+                format!(
+                    "{} is larger than the training split ({} examples after the validation split): give at most {}",
+                    config.batch_size,
+                    train_split.len(),
+                    train_split.len()
+                ),
+            ));
+        }
         // On an accelerator, a training split that fits lives there: batches are gathered on
         // the device with no copy from the host per step.
         let train_split = if device != Device::Cpu && train_split.images.numel() * 4 <= DATA_ON_DEVICE_BYTES {
@@ -414,6 +425,9 @@ impl Search {
                 Source::BnGamma => gammas.get(g).is_some_and(|v| !v.is_empty()),
             })
             .collect();
+        if let Some(t) = config.target {
+            check_target_reachable(t, cost0, &searched, &analysis, bound.as_ref(), regularizer.unit())?;
+        }
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
         let consts = step::StepConsts::new(&widths, searched, device, None);
         Ok(Search {
@@ -477,6 +491,18 @@ impl Search {
                 )))
             }
             _ => {}
+        }
+        if self.config.batch_size * c.world() > self.train.len() {
+            return Err(Error::config(
+                "batch-size",
+                format!(
+                    "{} per rank × {} ranks is larger than the training split ({} examples): give at most {} per rank",
+                    self.config.batch_size,
+                    c.world(),
+                    self.train.len(),
+                    self.train.len() / c.world()
+                ),
+            ));
         }
         if c.device() != self.device {
             return Err(Error::Distributed(format!(
@@ -574,7 +600,7 @@ impl Search {
     /// Changes λ between steps.
     pub fn set_lambda(&mut self, lambda: f64) -> Result<()> {
         if !(lambda >= 0.0 && lambda.is_finite()) {
-            return Err(Error::config("lambda", format!("must be ≥ 0, got {lambda}")));
+            return Err(Error::config("lambda", format!("must be a finite number ≥ 0, got {lambda}")));
         }
         self.config.lambda = lambda;
         self.lambda = lambda;
@@ -925,4 +951,48 @@ fn gamma_producers(graph: &Graph, analysis: &Analysis) -> Vec<Vec<(usize, usize,
         }
     }
     out
+}
+
+/// Target mode can only land between the smallest network it can reach (every searched
+/// group at one channel: it never closes a group's last) and the supernet. A target
+/// outside that range used to run and end far above it, or prune nothing.
+fn check_target_reachable(
+    target: f64,
+    cost0: f64,
+    searched: &[usize],
+    analysis: &Analysis,
+    bound: &dyn BoundRegularizer,
+    unit: &str,
+) -> Result<()> {
+    let fmt = |v: f64| {
+        if unit == "FLOPs" {
+            format!("{v:.0} FLOPs = {:.0} MACs", v / 2.0)
+        } else {
+            format!("{v} {unit}")
+        }
+    };
+    if target >= cost0 {
+        return Err(Error::config(
+            "target",
+            format!(
+                "{} is not below the supernet's cost ({}): nothing would be pruned; give a smaller target",
+                fmt(target),
+                fmt(cost0)
+            ),
+        ));
+    }
+    let smallest: Vec<f64> =
+        analysis.groups.iter().map(|g| if searched.contains(&g.id) { 1.0 } else { g.width as f64 }).collect();
+    let min = bound.reported(&smallest)?;
+    if target < min {
+        return Err(Error::config(
+            "target",
+            format!(
+                "{} is below the smallest network the search can reach ({}: every searched channel group at one channel); give at least that",
+                fmt(target),
+                fmt(min)
+            ),
+        ));
+    }
+    Ok(())
 }

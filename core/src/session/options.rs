@@ -146,7 +146,7 @@ impl Options {
                     .parse()
                     .ok()
                     .filter(|x: &f64| *x >= 0.0 && x.is_finite())
-                    .ok_or_else(|| bad("expected ≥ 0"))?
+                    .ok_or_else(|| bad("expected a finite number ≥ 0"))?
             }
             "target" => {
                 self.target = match value {
@@ -164,8 +164,9 @@ impl Options {
             "eval-every" => self.eval_every = value.parse().map_err(|_| bad("expected a whole number"))?,
             "out" => self.out = PathBuf::from(value),
             "threads" => {
-                self.threads =
-                    value.parse().ok().filter(|t: &i32| *t >= 0).ok_or_else(|| bad("expected a whole number ≥ 0"))?
+                let n: i32 = value.parse().map_err(|_| bad("expected a whole number ≥ 0"))?;
+                crate::device::check_threads(n as i64).map_err(|m| bad(&m))?;
+                self.threads = n;
             }
             "checkpoint-every" => self.checkpoint_every = value.parse().map_err(|_| bad("expected a whole number"))?,
             "keep-checkpoints" => {

@@ -381,6 +381,12 @@ pub fn nothing_pruned_hint(search: &Search) -> Option<String> {
         return None;
     }
     let c = search.config();
+    if c.target.is_some() {
+        return Some(format!(
+            "nothing was pruned yet: every searched channel is still open after {} steps. Target mode raises λ step by step until the network fits; search longer",
+            search.steps_done()
+        ));
+    }
     Some(match search.source() {
         Source::Gates => format!(
             "nothing was pruned: every searched channel is still open after {} steps (λ {}). Raise λ \
