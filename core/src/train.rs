@@ -130,17 +130,7 @@ pub fn train_network(
     if cfg.batch_size == 0 || !(cfg.lr > 0.0) {
         return Err(Error::config("train", "batch size and learning rate must be positive"));
     }
-    if cfg.batch_size > train.len() {
-        return Err(Error::config(
-            "batch-size",
-            format!(
-                "{} is larger than the training set ({} examples): give at most {}",
-                cfg.batch_size,
-                train.len(),
-                train.len()
-            ),
-        ));
-    }
+    crate::data::check_batch(cfg.batch_size, train.len(), "the training set")?;
     let start = std::time::Instant::now();
     let device = cfg.device.resolve()?;
     let analysis = graph.analyze()?;

@@ -18,14 +18,19 @@ fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
 
-#[test]
-fn two_ranks_under_torchrun() {
+/// `bin` on two ranks under the venv's torchrun.
+fn two_ranks(bin: &str) -> Output {
     let venv = std::env::var("FIGS_TORCH_VENV").expect("FIGS_TORCH_VENV (set by scripts/setup.sh)");
-    let o = Command::new(format!("{venv}/bin/torchrun"))
-        .args(["--standalone", "--nproc-per-node", "2", "--no-python", env!("CARGO_BIN_EXE_figs-dist-check")])
+    Command::new(format!("{venv}/bin/torchrun"))
+        .args(["--standalone", "--nproc-per-node", "2", "--no-python", bin])
         .env("OMP_NUM_THREADS", "1")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn two_ranks_under_torchrun() {
+    let o = two_ranks(env!("CARGO_BIN_EXE_figs-dist-check"));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("rank 0 of 2: ok") && t.contains("rank 1 of 2: ok"), "{t}");
@@ -77,12 +82,7 @@ fn nccl_without_a_gpu_is_a_clear_error() {
 /// two ranks on one shard; this one compares one SGD step exactly.
 #[test]
 fn two_ranks_take_exactly_the_single_process_step() {
-    let venv = std::env::var("FIGS_TORCH_VENV").expect("FIGS_TORCH_VENV (set by scripts/setup.sh)");
-    let o = Command::new(format!("{venv}/bin/torchrun"))
-        .args(["--standalone", "--nproc-per-node", "2", "--no-python", env!("CARGO_BIN_EXE_figs-dist-exact")])
-        .env("OMP_NUM_THREADS", "1")
-        .output()
-        .unwrap();
+    let o = two_ranks(env!("CARGO_BIN_EXE_figs-dist-exact"));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     for r in 0..2 {

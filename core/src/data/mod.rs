@@ -163,3 +163,15 @@ fn not_a_dir(dir: &std::path::Path) -> &'static str {
         "no such directory"
     }
 }
+
+/// Refuses a batch larger than the `examples` it is drawn from (`what`: "the training
+/// split", "the training set"): it would silently train full-batch.
+pub fn check_batch(batch: usize, examples: usize, what: &str) -> Result<()> {
+    if batch > examples {
+        return Err(Error::config(
+            "batch-size",
+            format!("{batch} is larger than {what} ({examples} examples): give at most {examples}"),
+        ));
+    }
+    Ok(())
+}

@@ -371,17 +371,7 @@ impl Search {
         let data = train.fingerprint()?;
         tch::manual_seed(config.seed as i64);
         let (train_split, val) = train.split(config.val_fraction, config.seed)?;
-        if config.batch_size > train_split.len() {
-            return Err(Error::config(
-                "batch-size",
-                format!(
-                    "{} is larger than the training split ({} examples after the validation split): give at most {}",
-                    config.batch_size,
-                    train_split.len(),
-                    train_split.len()
-                ),
-            ));
-        }
+        crate::data::check_batch(config.batch_size, train_split.len(), "the training split")?;
         // On an accelerator, a training split that fits lives there: batches are gathered on
         // the device with no copy from the host per step.
         let train_split = if device != Device::Cpu && train_split.images.numel() * 4 <= DATA_ON_DEVICE_BYTES {
