@@ -174,6 +174,7 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     crate::say::start_job();
+    crate::interrupt::stop_on_sigterm();
     if let Some(dir) = &a.resume {
         match &a.out {
             Some(out) if out != dir => {

@@ -10,6 +10,17 @@ static INTERACTIVE: AtomicBool = AtomicBool::new(false);
 /// Ctrl-C, and the main job then exits non-zero.
 static TERMINATED: AtomicBool = AtomicBool::new(false);
 
+/// From now on SIGTERM stops the running command after its step, as Ctrl-C does (the main
+/// job calls it; elsewhere SIGTERM ends the process as usual, an idle prompt included).
+pub fn stop_on_sigterm() {
+    let _ = flag();
+    // SAFETY: installs a handler that only stores atomics (async-signal-safe).
+    unsafe {
+        let handler: extern "C" fn(libc::c_int) = on_sigterm;
+        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
+    }
+}
+
 /// Whether SIGTERM arrived.
 pub fn terminated() -> bool {
     TERMINATED.load(Ordering::SeqCst)
@@ -38,7 +49,8 @@ pub fn interrupted() -> bool {
 /// The flag, cleared, with the handler installed: call at the start of a long command.
 pub fn fresh() -> Arc<AtomicBool> {
     let flag = flag();
-    flag.store(false, Ordering::SeqCst);
+    // A SIGTERM that came before the command started still stops it.
+    flag.store(terminated(), Ordering::SeqCst);
     flag
 }
 
@@ -58,11 +70,6 @@ fn flag() -> Arc<AtomicBool> {
             }
             eprintln!("\nCtrl-C: stopping after the current step");
         });
-        // SAFETY: installs a handler that only stores atomics (async-signal-safe).
-        unsafe {
-            let handler: extern "C" fn(libc::c_int) = on_sigterm;
-            libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
-        }
         flag
     })
     .clone()
