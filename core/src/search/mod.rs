@@ -10,6 +10,7 @@ mod compact;
 mod gates;
 mod resume;
 mod step;
+mod target;
 
 pub use compact::COMPACT_EVERY;
 pub use step::{host_reads, WINDOW};
@@ -416,7 +417,7 @@ impl Search {
             })
             .collect();
         if let Some(t) = config.target {
-            check_target_reachable(t, cost0, &searched, &analysis, bound.as_ref(), regularizer.unit())?;
+            target::check_reachable(t, cost0, &searched, &analysis, bound.as_ref(), regularizer.unit())?;
         }
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
         let consts = step::StepConsts::new(&widths, searched, device, None);
@@ -941,48 +942,4 @@ fn gamma_producers(graph: &Graph, analysis: &Analysis) -> Vec<Vec<(usize, usize,
         }
     }
     out
-}
-
-/// Target mode can only land between the smallest network it can reach (every searched
-/// group at one channel: it never closes a group's last) and the supernet. A target
-/// outside that range used to run and end far above it, or prune nothing.
-fn check_target_reachable(
-    target: f64,
-    cost0: f64,
-    searched: &[usize],
-    analysis: &Analysis,
-    bound: &dyn BoundRegularizer,
-    unit: &str,
-) -> Result<()> {
-    let fmt = |v: f64| {
-        if unit == "FLOPs" {
-            format!("{v:.0} FLOPs = {:.0} MACs", v / 2.0)
-        } else {
-            format!("{v} {unit}")
-        }
-    };
-    if target >= cost0 {
-        return Err(Error::config(
-            "target",
-            format!(
-                "{} is not below the supernet's cost ({}): nothing would be pruned; give a smaller target",
-                fmt(target),
-                fmt(cost0)
-            ),
-        ));
-    }
-    let smallest: Vec<f64> =
-        analysis.groups.iter().map(|g| if searched.contains(&g.id) { 1.0 } else { g.width as f64 }).collect();
-    let min = bound.reported(&smallest)?;
-    if target < min {
-        return Err(Error::config(
-            "target",
-            format!(
-                "{} is below the smallest network the search can reach ({}: every searched channel group at one channel); give at least that",
-                fmt(target),
-                fmt(min)
-            ),
-        ));
-    }
-    Ok(())
 }
