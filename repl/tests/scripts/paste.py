@@ -40,14 +40,26 @@ def wait(needle, timeout, since=0):
     return seen(needle, since)
 
 
+def paste():
+    chunk = b"x" * 4096
+    for _ in range(n // len(chunk)):
+        os.write(fd, chunk)
+    os.write(fd, b"\r")
+
+
 threading.Thread(target=reader, daemon=True).start()
 wait(b"figs> ", 60)
 start = time.time()
-chunk = b"x" * 4096
-for _ in range(n // len(chunk)):
-    os.write(fd, chunk)
-os.write(fd, b"\r")
-refused = wait(b"longer than", 120)
+writer = threading.Thread(target=paste, daemon=True)
+writer.start()
+# A figs that redraws the line per character never takes the whole paste: give up (and
+# fail) instead of hanging.
+writer.join(90)
+if writer.is_alive():
+    os.kill(pid, 9)
+    print(json.dumps({"refused": False, "alive_after": False, "seconds": round(time.time() - start, 1), "hung": True}))
+    sys.exit(0)
+refused = wait(b"longer than", 60)
 elapsed = time.time() - start
 with lock:
     mark = len(out)
