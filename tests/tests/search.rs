@@ -107,6 +107,8 @@ fn same_seed_same_search() {
 
 #[test]
 fn cancel_stops_between_steps() {
+    // Search::new seeds libtorch's one generator: not while a bit-exact test draws.
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(256, 64, (1, 16, 16), 10, 1);
     let cancel = AtomicBool::new(false);
@@ -126,6 +128,8 @@ fn cancel_stops_between_steps() {
 
 #[test]
 fn mismatched_data_and_bad_settings_are_clear_errors() {
+    // Search::new seeds libtorch's one generator: not while a bit-exact test draws.
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let data = synthetic(64, 16, (1, 28, 28), 10, 1);
     let e = Search::new(&g, &data.train, config(1.0), flops()).unwrap_err().to_string();
@@ -138,6 +142,8 @@ fn mismatched_data_and_bad_settings_are_clear_errors() {
 
 #[test]
 fn nan_loss_is_an_error_not_a_crash() {
+    // Search::new seeds libtorch's one generator: not while a bit-exact test draws.
+    let _rng = rng_lock();
     let g = tiny_mobilenet();
     let mut data = synthetic(128, 16, (1, 16, 16), 10, 1);
     data.train.images = data.train.images.fill_(f64::NAN);
