@@ -221,7 +221,7 @@ pub fn remove_stale(dir: &Path) {
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if let Some(pid) = stale_pid(&name) {
-            if pid != std::process::id() && !process_alive(pid) && e.file_type().is_ok_and(|t| t.is_dir()) {
+            if pid != std::process::id() && !crate::io::process_alive(pid) && e.file_type().is_ok_and(|t| t.is_dir()) {
                 let _ = std::fs::remove_dir_all(e.path());
             }
         }
@@ -234,13 +234,6 @@ fn stale_pid(name: &str) -> Option<u32> {
     let (step, pid) = rest.split_once(".tmp").or_else(|| rest.split_once(".del"))?;
     step.parse::<u64>().ok()?;
     pid.parse().ok()
-}
-
-fn process_alive(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
-    // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]

@@ -257,28 +257,22 @@ pub fn new_id() -> String {
 
 /// Takes the run's advisory lock without waiting, or says which process holds it.
 fn lock(path: &Path) -> Result<File> {
-    use std::io::{Read, Seek, Write};
-    use std::os::fd::AsRawFd;
+    use std::io::{Seek, Write};
     let p = path.join(LOCK);
-    let mut f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&p)
-        .map_err(|e| Error::io("cannot open the lock file", &p, e))?;
-    // SAFETY: flock on a descriptor this File owns; no memory is shared.
-    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let mut holder = String::new();
-        let _ = f.read_to_string(&mut holder);
-        let holder = holder.trim();
-        let who = if holder.is_empty() { "another figs process".to_string() } else { format!("figs process {holder}") };
-        return Err(Error::Session(format!(
-            "{} is in use by {who}: wait for it to finish (or stop it), or choose another --out",
-            path.display()
-        )));
-    }
+    let mut f = match crate::io::lock_file(&p, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            let holder = std::fs::read_to_string(&p).unwrap_or_default();
+            let holder = holder.trim();
+            let who =
+                if holder.is_empty() { "another figs process".to_string() } else { format!("figs process {holder}") };
+            return Err(Error::Session(format!(
+                "{} is in use by {who}: wait for it to finish (or stop it), or choose another --out",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Error::io("cannot lock", &p, e)),
+    };
     let _ = f.set_len(0);
     let _ = f.rewind();
     let _ = f.write_all(std::process::id().to_string().as_bytes());

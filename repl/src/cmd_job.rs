@@ -297,10 +297,9 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         });
     }
     let _held = run_dir;
-    if lead {
-        crate::say::log_to(&out.join("run.log"))
-            .with_context(|| format!("cannot write {}", out.join("run.log").display()))?;
-    }
+    // Only the lead gets here (the other ranks followed above).
+    crate::say::log_to(&out.join("run.log"))
+        .with_context(|| format!("cannot write {}", out.join("run.log").display()))?;
     let data = s.data_info()?;
     let train_cfg = s.options.train_config(data.train, a.epochs);
     let space_params = s.space().map(|(_, p)| p.clone()).unwrap_or_default();

@@ -27,6 +27,13 @@ fn search_on(out: &Path, limit: &str, extra: &[&str]) -> Command {
     c
 }
 
+/// `figs -c TEXT`: commands separated by `;` in one session.
+fn commands(text: &str) -> Command {
+    let mut c = figs();
+    c.args(["-c", text]);
+    c
+}
+
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
 }
@@ -154,17 +161,9 @@ fn load_at_the_prompt_checks_the_data_and_the_ranks() {
     let setup = |size: usize| {
         format!("data synthetic --size {size}; supernet build mobilenet_v2 -p width=0.25; set device cpu; set batch-size 32")
     };
-    let (code, log) = run({
-        let mut c = figs();
-        c.args(["-c", &format!("{}; init --steps 10; step 4; save {}", setup(256), ck.display())]);
-        c
-    });
+    let (code, log) = run(commands(&format!("{}; init --steps 10; step 4; save {}", setup(256), ck.display())));
     assert_eq!(code, Some(0), "{log}");
-    let (code, log) = run({
-        let mut c = figs();
-        c.args(["-c", &format!("{}; load {}", setup(200), ck.display())]);
-        c
-    });
+    let (code, log) = run(commands(&format!("{}; load {}", setup(200), ck.display())));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("other training data") && log.contains("examples"), "{log}");
     // A checkpoint of a 2-rank search cannot continue in one process.
@@ -172,11 +171,7 @@ fn load_at_the_prompt_checks_the_data_and_the_ranks() {
     let mut m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
     m["world"] = 2.into();
     std::fs::write(&manifest, m.to_string()).unwrap();
-    let (code, log) = run({
-        let mut c = figs();
-        c.args(["-c", &format!("{}; load {}", setup(256), ck.display())]);
-        c
-    });
+    let (code, log) = run(commands(&format!("{}; load {}", setup(256), ck.display())));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("2 rank(s)") && log.contains("--nproc-per-node 2"), "{log}");
 }
@@ -191,11 +186,7 @@ fn a_second_search_never_mixes_its_checkpoints_with_the_first() {
          set out {}; set checkpoint-every 5; set eval-every 0; init --steps 10; step 10; init --steps 10; step 10",
         dir.path().display()
     );
-    let (code, log) = run({
-        let mut c = figs();
-        c.args(["-c", &script]);
-        c
-    });
+    let (code, log) = run(commands(&script));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("another search") && log.contains("set out DIR") && log.contains("line 11"), "{log}");
     // The first search's checkpoints are all there.
@@ -319,11 +310,7 @@ fn silently_accepted_values_are_refused_before_anything_is_written() {
     });
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("RANK=1") && log.contains("WORLD_SIZE"), "{log}");
-    let (code, log) = run({
-        let mut c = figs();
-        c.args(["-c", "set threads 100000"]);
-        c
-    });
+    let (code, log) = run(commands("set threads 100000"));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("logical cores"), "{log}");
     let (code, log) = run({

@@ -98,7 +98,7 @@ const ALLOWED: &[(&str, usize, &str)] = &[
     ("export/weights.rs", 2, "export's check of folded constants"),
     ("export/safetensors_file.rs", 1, "reading a weights file"),
     ("data/fingerprint.rs", 2, "the data's fingerprint, once per Search::new"),
-    ("checkpoint.rs", 1, "`pid_t::try_from`: a number, not a tensor"),
+    ("io.rs", 1, "`pid_t::try_from` in process_alive: a number, not a tensor"),
 ];
 
 /// The step path reads from the device only through `read_host`: no other call that

@@ -48,7 +48,7 @@ fn host() -> String {
 fn dead_here(holder: &str) -> bool {
     let mut it = holder.split_whitespace();
     match (it.next(), it.next().and_then(|p| p.parse::<u32>().ok())) {
-        (Some(h), Some(pid)) => h == host() && !Path::new(&format!("/proc/{pid}")).exists(),
+        (Some(h), Some(pid)) => h == host() && !crate::io::process_alive(pid),
         // Claims are written whole, so this is no claim of figs': let the run take it.
         _ => true,
     }
@@ -80,18 +80,8 @@ struct DirLock {
 }
 
 fn lock_claims(claims: &Path) -> Result<DirLock> {
-    use std::os::fd::AsRawFd;
     let p = claims.join(".lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .map_err(|e| Error::io("cannot open", &p, e))?;
-    // SAFETY: flock on a descriptor this File owns; blocks until no other holder.
-    if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::io("cannot lock", &p, std::io::Error::last_os_error()));
-    }
+    let f = crate::io::lock_file(&p, true).map_err(|e| Error::io("cannot lock", &p, e))?;
     Ok(DirLock { _file: f })
 }
 

@@ -461,12 +461,6 @@ impl Search {
         &self.id
     }
 
-    /// Ranks of the run a resumed search continues (1 for a new one or a one-process run):
-    /// resuming it with another number of ranks would change its global batch.
-    pub fn resumed_world(&self) -> usize {
-        self.resumed_world.unwrap_or(1)
-    }
-
     /// Makes this search one rank of a data-parallel search: every variable (weights, BN
     /// statistics, gate logits) takes rank 0's values; from then on each step uses this
     /// rank's shard of a global batch of `batch_size × world` examples, averages the

@@ -336,7 +336,7 @@ impl Search {
         let grad_finite = if grads.is_empty() {
             finite.ones_like()
         } else {
-            let sums: Vec<Tensor> = grads.iter().map(|g| g.sum(Kind::Double).to_device(dev)).collect();
+            let sums: Vec<Tensor> = grads.iter().map(|g| g.sum(Kind::Double)).collect();
             Tensor::stack(&sums, 0).sum(Kind::Double).isfinite()
         };
         let ok_before = w.ok.get_or_insert_with(|| finite.ones_like()).shallow_clone();
