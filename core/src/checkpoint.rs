@@ -167,6 +167,15 @@ pub fn list(dir: &Path) -> Vec<(u64, PathBuf)> {
     out
 }
 
+/// Checks how many checkpoints to keep (the prompt's `keep-checkpoints`, `figs search
+/// --keep-checkpoints`): at least one; `checkpoint-every 0` is how checkpoints go off.
+pub fn check_keep(n: usize) -> std::result::Result<(), String> {
+    if n == 0 {
+        return Err("keep at least 1 (checkpoint-every 0 turns checkpoints off)".into());
+    }
+    Ok(())
+}
+
 /// The directory name of the checkpoint after `step` steps.
 pub fn name(step: u64) -> String {
     format!("step-{step:08}")

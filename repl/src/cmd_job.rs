@@ -184,8 +184,8 @@ pub fn run(mut a: SearchArgs) -> Result<()> {
         }
     }
     crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
-    if a.keep_checkpoints == 0 {
-        anyhow::bail!("--keep-checkpoints must be at least 1 (--checkpoint-every 0 turns checkpoints off)");
+    if let Err(m) = checkpoint::check_keep(a.keep_checkpoints) {
+        anyhow::bail!("--keep-checkpoints {}: {m}", a.keep_checkpoints);
     }
     let unit = crate::format::find_regularizer(&a.regularizer)?.unit().to_string();
     if a.target_macs.is_some() && unit != "FLOPs" {

@@ -290,7 +290,7 @@ fn silently_accepted_values_are_refused_before_anything_is_written() {
         (&["--target-macs", "1"], &["below the smallest network", "MACs"]),
         (&["--target-macs", "100M"], &["not below the supernet's cost"]),
         (&["--batch-size", "1000000000"], &["larger than the training split", "give at most"]),
-        (&["--keep-checkpoints", "0"], &["--keep-checkpoints must be at least 1"]),
+        (&["--keep-checkpoints", "0"], &["--keep-checkpoints 0: keep at least 1"]),
         (&["--data", "/somewhere"], &["cannot be used with"]),
         (&["--lambda", "inf"], &["finite number"]),
         (&["--threads", "1000"], &["logical cores", "give at most"]),

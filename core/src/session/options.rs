@@ -170,7 +170,9 @@ impl Options {
             }
             "checkpoint-every" => self.checkpoint_every = value.parse().map_err(|_| bad("expected a whole number"))?,
             "keep-checkpoints" => {
-                self.keep_checkpoints = count(value).ok_or_else(|| bad("expected a count ≥ 1"))? as usize
+                let n: usize = value.parse().map_err(|_| bad("expected a count ≥ 1"))?;
+                crate::checkpoint::check_keep(n).map_err(|m| bad(&m))?;
+                self.keep_checkpoints = n;
             }
             "plugin-path" => {
                 self.plugin_path = match value {
