@@ -176,6 +176,16 @@ pub fn check_keep(n: usize) -> std::result::Result<(), String> {
     Ok(())
 }
 
+/// The checkpoints directory of the run directory `out`.
+pub fn dir(out: &Path) -> PathBuf {
+    out.join("checkpoints")
+}
+
+/// The checkpoint after `step` steps in the run directory `out`.
+pub fn path(out: &Path, step: u64) -> PathBuf {
+    dir(out).join(name(step))
+}
+
 /// The directory name of the checkpoint after `step` steps.
 pub fn name(step: u64) -> String {
     format!("step-{step:08}")

@@ -60,6 +60,15 @@ impl DeviceChoice {
 /// Checks a libtorch intra-op thread count: 0 (libtorch's default) up to the machine's
 /// logical cores. More threads than cores only make them wait for each other, and a typo
 /// such as 100000 would start that many threads and never return.
+/// The text form of a device choice (`cpu`, `cuda:0`, `auto`), which parses back.
+pub fn device_str(d: DeviceChoice) -> String {
+    match d {
+        DeviceChoice::Cpu => "cpu".into(),
+        DeviceChoice::Auto => "auto".into(),
+        DeviceChoice::Cuda(n) => format!("cuda:{n}"),
+    }
+}
+
 pub fn check_threads(n: i64) -> std::result::Result<(), String> {
     let cores = std::thread::available_parallelism().map(|c| c.get()).unwrap_or(1);
     if n < 0 {

@@ -64,6 +64,10 @@ pub enum Error {
     #[error("the search diverged at step {step}: task loss {value:.4e}, {ratio:.1e}× its best running average {best:.4}; lower the learning rates or λ and run again")]
     Diverged { step: u64, value: f64, best: f64, ratio: f64 },
 
+    /// The main job refused or stopped (a run directory in the way, a failed search).
+    #[error("{0}")]
+    Job(String),
+
     /// A checkpoint cannot be written, read or used here; the message says which and why.
     #[error("checkpoint: {0}")]
     Checkpoint(String),

@@ -32,6 +32,15 @@ impl std::str::FromStr for RegSource {
     }
 }
 
+impl RegSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegSource::Sample => "sample",
+            RegSource::Prob => "prob",
+        }
+    }
+}
+
 /// Gate settings. Defaults and the measurements behind them: docs/MATH.md.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateConfig {
@@ -50,16 +59,10 @@ pub struct GateConfig {
     pub eps: f64,
 }
 
+/// The configuration's defaults (crate::config).
 impl Default for GateConfig {
     fn default() -> Self {
-        GateConfig {
-            init_logit: 2.5,
-            tau: 1.0,
-            tau_final: Some(0.1),
-            straight_through: false,
-            reg_source: RegSource::Prob,
-            eps: 1e-6,
-        }
+        crate::config::Config::default().gate_config()
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod collective;
+pub mod config;
 pub mod cost;
 pub mod count;
 pub mod data;
@@ -18,6 +19,7 @@ pub mod export;
 pub mod gate;
 pub mod graph;
 pub mod io;
+pub mod job;
 pub mod malloc;
 pub mod net;
 pub mod optim;
@@ -31,6 +33,7 @@ pub mod search;
 pub mod session;
 pub mod settings_diff;
 pub mod space;
+pub mod table;
 pub mod train;
 pub mod units;
 

@@ -34,18 +34,10 @@ pub struct TrainConfig {
     pub precision: Precision,
 }
 
+/// The configuration's recipe (crate::config) for 1000 steps.
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig {
-            seed: 0,
-            device: DeviceChoice::Auto,
-            batch_size: 128,
-            steps: 1000,
-            lr: 2e-3,
-            weight_decay: 0.0,
-            memory_format: MemoryFormat::Auto,
-            precision: Precision::Fp32,
-        }
+        TrainConfig { steps: 1000, ..crate::config::Config::default().train_config(1, 1.0) }
     }
 }
 

@@ -1,9 +1,11 @@
 //! `figs pareto`: the FiGS vs width-multiplier vs MorphNet-γ experiment (figs::pareto),
 //! resumable, point by point.
 
+use crate::config_flags::{ConfigFlags, ParetoRecipe};
 use anyhow::{bail, Result};
 use clap::Args;
-use figs::device::DeviceChoice;
+use figs::config::Config;
+use figs::data::DataSource;
 use figs::pareto::{
     markdown, paired, paired_markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep,
 };
@@ -14,9 +16,14 @@ use std::sync::atomic::Ordering;
 
 #[derive(Args, Debug)]
 pub struct ParetoArgs {
-    /// Space (its `width` parameter is the multiplier of the baseline) and data.
+    /// The recipe's settings, as in `figs search` (the space's `width` parameter is the
+    /// multiplier of the baseline; `--steps` are figs' and γ's search steps, `--epochs`
+    /// every network's retraining, `--lambda` target mode's initial λ).
     #[command(flatten)]
-    job: crate::job_args::JobArgs,
+    settings: ConfigFlags<ParetoRecipe>,
+    /// Use a small synthetic data set (`--data synthetic`; for smoke tests).
+    #[arg(long, conflicts_with = "data")]
+    synthetic: bool,
     /// Budgets as fractions of the seed network's MACs.
     #[arg(long, value_delimiter = ',', default_value = "0.4,0.5,0.6")]
     budgets: Vec<f64>,
@@ -26,21 +33,6 @@ pub struct ParetoArgs {
     /// Methods: figs, width, gamma, seed.
     #[arg(long, value_delimiter = ',', default_value = "figs,width,gamma,seed")]
     methods: Vec<Method>,
-    /// Search steps of figs and gamma.
-    #[arg(long, default_value_t = 800)]
-    steps: u64,
-    /// Retraining epochs of every network (the same recipe for all).
-    #[arg(long, default_value_t = 3.0)]
-    epochs: f64,
-    /// Initial λ of target mode.
-    #[arg(long, default_value_t = 0.5)]
-    lambda: f64,
-    /// Adam learning rate of the weights (search and retraining).
-    #[arg(long, default_value_t = 2e-3)]
-    lr: f64,
-    /// Learning rate of the gate logits.
-    #[arg(long, default_value_t = 0.05)]
-    gate_lr: f64,
     /// Momentum-SGD learning rate of the γ search (MorphNet trains γ with momentum SGD).
     #[arg(long, default_value_t = 0.05)]
     gamma_lr: f64,
@@ -52,15 +44,6 @@ pub struct ParetoArgs {
     /// multiplier that reaches every budget.
     #[arg(long = "width-param", value_name = "KEY=VALUE")]
     width_params: Vec<String>,
-    /// Examples per step.
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
-    /// cpu, cuda, cuda:N or auto.
-    #[arg(long, default_value = "auto")]
-    device: DeviceChoice,
-    /// libtorch intra-op threads (0 = libtorch's default).
-    #[arg(long, default_value_t = 0)]
-    threads: i32,
     /// Results directory (config.json, results.jsonl, summary.md, pareto.svg/png).
     #[arg(long, default_value = "runs/pareto")]
     out: PathBuf,
@@ -76,38 +59,36 @@ pub struct ParetoArgs {
     report: bool,
 }
 
-pub fn run(a: ParetoArgs) -> Result<()> {
+pub fn run(base: &Config, a: ParetoArgs) -> Result<()> {
     if a.budgets.iter().any(|b| !(*b > 0.0 && *b <= 1.0)) {
         bail!("--budgets are fractions of the seed network's MACs, in (0, 1]; got {:?}", a.budgets);
     }
-    crate::format::check_job_flags(a.batch_size, a.steps, a.epochs, a.threads)?;
+    let mut c = base.clone();
+    a.settings.apply(&mut c)?;
+    if a.synthetic {
+        c.set("data", "synthetic")?;
+    }
+    c.check()?;
     if a.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
     if !(a.gamma_lambda > 0.0 && a.gamma_lambda.is_finite()) {
         bail!("--gamma-lambda must be positive, got {}", a.gamma_lambda);
     }
-    if a.threads > 0 {
-        tch::set_num_threads(a.threads);
+    if c.run.threads > 0 {
+        tch::set_num_threads(c.run.threads);
     }
     // One data set for every point: the synthetic one is always drawn with seed 0.
-    let data = a.job.load(0)?;
-    let (_, space_params, _) = figs::session::build_space(&a.job.space, &a.job.params, Some(&data.train))?;
-    let recipe = Recipe {
-        space: a.job.space.clone(),
+    let source = DataSource::parse(&c.data.data).map_err(|e| anyhow::anyhow!("--data: {e}"))?;
+    let data = source.load(c.data.train_limit, c.data.test_limit, 0)?;
+    let (_, space_params, _) = figs::session::build_space(&c.search.space, &c.search.param, Some(&data.train))?;
+    let recipe = Recipe::from_config(
+        &c,
         space_params,
-        data: format!("{} (train {}, test {})", a.job.data_name(), data.train.len(), data.test.len()),
-        search_steps: a.steps,
-        lambda: a.lambda,
-        lr: a.lr,
-        gate_lr: a.gate_lr,
-        gamma_lr: a.gamma_lr,
-        gamma_lambda: a.gamma_lambda,
-        width_params: width_params(&a.job.space, &a.width_params)?,
-        batch_size: a.batch_size,
-        retrain_epochs: a.epochs,
-        device: a.device,
-    };
+        format!("{} (train {}, test {})", source.name(), data.train.len(), data.test.len()),
+        (a.gamma_lr, a.gamma_lambda),
+        width_params(&c.search.space, &a.width_params)?,
+    );
     let sweep = Sweep::open(&a.out, recipe)?;
     let seeds: Vec<u64> = (1..=a.seeds).collect();
     let todo_all: Vec<Point> = if a.only.is_empty() {
@@ -235,7 +216,7 @@ fn report(a: &ParetoArgs, sweep: &Sweep) -> Result<()> {
         a.out.display()
     );
     figs::io::write_atomic(&a.out.join("summary.md"), text.as_bytes())?;
-    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", a.job.space), &rows, &a.out.join("pareto"))?;
+    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", sweep.recipe.space), &rows, &a.out.join("pareto"))?;
     println!("\n{table}");
     println!(
         "wrote {}, {}",

@@ -74,7 +74,7 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let file = a.file.unwrap_or_else(|| sh.core.options.out.join("arch.json"));
+    let file = a.file.unwrap_or_else(|| sh.core.out_dir().join("arch.json"));
     let r = sh.core.export_to(&file, a.pytorch.as_deref())?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

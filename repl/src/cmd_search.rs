@@ -1,5 +1,6 @@
 //! `regularizer`, `init`, `step`, `eval`, `status`: the search step by step, formatted.
 
+use crate::config_flags::{ConfigFlags, InitSettings};
 use crate::format::{human_unit, kv, step_message};
 use crate::progress::Bars;
 use crate::shell::Shell;
@@ -34,21 +35,9 @@ pub struct RegularizerArgs {
 
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// Learning rate of the weights (default: `get lr`).
-    #[arg(long)]
-    lr: Option<f64>,
-    /// Learning rate of the gate logits.
-    #[arg(long)]
-    gate_lr: Option<f64>,
-    /// Examples per step.
-    #[arg(long)]
-    batch_size: Option<usize>,
-    /// Planned steps (τ anneals over them).
-    #[arg(long)]
-    steps: Option<u64>,
-    /// Seed.
-    #[arg(long)]
-    seed: Option<u64>,
+    /// Settings for this search (default: the session's, `get NAME`), kept if it starts.
+    #[command(flatten)]
+    settings: ConfigFlags<InitSettings>,
 }
 
 #[derive(Args, Debug)]
@@ -93,19 +82,9 @@ pub fn regularizer(sh: &mut Shell, a: RegularizerArgs) -> Result<()> {
 
 pub fn init(sh: &mut Shell, a: InitArgs) -> Result<()> {
     // Overrides are kept only if the search starts.
-    let mut o = sh.core.options.clone();
-    for (name, v) in [
-        ("lr", a.lr.map(|v| v.to_string())),
-        ("gate-lr", a.gate_lr.map(|v| v.to_string())),
-        ("batch-size", a.batch_size.map(|v| v.to_string())),
-        ("steps", a.steps.map(|v| v.to_string())),
-        ("seed", a.seed.map(|v| v.to_string())),
-    ] {
-        if let Some(v) = v {
-            o.set(name, &v)?;
-        }
-    }
-    let r = sh.core.init_with(o)?;
+    let mut c = sh.core.config().clone();
+    a.settings.apply(&mut c)?;
+    let r = sh.core.init_with(c)?;
     println!(
         "search initialised: {} on {}, regularizer {} (supernet cost {}), {} train / {} validation images, {} steps per epoch",
         r.supernet,

@@ -118,8 +118,8 @@ pub fn execute(sh: &mut Shell, cmd: Command) -> Result<Flow> {
 
 fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
     match cmd {
-        Command::Search(a) => cmd_job::run(a)?,
-        Command::Pareto(a) => cmd_pareto::run(a)?,
+        Command::Search(a) => cmd_job::run(sh.core.config(), a)?,
+        Command::Pareto(a) => cmd_pareto::run(sh.core.config(), a)?,
         Command::Plugins(a) => cmd_plugins::run(a)?,
         Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
         Command::Data(a) => cmd_data::run(sh, a)?,
@@ -165,7 +165,7 @@ fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
 
 /// Prints options; `named` prefixes a single value with `name = `.
 fn get(sh: &Shell, name: Option<&str>, json: bool, named: bool) -> Result<()> {
-    let all = sh.core.options.to_json();
+    let all = sh.core.config().to_flat_json();
     let value = match name {
         Some(n) => sh.core.get(n)?,
         None => all.clone(),
@@ -183,9 +183,9 @@ fn get(sh: &Shell, name: Option<&str>, json: bool, named: bool) -> Result<()> {
         Some(n) if named => println!("{n} = {}", show(&value)),
         Some(_) => println!("{}", show(&value)),
         None => {
-            let rows: Vec<Vec<String>> = figs::session::OPTIONS
+            let rows: Vec<Vec<String>> = figs::config::Config::settings()
                 .iter()
-                .map(|(n, help)| vec![n.to_string(), show(&all[*n]), help.to_string()])
+                .map(|s| vec![s.name.to_string(), show(&all[s.name]), s.help.to_string()])
                 .collect();
             println!("{}", crate::format::table(&["option", "value", "meaning"], &rows));
         }

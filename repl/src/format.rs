@@ -25,7 +25,7 @@ pub fn step_message(m: &figs::search::StepMetrics, cost0: f64) -> String {
     )
 }
 
-pub use figs::units::{human, human_unit, parse_count, parse_target};
+pub use figs::units::{human, human_unit, parse_count};
 
 /// `name  value` lines, names padded to the longest.
 pub fn kv(rows: &[(String, String)]) -> String {
@@ -33,82 +33,7 @@ pub fn kv(rows: &[(String, String)]) -> String {
     rows.iter().map(|(k, v)| format!("{k:<w$}  {v}")).collect::<Vec<_>>().join("\n")
 }
 
-/// Renders rows as a table with a header, columns padded to their widest cell. Columns
-/// whose cells all start with a digit (numbers, `1.2 M`) are right-aligned, others left.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let cols = header.len();
-    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (i, c) in r.iter().enumerate().take(cols) {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    let numeric: Vec<bool> = (0..cols)
-        .map(|i| {
-            !rows.is_empty()
-                && rows.iter().all(|r| r.get(i).is_some_and(|c| c.starts_with(|ch: char| ch.is_ascii_digit())))
-        })
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> =
-            cells
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    if numeric[i] {
-                        format!("{c:>width$}", width = w[i])
-                    } else {
-                        format!("{c:<width$}", width = w[i])
-                    }
-                })
-                .collect();
-        padded.join("  ").trim_end().to_string()
-    };
-    let mut out = line(header.to_vec());
-    out.push('\n');
-    out.push_str(&w.iter().map(|n| "-".repeat(*n)).collect::<Vec<_>>().join("  "));
-    for r in rows {
-        out.push('\n');
-        out.push_str(&line(r.iter().map(|s| s.as_str()).collect()));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn table_aligns_text_left_and_numbers_right() {
-        let t =
-            table(&["net", "params"], &[vec!["seed".into(), "1.00 M".into()], vec!["found".into(), "0.5 M".into()]]);
-        let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[0], "net    params");
-        assert_eq!(lines[2], "seed   1.00 M");
-        assert_eq!(lines[3], "found   0.5 M");
-        let t = table(&["name", "help"], &[vec!["a".into(), "short".into()], vec!["b".into(), "longer text".into()]]);
-        assert_eq!(t.lines().nth(2), Some("a     short"));
-    }
-}
-
-/// Checks the run-size flags that `figs search` and `figs pareto` share, before anything is
-/// loaded or created: `--batch-size` and `--steps` at least 1, `--epochs` positive and
-/// finite, `--threads` 0 (libtorch's default) or more.
-pub fn check_job_flags(batch_size: usize, steps: u64, epochs: f64, threads: i32) -> anyhow::Result<()> {
-    if batch_size == 0 {
-        anyhow::bail!("--batch-size must be at least 1");
-    }
-    if steps == 0 {
-        anyhow::bail!("--steps must be at least 1");
-    }
-    if !(epochs > 0.0 && epochs.is_finite()) {
-        anyhow::bail!("--epochs must be positive, got {epochs}");
-    }
-    if let Err(m) = figs::device::check_threads(threads as i64) {
-        anyhow::bail!("--threads {m}");
-    }
-    Ok(())
-}
+pub use figs::table::table;
 
 /// `figs::plugin::find`, with a warning when other files on the plugin path declare the
 /// same name (a plugin directory that shadows a bundled plugin).

@@ -1,7 +1,7 @@
 //! Progress bars for the session's long calls: one bar per phase (`step`, a retraining's
 //! label), evaluation lines printed above it.
 
-use crate::format::{bar, human_unit, step_message};
+use crate::format::{bar, step_message};
 use figs::session::{Progress, Session};
 use indicatif::ProgressBar;
 use std::sync::{Arc, Mutex};
@@ -60,18 +60,7 @@ impl Bars {
             }
             Progress::Eval { metrics: ev, initial_cost, unit } => {
                 if !self.quiet {
-                    let compacted = match ev.compacted {
-                        0 => String::new(),
-                        n => format!("  ({n} channels compacted away)"),
-                    };
-                    self.println(&format!(
-                        "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
-                        ev.step,
-                        ev.accuracy,
-                        ev.loss,
-                        human_unit(ev.cost, unit),
-                        100.0 * ev.cost / initial_cost
-                    ));
+                    self.println(&figs::session::eval_line(ev, initial_cost, unit));
                 }
             }
             Progress::Train { label, done, total, loss } => self.with_bar(label, total, |pb| {
@@ -87,6 +76,15 @@ impl Bars {
         match cur.as_ref() {
             Some((_, pb)) => pb.suspend(|| crate::say::line(line)),
             None => crate::say::line(line),
+        }
+    }
+
+    /// Runs `f` with the bar out of the way (a note on stderr).
+    pub fn suspend(&self, f: impl FnOnce()) {
+        let cur = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        match cur.as_ref() {
+            Some((_, pb)) => pb.suspend(f),
+            None => f(),
         }
     }
 

@@ -3,7 +3,6 @@
 use crate::commands::{execute_line, split_words, Flow, Line};
 use crate::shell::Shell;
 use clap::CommandFactory;
-use figs::session::OPTIONS;
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -163,7 +162,9 @@ impl Helper {
             ("regularizer", _, 0) => Some(d.regularizers.clone()),
             ("plugins", _, 0) => Some(d.spaces.iter().chain(&d.regularizers).cloned().collect()),
             ("gates", _, 0) => Some(d.groups.clone()),
-            ("set" | "get", _, 0) => Some(OPTIONS.iter().map(|(n, _)| n.to_string()).collect()),
+            ("set" | "get", _, 0) => {
+                Some(figs::config::Config::settings().iter().map(|s| s.name.to_string()).collect())
+            }
             ("data", _, 0) => {
                 Some(["fashion-mnist", "mnist", "idx", "cifar10", "synthetic"].map(String::from).to_vec())
             }

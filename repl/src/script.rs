@@ -72,7 +72,7 @@ pub fn run_file(sh: &mut Shell, path: &Path, check: bool) -> Result<Flow> {
 
 fn check_text(sh: &mut Shell, text: &str, origin: &str) -> Result<Flow> {
     let cmds = commands(text);
-    let mut opts = sh.core.options.clone();
+    let mut opts = sh.core.config().clone();
     for (line, cmd) in &cmds {
         let at = || format!("{origin}, line {line}: `{cmd}`");
         match parse_line(cmd).with_context(at)? {

@@ -180,10 +180,10 @@ fn run_size_flags_are_checked_before_anything_runs() {
     // were accepted. Each is now an error naming the flag, and no run directory is made.
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, want) in [
-        ("--batch-size", "0", "--batch-size must be at least 1"),
-        ("--steps", "0", "--steps must be at least 1"),
-        ("--threads", "-1", "--threads must be 0"),
-        ("--epochs", "0", "--epochs must be positive"),
+        ("--batch-size", "0", "--batch-size: `0` is not valid: expected a count ≥ 1"),
+        ("--steps", "0", "--steps: `0` is not valid: expected a count ≥ 1"),
+        ("--threads", "-1", "--threads: `-1` is not valid: must be 0"),
+        ("--epochs", "0", "--epochs: `0` is not valid: expected a positive number of epochs"),
     ] {
         for cmd in ["search", "pareto"] {
             let out = dir.path().join(format!("{cmd}{flag}"));
@@ -293,7 +293,7 @@ fn ctrl_c_stops_the_search_and_still_exports() {
 fn small_mistakes_get_clear_errors_and_piped_scripts_report_failure() {
     let o = figs().args(["search", "--synthetic", "--lambda", "-1", "--steps", "1"]).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
-    assert!(!o.status.success() && e.contains("`lambda`: must be a finite number ≥ 0, got -1"), "{e}");
+    assert!(!o.status.success() && e.contains("--lambda: `-1` is not valid: expected a finite number ≥ 0"), "{e}");
     let o = figs().args(["search", "--data", "/etc/passwd"]).output().unwrap();
     let e = String::from_utf8_lossy(&o.stderr).into_owned();
     assert!(e.contains("is a file, not a directory"), "{e}");

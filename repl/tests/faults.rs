@@ -142,8 +142,17 @@ fn resume_on_other_data_is_refused_naming_what_differs() {
     let base = ["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0"];
     let (code, log) = run(search_on(&r, "128", &base));
     assert_eq!(code, Some(0), "{log}");
-    // The same flags but 96 examples: the checkpoint at step 20 does not fit.
+    // The same flags but 96 examples: refused as a setting that differs from the saved ones…
     let more = ["--steps", "20", "--checkpoint-every", "10", "--eval-every", "0", "--resume", &rs];
+    let (code, log) = run(search_on(&r, "96", &more));
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("--train-limit 96") && log.contains("the run has 128"), "{log}");
+    // …and, for a run whose config.json holds no settings (an older figs), by the
+    // checkpoint's data fingerprint: the checkpoint at step 20 does not fit.
+    let cfg = r.join("config.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg).unwrap()).unwrap();
+    v.as_object_mut().unwrap().remove("config");
+    std::fs::write(&cfg, v.to_string()).unwrap();
     let (code, log) = run(search_on(&r, "96", &more));
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains("other training data") && log.contains("examples"), "{log}");
@@ -290,7 +299,7 @@ fn silently_accepted_values_are_refused_before_anything_is_written() {
         (&["--target-macs", "1"], &["below the smallest network", "MACs"]),
         (&["--target-macs", "100M"], &["not below the supernet's cost"]),
         (&["--batch-size", "1000000000"], &["larger than the training split", "give at most"]),
-        (&["--keep-checkpoints", "0"], &["--keep-checkpoints 0: keep at least 1"]),
+        (&["--keep-checkpoints", "0"], &["--keep-checkpoints: `0` is not valid: keep at least 1"]),
         (&["--data", "/somewhere"], &["cannot be used with"]),
         (&["--lambda", "inf"], &["finite number"]),
         (&["--threads", "1000"], &["logical cores", "give at most"]),

@@ -43,6 +43,6 @@ fn the_main_job_runs_on_fashion_mnist() {
         .unwrap();
     let log = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "{log}");
-    assert!(log.contains("fashion-mnist (1024 train / 256 test images)"), "{log}");
+    assert!(log.contains("fashion-mnist) (1024 train / 256 test images)"), "{log}");
     assert!(out.join("arch.json").is_file() && out.join("model.py").is_file(), "{log}");
 }

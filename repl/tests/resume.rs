@@ -58,8 +58,11 @@ fn a_killed_search_resumes_to_the_same_result() {
     assert!(!ok && log.contains("--resume"), "an existing run must not be overwritten: {log}");
     let bs = b.to_str().unwrap();
     let (ok, log) = run(search(&b, &["--resume", bs, "--lambda", "2"]));
-    assert!(!ok && log.contains("other settings") && log.contains("lambda"), "{log}");
-    let (ok, log) = run(search(&b, &["--resume", bs]));
+    assert!(!ok && log.contains("differ from the run's saved settings") && log.contains("--lambda 2"), "{log}");
+    // `--resume DIR` alone continues with the settings the run was started with.
+    let mut alone = Command::new(env!("CARGO_BIN_EXE_figs"));
+    alone.args(["search", "--resume", bs]).env("OMP_NUM_THREADS", "1");
+    let (ok, log) = run(alone);
     assert!(ok && log.contains("resuming"), "{log}");
 
     for f in ["arch.json", "arch.safetensors", "metrics.jsonl"] {

@@ -7,12 +7,14 @@ mod cifar;
 mod fingerprint;
 mod idx;
 mod prefetch;
+mod source;
 mod synthetic;
 
 pub use batches::Batches;
 pub use cifar::load_cifar10_dir;
 pub use fingerprint::{Fingerprint, FINGERPRINT_IMAGES};
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
+pub use source::{DataSource, SYNTHETIC_SIZE};
 pub use synthetic::synthetic;
 
 use crate::error::{Error, Result};

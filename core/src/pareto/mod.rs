@@ -18,15 +18,18 @@ mod stats;
 
 pub use stats::{markdown, paired, paired_markdown, summarize, PairedRow, SummaryRow};
 
+use crate::config::Config;
 use crate::count::count;
 use crate::data::TrainTest;
 use crate::device::DeviceChoice;
 use crate::error::{Error, Result};
 use crate::graph::Graph;
-use crate::plugin::{find, find_regularizer};
-use crate::search::{Optimizer, Search, SearchConfig};
+use crate::job::{Job, JobEvent};
+use crate::plugin::find;
+use crate::search::Optimizer;
+use crate::session::Progress;
 use crate::space::SearchSpace;
-use crate::train::{train_from_scratch, TrainConfig};
+use crate::train::train_from_scratch;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -101,6 +104,35 @@ pub struct Recipe {
     /// Retraining epochs, the same for every network.
     pub retrain_epochs: f64,
     pub device: DeviceChoice,
+}
+
+impl Recipe {
+    /// The recipe of `c` (space, steps, λ, learning rates, batch, epochs, device) with the
+    /// sweep's own settings: the γ search's learning rate and λ, and the width baseline's
+    /// extra space parameters.
+    pub fn from_config(
+        c: &crate::config::Config,
+        space_params: BTreeMap<String, String>,
+        data: String,
+        (gamma_lr, gamma_lambda): (f64, f64),
+        width_params: BTreeMap<String, String>,
+    ) -> Recipe {
+        Recipe {
+            space: c.search.space.clone(),
+            space_params,
+            data,
+            search_steps: c.search.steps,
+            lambda: c.search.lambda,
+            lr: c.search.lr,
+            gate_lr: c.search.gate_lr,
+            gamma_lr,
+            gamma_lambda,
+            width_params,
+            batch_size: c.search.batch_size,
+            retrain_epochs: c.retrain.epochs,
+            device: c.run.device,
+        }
+    }
 }
 
 fn default_gamma_lambda() -> f64 {
@@ -249,12 +281,107 @@ impl Sweep {
         f.write_all(line.as_bytes()).and_then(|_| f.sync_all()).map_err(|e| Error::io("cannot append to", &path, e))
     }
 
+    /// The job configuration of point `p`: the recipe, the point's seed, and for `gamma`
+    /// MorphNet's procedure (momentum SGD at `gamma_lr`, λ fixed at `gamma_lambda`;
+    /// retraining at the recipe's `lr` like every other network).
+    pub fn config(&self, p: &Point) -> Config {
+        let r = &self.recipe;
+        let mut c = Config::default();
+        c.search.space = r.space.clone();
+        c.search.param = r.space_params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        c.search.steps = r.search_steps;
+        c.search.batch_size = r.batch_size;
+        c.search.gate_lr = r.gate_lr;
+        c.retrain.epochs = r.retrain_epochs;
+        c.retrain.lr = Some(r.lr);
+        c.run.device = r.device;
+        c.run.seed = p.seed;
+        // One evaluation, at the last step, before the export; a point is redone whole.
+        c.search.eval_every = 0;
+        c.run.checkpoint_every = 0;
+        if p.method == Method::Gamma {
+            c.search.regularizer = "gamma_flops".into();
+            c.search.optimizer = Optimizer::Sgd;
+            c.search.lr = r.gamma_lr;
+            c.search.lambda = r.gamma_lambda;
+            c.search.lambda_rate = 0.0;
+        } else {
+            c.search.lr = r.lr;
+            c.search.lambda = r.lambda;
+        }
+        c
+    }
+
+    /// A `figs` or `gamma` point: the main job in target mode at the budget (its run
+    /// directory is `points/<key>/`), retraining only the found network.
+    fn run_search_point(
+        &self,
+        p: &Point,
+        data: &TrainTest,
+        seed_macs: u64,
+        target_macs: f64,
+        cancel: &Arc<AtomicBool>,
+        mut progress: impl FnMut(&str),
+    ) -> Result<Outcome> {
+        let mut c = self.config(p);
+        // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md); `{}` prints the
+        // shortest text that reads back as the same number.
+        c.search.target = Some(format!("{}", 2.0 * target_macs));
+        let dir = self.dir.join("points").join(p.key().replace(':', "_"));
+        c.run.out = Some(dir.clone());
+        let every = (self.recipe.search_steps / 4).max(1);
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let job = Job::new(c)
+            .with_data(&self.recipe.data, data.clone())
+            .retrain_seed(false)
+            .force(crate::run_dir::is_run(&dir))
+            .stop_on(cancel.clone(), || "the stop flag");
+        let report = std::thread::scope(|scope| {
+            let run = scope.spawn(move || {
+                job.run(move |e| {
+                    let line = match e {
+                        JobEvent::Progress(Progress::Step { metrics: m, .. }) if m.step % every == 0 => {
+                            format!("search step {}: loss {:.3}, λ {:.3}", m.step, m.task_loss, m.lambda)
+                        }
+                        _ => return,
+                    };
+                    let _ = tx.send(line);
+                })
+            });
+            for line in rx {
+                progress(&line);
+            }
+            run.join().unwrap_or_else(|_| Err(Error::Job("the point's job panicked".into())))
+        })?;
+        let found = report.network("found").cloned();
+        let (Some(found), false) = (found, report.stopped || cancel.load(Ordering::Relaxed)) else {
+            return Ok(Outcome::Cancelled);
+        };
+        let Some(test_accuracy) = found.test_accuracy else {
+            return Ok(Outcome::Cancelled);
+        };
+        let result = PointResult {
+            method: p.method,
+            budget: p.budget,
+            seed: p.seed,
+            params: found.params,
+            macs: found.macs,
+            macs_fraction: found.macs as f64 / seed_macs as f64,
+            test_accuracy,
+            width: None,
+            search_seconds: report.search_seconds,
+            retrain_seconds: found.retrain_seconds.unwrap_or(0.0),
+        };
+        self.record(&result)?;
+        Ok(Outcome::Done(result))
+    }
+
     /// Runs `p` on `data` and records it when it is done.
     pub fn run_point(
         &self,
         p: &Point,
         data: &TrainTest,
-        cancel: &AtomicBool,
+        cancel: &Arc<AtomicBool>,
         mut progress: impl FnMut(&str),
     ) -> Result<Outcome> {
         let r = &self.recipe;
@@ -262,9 +389,7 @@ impl Sweep {
         let seed_graph = space.build(&r.space_params)?;
         let seed_macs = count(&seed_graph, &seed_graph.analyze()?).macs;
         let target_macs = p.budget * seed_macs as f64;
-        let dir = self.dir.join("points").join(p.key().replace(':', "_"));
         let mut width = None;
-        let mut search_seconds = 0.0;
         let graph: Graph = match p.method {
             Method::Seed => seed_graph.clone(),
             Method::Width => {
@@ -283,52 +408,10 @@ impl Sweep {
                 g
             }
             Method::Figs | Method::Gamma => {
-                let gamma = p.method == Method::Gamma;
-                let reg = find_regularizer(if gamma { "gamma_flops" } else { "flops" })?;
-                let cfg = SearchConfig {
-                    seed: p.seed,
-                    device: r.device,
-                    batch_size: r.batch_size,
-                    steps: r.search_steps,
-                    lr: if gamma { r.gamma_lr } else { r.lr },
-                    optimizer: if gamma { Optimizer::Sgd } else { Optimizer::Adam },
-                    gate_lr: r.gate_lr,
-                    lambda: if gamma { r.gamma_lambda } else { r.lambda },
-                    lambda_rate: if gamma { 0.0 } else { SearchConfig::default().lambda_rate },
-                    // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md).
-                    target: Some(2.0 * target_macs),
-                    ..SearchConfig::default()
-                };
-                let started = std::time::Instant::now();
-                let mut s = Search::new(&seed_graph, &data.train, cfg.clone(), Arc::new(reg))?;
-                let every = (r.search_steps / 4).max(1);
-                let done = s.run(r.search_steps, cancel, |m| {
-                    if m.step % every == 0 {
-                        progress(&format!("search step {}: loss {:.3}, λ {:.3}", m.step, m.task_loss, m.lambda));
-                    }
-                })?;
-                if done < r.search_steps {
-                    return Ok(Outcome::Cancelled);
-                }
-                s.evaluate()?;
-                let e = s.export_network()?;
-                search_seconds = started.elapsed().as_secs_f64();
-                e.save(&dir.join("arch.json"))?;
-                let text = serde_json::to_string_pretty(&cfg).unwrap_or_default();
-                crate::io::write_atomic(&dir.join("search_config.json"), text.as_bytes())?;
-                e.graph
+                return self.run_search_point(p, data, seed_macs, target_macs, cancel, progress);
             }
         };
-        let steps_per_epoch = (data.train.len() / r.batch_size).max(1) as f64;
-        let train_cfg = TrainConfig {
-            seed: p.seed,
-            device: r.device,
-            batch_size: r.batch_size,
-            steps: ((r.retrain_epochs * steps_per_epoch).round() as u64).max(1),
-            lr: r.lr,
-            weight_decay: 0.0,
-            ..TrainConfig::default()
-        };
+        let train_cfg = self.config(p).train_config(data.train.len(), r.retrain_epochs);
         progress(&format!("retraining {} steps", train_cfg.steps));
         let t = train_from_scratch(&graph, &data.train, &data.test, &train_cfg, cancel, |_| {})?;
         if t.cancelled || cancel.load(Ordering::Relaxed) {
@@ -343,7 +426,7 @@ impl Sweep {
             macs_fraction: t.counts.macs as f64 / seed_macs as f64,
             test_accuracy: t.test_accuracy,
             width,
-            search_seconds,
+            search_seconds: 0.0,
             retrain_seconds: t.seconds,
         };
         self.record(&result)?;

@@ -114,6 +114,15 @@ pub enum Optimizer {
     Sgd,
 }
 
+impl Optimizer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Optimizer::Adam => "adam",
+            Optimizer::Sgd => "sgd",
+        }
+    }
+}
+
 impl std::str::FromStr for Optimizer {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
@@ -138,46 +147,25 @@ fn mix(seed: u64, k: u64) -> u64 {
 }
 
 fn default_momentum() -> f64 {
-    0.9
+    crate::config::Config::default().search.momentum
 }
 
 fn default_lambda_rate() -> f64 {
-    0.02
+    crate::config::Config::default().search.lambda_rate
 }
 
 fn default_recalibration() -> usize {
-    30
+    crate::config::Config::default().search.bn_recalibration
 }
 
 fn default_gamma_threshold() -> f64 {
-    0.01
+    crate::config::Config::default().search.gamma_threshold
 }
 
+/// The configuration's defaults (crate::config), with no regularizer bound yet.
 impl Default for SearchConfig {
     fn default() -> Self {
-        SearchConfig {
-            seed: 0,
-            device: DeviceChoice::Auto,
-            batch_size: 128,
-            steps: 1000,
-            lr: 2e-3,
-            optimizer: Optimizer::Adam,
-            momentum: default_momentum(),
-            weight_decay: 0.0,
-            gate_lr: 0.05,
-            lambda: 1.0,
-            regularizer: String::new(),
-            regularizer_params: BTreeMap::new(),
-            gamma_threshold: default_gamma_threshold(),
-            gate: GateConfig::default(),
-            val_fraction: 0.1,
-            bn_recalibration_batches: default_recalibration(),
-            target: None,
-            lambda_rate: default_lambda_rate(),
-            memory_format: MemoryFormat::Auto,
-            precision: Precision::Fp32,
-            compact_below: None,
-        }
+        crate::config::Config::default().search_config("", BTreeMap::new(), None)
     }
 }
 

@@ -26,20 +26,19 @@
 
 pub mod display;
 mod networks;
-mod options;
 mod plots;
 mod searching;
 mod specs;
 mod values;
 
-pub use options::{Options, OPTIONS};
+pub use crate::config::Config;
 pub use plots::PlotKind;
 pub use searching::nothing_pruned_hint;
 pub use specs::{DataSpec, Network, RegularizerChange, RetrainSpec};
 pub use values::*;
 
 use crate::count::count;
-use crate::data::{load_cifar10_dir, load_idx_dir, synthetic, Dataset, TrainTest, FASHION_MNIST_DIR};
+use crate::data::{DataSource, Dataset, TrainTest};
 use crate::device::device_name;
 use crate::error::{Error, Result};
 use crate::export::{Exported, Weights};
@@ -70,7 +69,7 @@ pub type ProgressHook = Box<dyn FnMut(Progress<'_>) + Send>;
 
 /// Everything a user builds up between calls.
 pub struct Session {
-    pub options: Options,
+    config: Config,
     data: Option<(String, TrainTest)>,
     space: Option<(Plugin, BTreeMap<String, String>)>,
     supernet: Option<Graph>,
@@ -80,6 +79,7 @@ pub struct Session {
     unexported_steps: u64,
     retrained: Vec<Retrained>,
     warnings: Vec<String>,
+    warned_no_checkpoints: bool,
     progress: Option<ProgressHook>,
     cancel: Arc<AtomicBool>,
 }
@@ -101,6 +101,9 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// Where a session's exports and plots go while the `out` setting is off.
+pub const SESSION_OUT: &str = "runs/session";
+
 fn usage(message: &str) -> Error {
     Error::Session(message.to_string())
 }
@@ -108,7 +111,7 @@ fn usage(message: &str) -> Error {
 impl Session {
     pub fn new() -> Session {
         Session {
-            options: Options::default(),
+            config: Config::default(),
             data: None,
             space: None,
             supernet: None,
@@ -118,6 +121,7 @@ impl Session {
             unexported_steps: 0,
             retrained: Vec::new(),
             warnings: Vec::new(),
+            warned_no_checkpoints: false,
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
         }
@@ -199,22 +203,25 @@ impl Session {
         &self.retrained
     }
 
-    /// The regularizer chosen (or `flops` until one is) and its parameters.
+    /// The regularizer chosen (or the configuration's until one is) and its parameters.
     pub fn regularizer_or_default(&mut self) -> Result<(RegularizerPlugin, BTreeMap<String, String>)> {
         match &self.regularizer {
             Some(r) => Ok(r.clone()),
-            None => Ok((self.find_regularizer("flops")?, BTreeMap::new())),
+            None => {
+                let params = self.config.regularizer_params()?;
+                Ok((self.find_regularizer(&self.config.search.regularizer.clone())?, params))
+            }
         }
     }
 
-    /// The name of the chosen regularizer, `flops` until one is chosen.
+    /// The name of the chosen regularizer (the configuration's until one is chosen).
     pub fn regularizer_name(&self) -> String {
-        self.regularizer.as_ref().map_or("flops".to_string(), |(r, _)| r.info().name.clone())
+        self.regularizer.as_ref().map_or(self.config.search.regularizer.clone(), |(r, _)| r.info().name.clone())
     }
 
     /// Loads the plugins of the `plugin-path` option (their load errors become warnings).
     fn load_plugin_path(&mut self) {
-        for dir in self.options.plugin_path.clone() {
+        for dir in self.config.run.plugin_path.clone() {
             if !dir.exists() {
                 self.warnings.push(format!("plugin-path: {} does not exist", dir.display()));
             }
@@ -238,83 +245,84 @@ impl Session {
         Ok(r)
     }
 
-    // ----- options -----
+    // ----- configuration -----
 
-    /// Sets an option from its text (as `set NAME VALUE` does); λ and the target reach a
+    /// Every setting, typed: `s.config().search.lambda`.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Typed access to every setting: `s.config_mut().search.lambda = 1.0;`. Changes apply
+    /// at the next call that uses them (`init`, `step`, `retrain`, `data`); [`Session::set`]
+    /// also gives λ and the target to a running search at once.
+    pub fn config_mut(&mut self) -> &mut Config {
+        &mut self.config
+    }
+
+    /// Sets a setting from its text (as `set NAME VALUE` does); λ and the target reach a
     /// running search at once, `threads` reaches libtorch at once.
     pub fn set(&mut self, name: &str, value: &str) -> Result<()> {
-        let mut o = self.options.clone();
-        o.set(name, value)?;
+        let mut c = self.config.clone();
+        c.set(name, value)?;
         if let Some(search) = self.search.as_mut() {
             match name {
-                "lambda" => search.set_lambda(o.lambda)?,
+                "lambda" => search.set_lambda(c.search.lambda)?,
                 "target" => {
                     let (reg, unit) = search.regularizer();
-                    let t = o.target_value(unit, reg)?;
+                    let t = c.target_value(unit, reg)?;
                     search.set_target(t)?
                 }
                 _ => {}
             }
         }
-        if name == "threads" && o.threads > 0 {
-            tch::set_num_threads(o.threads);
+        if name == "threads" && c.run.threads > 0 {
+            tch::set_num_threads(c.run.threads);
         }
-        self.options = o;
+        self.config = c;
         Ok(())
     }
 
-    /// One option's value.
+    /// One setting's value.
     pub fn get(&self, name: &str) -> Result<serde_json::Value> {
-        self.options.get(name)
+        self.config.get(name)
+    }
+
+    /// Where exports, plots and checkpoints go: the `out` setting, else [`SESSION_OUT`].
+    pub fn out_dir(&self) -> PathBuf {
+        self.config.run.out.clone().unwrap_or_else(|| PathBuf::from(SESSION_OUT))
     }
 
     // ----- data and supernet -----
 
-    /// Loads a data set (replacing the current one).
+    /// Loads a data set (replacing the current one); it becomes the `data` setting.
     pub fn data(&mut self, spec: DataSpec) -> Result<DataInfo> {
-        let dir = |default: Option<&str>| -> Result<PathBuf> {
-            match (&spec.dir, default) {
-                (Some(d), _) => Ok(d.clone()),
-                (None, Some(d)) => Ok(PathBuf::from(d)),
-                (None, None) => {
-                    Err(usage(&format!("`data {}` needs a directory: `data {} DIR`", spec.kind, spec.kind)))
-                }
-            }
-        };
-        let (desc, mut tt): (String, TrainTest) = match spec.kind.as_str() {
-            "fashion-mnist" | "fmnist" => {
-                let d = dir(Some(FASHION_MNIST_DIR))?;
-                (format!("Fashion-MNIST ({})", d.display()), load_idx_dir(&d)?)
-            }
-            "mnist" | "idx" => {
-                let d = dir(None)?;
-                (format!("IDX files ({})", d.display()), load_idx_dir(&d)?)
-            }
-            "cifar10" | "cifar-10" => {
-                let d = dir(None)?;
-                (format!("CIFAR-10 ({})", d.display()), load_cifar10_dir(&d)?)
-            }
-            "synthetic" => {
-                if spec.size < 64 {
-                    return Err(Error::config("size", format!("must be at least 64, got {}", spec.size)));
-                }
-                let test = (spec.size / 4).max(16);
-                ("synthetic".to_string(), synthetic(spec.size, test, (1, 28, 28), 10, self.options.seed))
-            }
-            other => {
-                return Err(usage(&format!(
-                    "unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR or synthetic"
-                )))
-            }
-        };
-        if spec.train_limit > 0 {
-            tt.train = tt.train.take(spec.train_limit);
-        }
-        if spec.test_limit > 0 {
-            tt.test = tt.test.take(spec.test_limit);
-        }
-        self.data = Some((desc, tt));
+        let mut c = self.config.clone();
+        c.set("data", &spec.text()?)?;
+        c.data.train_limit = spec.train_limit;
+        c.data.test_limit = spec.test_limit;
+        let tt = Self::read_data(&c)?;
+        self.config = c;
+        self.data = Some(tt);
         self.data_info()
+    }
+
+    /// Uses `data` (a set made in a notebook, or loaded once for many runs) as the data set,
+    /// called `name` in reports; the `data` setting no longer describes it.
+    pub fn set_data(&mut self, name: &str, data: TrainTest) -> Result<DataInfo> {
+        self.data = Some((name.to_string(), data));
+        self.data_info()
+    }
+
+    /// Loads the data set that the configuration names (`data`, `train-limit`,
+    /// `test-limit`; `seed` draws a synthetic one).
+    pub fn load_data(&mut self) -> Result<DataInfo> {
+        self.data = Some(Self::read_data(&self.config)?);
+        self.data_info()
+    }
+
+    fn read_data(c: &Config) -> Result<(String, TrainTest)> {
+        let source = DataSource::parse(&c.data.data).map_err(|e| Error::config("data", e))?;
+        Ok((source.describe(), source.load(c.data.train_limit, c.data.test_limit, c.run.seed)?))
     }
 
     /// The data set in use.
@@ -357,6 +365,8 @@ impl Session {
         let (plugin, p, g) = self.build_space(space, &params)?;
         self.set_supernet(g);
         self.space = Some((plugin, p));
+        self.config.search.space = space.to_string();
+        self.config.search.param = params;
         self.supernet_info()
     }
 
@@ -387,7 +397,7 @@ impl Session {
         let c = count(g, &a);
         let device = match &self.search {
             Some(search) => device_name(search.device()),
-            None => match self.options.device.resolve() {
+            None => match self.config.run.device.resolve() {
                 Ok(d) => device_name(d),
                 // `init` explains why; here it is one word in a summary.
                 Err(_) => "unavailable here".into(),
@@ -401,7 +411,7 @@ impl Session {
             input: [g.input.channels, g.input.height, g.input.width],
             classes: g.classes,
             device,
-            device_option: options::device_str(self.options.device),
+            device_option: crate::device::device_str(self.config.run.device),
             groups: a
                 .groups
                 .iter()

@@ -5,7 +5,7 @@ use super::*;
 impl Session {
     /// Exports the found architecture with its weights to `<out>/arch.json`.
     pub fn export(&mut self) -> Result<ExportReport> {
-        let file = self.options.out.join("arch.json");
+        let file = self.out_dir().join("arch.json");
         self.export_to(&file, None)
     }
 
@@ -81,9 +81,10 @@ impl Session {
             Network::File(file) => (Graph::load(file)?, None),
         };
         let data = self.train_test()?.clone();
-        let cfg = self.options.train_config(data.train.len(), spec.epochs);
-        if self.options.threads > 0 {
-            tch::set_num_threads(self.options.threads);
+        self.config.check()?;
+        let cfg = self.config.train_config(data.train.len(), spec.epochs);
+        if self.config.run.threads > 0 {
+            tch::set_num_threads(self.config.run.threads);
         }
         let label = spec.label.clone().unwrap_or_else(|| spec.default_label());
         let cancel = self.cancel.clone();
@@ -114,7 +115,7 @@ impl Session {
     /// Draws a chart to `<stem>.svg` and `.png` (default stem `<out>/<kind>`); `runs` adds
     /// the seed and found networks of `figs search` run directories to the Pareto chart.
     pub fn plot(&self, kind: PlotKind, stem: Option<&Path>, runs: &[PathBuf]) -> Result<Chart> {
-        let stem = stem.map(Path::to_path_buf).unwrap_or_else(|| self.options.out.join(kind.name()));
+        let stem = stem.map(Path::to_path_buf).unwrap_or_else(|| self.out_dir().join(kind.name()));
         plots::draw(self, kind, &stem, runs)
     }
 }

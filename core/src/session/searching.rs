@@ -31,12 +31,17 @@ impl Session {
             }
             None => None,
         };
-        let mut opts = self.options.clone();
+        let mut opts = self.config.clone();
         if let Some(l) = c.lambda {
-            opts.set("lambda", &l.to_string())?;
+            opts.search.lambda = l;
+            opts.check()?;
         }
         if let Some(t) = &c.target {
             opts.set("target", t)?;
+        }
+        if let Some(name) = &c.name {
+            opts.search.regularizer = name.clone();
+            opts.search.reg_param = c.params.clone();
         }
         let (reg, params) = match new.clone() {
             Some(r) => r,
@@ -48,13 +53,13 @@ impl Session {
             let (live, unit) = search.regularizer();
             let live_target = opts.target_value(unit, live)?;
             if c.lambda.is_some() {
-                search.set_lambda(opts.lambda)?;
+                search.set_lambda(opts.search.lambda)?;
             }
             if c.target.is_some() {
                 search.set_target(live_target)?;
             }
         }
-        self.options = opts;
+        self.config = opts;
         self.regularizer = Some((reg, params));
         let mut info = self.regularizer_info()?;
         info.applies_at_next_init = new.is_some() && self.search.is_some();
@@ -65,8 +70,8 @@ impl Session {
     pub fn regularizer_info(&mut self) -> Result<RegularizerInfo> {
         let (reg, params) = self.regularizer_or_default()?;
         let unit = reg.unit().to_string();
-        let target = self.options.target_value(&unit, &reg.info().name)?;
-        let lambda = self.search.as_ref().map(|x| x.lambda()).unwrap_or(self.options.lambda);
+        let target = self.config.target_value(&unit, &reg.info().name)?;
+        let lambda = self.search.as_ref().map(|x| x.lambda()).unwrap_or(self.config.search.lambda);
         Ok(RegularizerInfo {
             regularizer: reg.info().name.clone(),
             source: reg.source().as_str().to_string(),
@@ -78,19 +83,21 @@ impl Session {
         })
     }
 
-    /// Starts a search on the supernet with the session's options.
+    /// Starts a search on the supernet with the session's configuration.
     pub fn init(&mut self) -> Result<InitReport> {
-        self.init_with(self.options.clone())
+        self.init_with(self.config.clone())
     }
 
-    /// Starts a search with `options`, which become the session's if it starts.
-    pub fn init_with(&mut self, options: Options) -> Result<InitReport> {
+    /// Starts a search with `options`, which become the session's configuration if it
+    /// starts.
+    pub fn init_with(&mut self, options: Config) -> Result<InitReport> {
+        options.check()?;
         let graph = self.supernet()?.clone();
         let train = self.train_test()?.train.clone();
         let (reg, params) = self.regularizer_or_default()?;
         let target = options.target_value(reg.unit(), &reg.info().name)?;
-        if options.threads > 0 {
-            tch::set_num_threads(options.threads);
+        if options.run.threads > 0 {
+            tch::set_num_threads(options.run.threads);
         }
         let cfg = options.search_config(&reg.info().name, params.clone(), target);
         let unit = reg.unit().to_string();
@@ -108,7 +115,7 @@ impl Session {
         };
         self.search = Some(search);
         self.regularizer.get_or_insert((reg, params));
-        self.options = options;
+        self.config = options;
         self.found = None;
         self.unexported_steps = 0;
         Ok(report)
@@ -153,11 +160,11 @@ impl Session {
     /// Saves the search's whole state to a new checkpoint directory (default
     /// `<out>/checkpoints/step-N`).
     pub fn save(&mut self, path: Option<&Path>) -> Result<PathBuf> {
-        let out = self.options.out.clone();
+        let out = self.out_dir();
         let search = self.search()?;
         let path = match path {
             Some(p) => p.to_path_buf(),
-            None => out.join("checkpoints").join(crate::checkpoint::name(search.steps_done())),
+            None => crate::checkpoint::path(&out, search.steps_done()),
         };
         search.save_checkpoint(&path)?;
         self.unexported_steps = 0;
@@ -173,11 +180,25 @@ impl Session {
         if n == 0 {
             return Err(Error::config("steps", "the number of steps must be at least 1"));
         }
-        let o = self.options.clone();
+        let o = self.config.clone();
+        o.check()?;
+        // Checkpoints go into a run directory: `out`, which a prompt session may not have.
+        let ck = o.run.out.as_ref().filter(|_| o.run.checkpoint_every > 0).map(|d| Checkpoints {
+            dir: crate::checkpoint::dir(d),
+            every: o.run.checkpoint_every,
+            keep: o.run.keep_checkpoints,
+        });
+        if ck.is_none() && o.run.checkpoint_every > 0 && !self.warned_no_checkpoints {
+            self.warned_no_checkpoints = true;
+            self.warnings.push(format!(
+                "no checkpoints: `checkpoint-every {}` saves them into the run directory, and `out` is not set (`set out DIR` keeps them, `set checkpoint-every 0` silences this)",
+                o.run.checkpoint_every
+            ));
+        }
         let cancel = self.cancel.clone();
         let mut search =
             self.search.take().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))?;
-        if let Err(e) = check_checkpoints_are_own(&search, &o) {
+        if let Err(e) = check_checkpoints_are_own(&search, ck.as_ref()) {
             self.search = Some(search);
             return Err(e);
         }
@@ -189,16 +210,16 @@ impl Session {
         // The next multiple of `every` after `done`, and the planned last step.
         let next = |done: u64, every: u64| {
             let m = if every > 0 { (done / every + 1) * every } else { u64::MAX };
-            if done < o.steps {
-                m.min(o.steps)
+            if done < o.search.steps {
+                m.min(o.search.steps)
             } else {
                 m
             }
         };
         while search.steps_done() - start < n {
             let done = search.steps_done();
-            let eval_at = next(done, o.eval_every);
-            let ck_at = if o.checkpoint_every > 0 { next(done, o.checkpoint_every) } else { u64::MAX };
+            let eval_at = next(done, o.search.eval_every);
+            let ck_at = ck.as_ref().map_or(u64::MAX, |c| next(done, c.every));
             let chunk = (eval_at.min(ck_at) - done).min(n - (done - start));
             let mut hook = self.progress.take();
             let r = search.run(chunk, &cancel, |m| {
@@ -213,8 +234,8 @@ impl Session {
             }
             let now = search.steps_done();
             if cancel.load(Ordering::SeqCst) {
-                if o.checkpoint_every > 0 {
-                    result = save_kept(&search, &o);
+                if let Some(c) = &ck {
+                    result = save_kept(&search, c);
                 }
                 break;
             }
@@ -231,7 +252,7 @@ impl Session {
                 }
             }
             if now == ck_at {
-                if let Err(e) = save_kept(&search, &o) {
+                if let Some(Err(e)) = ck.as_ref().map(|c| save_kept(&search, c)) {
                     result = Err(e);
                     break;
                 }
@@ -325,13 +346,19 @@ impl Session {
     }
 }
 
+/// Where and how often `step` saves checkpoints.
+struct Checkpoints {
+    dir: PathBuf,
+    every: u64,
+    keep: usize,
+}
+
 /// Refuses to start steps whose checkpoints would land among another search's: one
 /// search's `save` would skip or prune the other's, and `load` would restore the wrong one.
-fn check_checkpoints_are_own(search: &Search, o: &Options) -> Result<()> {
-    if o.checkpoint_every == 0 {
+fn check_checkpoints_are_own(search: &Search, ck: Option<&Checkpoints>) -> Result<()> {
+    let Some(Checkpoints { dir, .. }) = ck else {
         return Ok(());
-    }
-    let dir = o.out.join("checkpoints");
+    };
     let others = crate::checkpoint::others(&dir, search.id());
     if others.is_empty() {
         return Ok(());
@@ -345,8 +372,8 @@ fn check_checkpoints_are_own(search: &Search, o: &Options) -> Result<()> {
 }
 
 /// Saves `search` to `<out>/checkpoints/step-N` and keeps its newest `keep-checkpoints`.
-fn save_kept(search: &Search, o: &Options) -> Result<()> {
-    let dir = o.out.join("checkpoints");
+fn save_kept(search: &Search, ck: &Checkpoints) -> Result<()> {
+    let dir = &ck.dir;
     let path = dir.join(crate::checkpoint::name(search.steps_done()));
     if path.exists() {
         // A resumed run starts at a checkpoint it already has; another search's is never
@@ -364,7 +391,7 @@ fn save_kept(search: &Search, o: &Options) -> Result<()> {
         // the new one replaces it.
         crate::checkpoint::discard(&path)?;
     }
-    std::fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create", &dir, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create", dir, e))?;
     search.save_checkpoint(&path).map_err(|e| {
         let m = match e {
             Error::Checkpoint(m) => m,
@@ -372,7 +399,7 @@ fn save_kept(search: &Search, o: &Options) -> Result<()> {
         };
         Error::Checkpoint(format!("{m}; the previous checkpoints are intact"))
     })?;
-    crate::checkpoint::prune(&dir, o.keep_checkpoints.max(1), search.id())
+    crate::checkpoint::prune(dir, ck.keep.max(1), search.id())
 }
 
 /// When a search pruned nothing, what to change, in the terms of its source: a common

@@ -1,6 +1,7 @@
 //! The arguments of the session's calls that have several parts: which data set, which
 //! network to retrain, which regularizer change.
 
+use crate::data::DataSource;
 use crate::train::Init;
 use std::path::PathBuf;
 
@@ -38,6 +39,30 @@ impl DataSpec {
         self.size = size;
         self
     }
+
+    /// The `data` setting's text form ([`DataSource`]).
+    pub(crate) fn text(&self) -> crate::Result<String> {
+        let text = match (self.kind.as_str(), &self.dir) {
+            ("synthetic", _) => format!("synthetic:{}", self.size),
+            ("fashion-mnist" | "fmnist" | "mnist" | "idx" | "cifar10" | "cifar-10", Some(d)) => {
+                format!("{}:{}", self.kind, d.display())
+            }
+            ("fashion-mnist" | "fmnist", None) => self.kind.clone(),
+            ("mnist" | "idx" | "cifar10" | "cifar-10", None) => {
+                return Err(crate::Error::Session(format!(
+                    "`data {}` needs a directory: `data {} DIR`",
+                    self.kind, self.kind
+                )))
+            }
+            (other, _) => {
+                return Err(crate::Error::Session(format!(
+                    "unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR or synthetic"
+                )))
+            }
+        };
+        let source = DataSource::parse(&text).map_err(|e| crate::Error::config("data", e))?;
+        Ok(source.text())
+    }
 }
 
 /// Which network [`Session::retrain`] trains.
@@ -53,7 +78,7 @@ pub enum Network {
     Space { space: String, params: Vec<String> },
 }
 
-/// What to retrain and how; the recipe (batch, lr, seed, device) is the session's options.
+/// What to retrain and how; the recipe (batch, lr, seed, device) is the session's configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RetrainSpec {
     pub network: Network,
