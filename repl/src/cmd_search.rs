@@ -1,190 +1,169 @@
-//! `regularizer`, `init`, `step`, `eval`, `status`: the search step by step, formatted.
+//! `figs search`: the main job (figs::job::Job) from flags. This file parses and shows;
+//! the job itself — run directory, search, export, retraining, summary — is in core.
 
-use crate::config_flags::{ConfigFlags, InitSettings};
-use crate::format::{human_unit, kv, step_message};
+use crate::config_flags::{All, ConfigFlags};
+use crate::format::parse_count;
 use crate::progress::Bars;
-use crate::shell::Shell;
 use anyhow::Result;
 use clap::Args;
-use figs::session::RegularizerChange;
+use figs::config::Config;
+use figs::job::{Job, JobEvent};
+use figs::regularizer::Regularizer;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 #[derive(Args, Debug)]
-pub struct JsonArg {
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct RegularizerArgs {
-    /// Regularizer plugin: flops, model_size, latency, gamma_flops …; none shows the current.
-    name: Option<String>,
-    /// Regularizer parameter as name=value (repeatable), e.g. `-R hardware=cpu`.
-    #[arg(long = "reg-param", short = 'R', value_name = "NAME=VALUE")]
-    params: Vec<String>,
-    /// Penalty strength λ (applies at once to a running search).
-    #[arg(long)]
-    lambda: Option<f64>,
-    /// Target cost in the regularizer's unit (`2M`, `40us`), or `off`.
-    #[arg(long)]
-    target: Option<String>,
-    /// Print JSON.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args, Debug)]
-pub struct InitArgs {
-    /// Settings for this search (default: the session's, `get NAME`), kept if it starts.
+pub struct SearchArgs {
+    /// Every setting, as `--NAME VALUE` (`figs search --help` lists them with their
+    /// defaults; `set` at the prompt takes the same names).
     #[command(flatten)]
-    settings: ConfigFlags<InitSettings>,
+    settings: ConfigFlags<All>,
+    /// Target mode: the MACs to land on (suffixes k, M, G: `--target-macs 1.5M`). The
+    /// penalty applies only above it and λ adapts; the export is at or under it. Needs a
+    /// FLOPs regularizer (flops, gamma_flops).
+    #[arg(long, value_parser = parse_count, conflicts_with = "target")]
+    target_macs: Option<f64>,
+    /// Use a small synthetic data set (`--data synthetic`; for smoke tests).
+    #[arg(long, conflicts_with = "data")]
+    synthetic: bool,
+    /// Continue the run in RUN_DIR from its newest checkpoint, with the settings it was
+    /// started with (flags that differ from them are refused).
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Replace the run already in --out.
+    #[arg(long, conflicts_with = "resume")]
+    force: bool,
 }
 
-#[derive(Args, Debug)]
-pub struct StepArgs {
-    /// Number of steps.
-    #[arg(default_value_t = 1)]
-    n: u64,
-    /// Run this many epochs of the training split instead (fractions allowed).
-    #[arg(long, conflicts_with = "n")]
-    epochs: Option<f64>,
-    /// Print the last step's metrics as JSON (no progress bar).
-    #[arg(long)]
-    json: bool,
-}
-
-pub fn regularizer(sh: &mut Shell, a: RegularizerArgs) -> Result<()> {
-    let change = RegularizerChange { name: a.name, params: a.params, lambda: a.lambda, target: a.target };
-    let info = if change == RegularizerChange::default() {
-        sh.core.regularizer_info()?
-    } else {
-        sh.core.configure_regularizer(change)?
+/// The job's configuration: `base` (the session's at the prompt, the defaults in a shell)
+/// with the flags, or a resumed run's saved configuration, which flags may only repeat.
+fn configure(base: &Config, a: &SearchArgs) -> Result<(Config, bool)> {
+    let saved = match &a.resume {
+        Some(dir) => figs::job::saved_config(dir)?,
+        None => None,
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&info)?);
-        return Ok(());
+    if let (Some(dir), Some(out)) = (&a.resume, a.settings.given.iter().find(|(n, _)| *n == "out")) {
+        if PathBuf::from(out.1.last().cloned().unwrap_or_default()) != *dir {
+            anyhow::bail!("--resume {} and --out {} name different runs; give one", dir.display(), out.1.join(" "));
+        }
     }
-    if info.applies_at_next_init {
-        println!("(a regularizer change takes effect at the next `init`)");
-    }
-    let p: Vec<String> = info.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    println!(
-        "regularizer {} (source {}, cost in {}){}; λ {}; target {}",
-        info.regularizer,
-        info.source,
-        info.unit,
-        if p.is_empty() { String::new() } else { format!(" with {}", p.join(" ")) },
-        info.lambda,
-        info.target.map(|t| human_unit(t, &info.unit)).unwrap_or_else(|| "off".into())
-    );
-    Ok(())
-}
-
-pub fn init(sh: &mut Shell, a: InitArgs) -> Result<()> {
-    // Overrides are kept only if the search starts.
-    let mut c = sh.core.config().clone();
-    a.settings.apply(&mut c)?;
-    let r = sh.core.init_with(c)?;
-    println!(
-        "search initialised: {} on {}, regularizer {} (supernet cost {}), {} train / {} validation images, {} steps per epoch",
-        r.supernet,
-        r.device,
-        r.regularizer,
-        human_unit(r.initial_cost, &r.unit),
-        r.train,
-        r.validation,
-        r.steps_per_epoch
-    );
-    sh.quit_warned = false;
-    Ok(())
-}
-
-pub fn step(sh: &mut Shell, a: StepArgs) -> Result<()> {
-    sh.core.set_cancel(crate::interrupt::fresh());
-    let bars = Bars::attach(&mut sh.core, a.json);
-    let r = match a.epochs {
-        Some(e) => sh.core.step_epochs(e),
-        None => sh.core.step(a.n),
+    let had_saved = saved.is_some();
+    let mut c = match saved {
+        Some(saved) => {
+            let mut differ = a.settings.differing(&saved)?;
+            if a.synthetic && saved.data.data != "synthetic" {
+                differ.push(format!("--synthetic (the run has --data {})", saved.data.data));
+            }
+            if let Some(m) = a.target_macs {
+                if saved.search.target.as_deref() != Some(format!("{}", 2.0 * m).as_str()) {
+                    differ.push(format!("--target-macs {m} (the run has --target {:?})", saved.search.target));
+                }
+            }
+            if !differ.is_empty() {
+                anyhow::bail!(
+                    "--resume {}: {} differ from the run's saved settings (its config.json); leave them out to continue it as it was started, or start a new run",
+                    a.resume.as_deref().unwrap_or_else(|| std::path::Path::new("")).display(),
+                    differ.join(", ")
+                );
+            }
+            saved
+        }
+        None => {
+            let mut c = base.clone();
+            a.settings.apply(&mut c)?;
+            if a.synthetic {
+                c.set("data", "synthetic")?;
+            }
+            c
+        }
     };
+    if let Some(dir) = &a.resume {
+        c.run.out = Some(dir.clone());
+    }
+    if let Some(m) = a.target_macs {
+        let reg = crate::format::find_regularizer(&c.search.regularizer)?;
+        let unit = reg.unit();
+        if unit != "FLOPs" {
+            anyhow::bail!(
+                "--target-macs needs a FLOPs regularizer (flops, gamma_flops); `{}` measures {unit}: give --target in {unit} instead",
+                c.search.regularizer
+            );
+        }
+        // FLOPs = 2 · MACs for conv and linear layers (docs/MATH.md); `{}` prints the
+        // shortest text that parses back to the same number.
+        c.search.target = Some(format!("{}", 2.0 * m));
+    }
+    c.check()?;
+    Ok((c, had_saved))
+}
+
+/// Runs the main job with `base` under the flags.
+pub fn run(base: &Config, a: SearchArgs) -> Result<()> {
+    // A closed stdout (`figs search … | head`) must not end the search: writes to it fail
+    // quietly instead (crate::say), and run.log keeps the report.
+    // SAFETY: sets a signal disposition; no handler code runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    crate::interrupt::stop_on_sigterm();
+    let (c, had_saved) = configure(base, &a)?;
+    if a.resume.as_ref().is_some_and(|d| d.join("config.json").is_file()) && !had_saved {
+        eprintln!("note: the run has no saved settings (an older figs started it): the flags given are checked against its checkpoint");
+    }
+    let steps = c.search.steps;
+    // Under torchrun (WORLD_SIZE > 1) this process is one rank of a data-parallel search.
+    // Each rank sees only its own GPU (before anything initialises CUDA), so every rank asks
+    // for the same device and records the same settings.
+    figs_dist::pin_local_gpu()?;
+    // An unavailable device fails here, before anything is loaded or written.
+    let device = c.run.device.resolve()?;
+    // Gloo carries CPU tensors, NCCL CUDA ones (as PyTorch's DDP chooses).
+    let group = figs_dist::ProcessGroup::from_env(dist_timeout()?, figs_dist::Backend::for_device(device))?;
+    let cancel = crate::interrupt::fresh();
+    let mut job =
+        Job::new(c).resuming(a.resume.is_some()).force(a.force).stop_on(cancel, stop_cause).target_macs(a.target_macs);
+    if let Some(g) = group {
+        job = job.collective(Arc::new(g));
+    }
+    let bars = Bars::for_run(steps);
+    let b = bars.clone();
+    let report = job.run(move |e| match e {
+        JobEvent::Line(text) => b.println(text),
+        JobEvent::Note(text) => b.suspend(|| eprintln!("{text}")),
+        JobEvent::Progress(p) => b.handle(&p),
+        JobEvent::PhaseEnd => b.finish(),
+    });
     bars.finish();
-    sh.quit_warned = false;
-    let r = r?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
-    }
-    if r.stopped_by_ctrl_c {
-        println!(
-            "stopped by Ctrl-C after {} of {} steps; the search is at step {}",
-            r.steps_run, r.steps_asked, r.step
+    let report = report?;
+    if crate::interrupt::terminated() {
+        // A scheduler's stop is no success: the exit status says the run did not finish.
+        anyhow::bail!(
+            "stopped by SIGTERM after {} of {} search steps; what it found is exported, and --resume {} continues it",
+            report.steps_done,
+            report.steps,
+            report.out.display()
         );
     }
-    if let Some(m) = &r.last_step {
-        println!("step {}: {}", r.step, step_message(m, r.initial_cost));
-    }
     Ok(())
 }
 
-pub fn eval(sh: &mut Shell, json: bool) -> Result<()> {
-    let r = sh.core.evaluate()?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-        return Ok(());
-    }
-    let ev = &r.eval;
-    println!(
-        "step {}: val acc {:.4}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
-        ev.step,
-        ev.accuracy,
-        ev.loss,
-        human_unit(ev.cost, &r.unit),
-        100.0 * ev.cost / r.initial_cost,
-        r.target.map(|t| format!("; target {}", landing(ev.cost, t, &r.unit))).unwrap_or_default()
-    );
-    Ok(())
-}
-
-/// How close the export's cost is to the target: `1.00 M FLOPs; export at 99.99% of it
-/// (under)`. Two decimals, so that just under and just over do not both print as 100.0%.
-fn landing(cost: f64, target: f64, unit: &str) -> String {
-    let side = if cost < target {
-        "under"
-    } else if cost > target {
-        "over"
+/// What stopped the job early: the user's Ctrl-C or a scheduler's SIGTERM.
+fn stop_cause() -> &'static str {
+    if crate::interrupt::terminated() {
+        "SIGTERM"
     } else {
-        "exactly"
-    };
-    format!("{}; export at {:.2}% of it ({side})", human_unit(target, unit), 100.0 * cost / target)
+        "Ctrl-C"
+    }
 }
 
-pub fn status(sh: &mut Shell, json: bool) -> Result<()> {
-    let st = sh.core.status()?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
-        return Ok(());
+/// How long a rank waits for the others (joining, each collective): FIGS_DIST_TIMEOUT_S,
+/// default 30 minutes (rank 0 evaluates and checkpoints while the others wait).
+fn dist_timeout() -> Result<std::time::Duration> {
+    match std::env::var("FIGS_DIST_TIMEOUT_S") {
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(s) if s > 0 => Ok(std::time::Duration::from_secs(s)),
+            _ => anyhow::bail!("FIGS_DIST_TIMEOUT_S={v} is not a positive number of seconds"),
+        },
+        Err(_) => Ok(std::time::Duration::from_secs(1800)),
     }
-    let mut rows = vec![
-        ("step".to_string(), format!("{} (epoch {})", st.step, st.epoch)),
-        ("regularizer".into(), format!("{}, λ {:.4}", st.regularizer, st.lambda)),
-        (
-            "cost of the export".into(),
-            format!("{} ({:.1}% of supernet)", human_unit(st.cost, &st.unit), 100.0 * st.cost / st.initial_cost),
-        ),
-        ("alive channels".into(), format!("{} / {}", st.alive_channels, st.searchable_channels)),
-        ("not exported".into(), format!("{} steps", st.unexported_steps)),
-    ];
-    if let Some(tg) = st.target {
-        rows.insert(3, ("target".into(), landing(st.cost, tg, &st.unit)));
-    }
-    if let Some(m) = &st.last_step {
-        rows.push((
-            "last step".into(),
-            format!("loss {:.4}, batch acc {:.3}, τ {:.3}", m.task_loss, m.batch_accuracy, m.tau),
-        ));
-    }
-    if let Some(e) = &st.last_eval {
-        rows.push(("last eval".into(), format!("step {}: val acc {:.4}", e.step, e.accuracy)));
-    }
-    println!("{}", kv(&rows));
-    Ok(())
 }

@@ -2,7 +2,9 @@
 //! the `figs>` prompt and for script files, so no command exists in only one of them.
 
 use crate::shell::Shell;
-use crate::{cmd_cost, cmd_data, cmd_gates, cmd_job, cmd_pareto, cmd_plugins, cmd_retrain, cmd_search, cmd_supernet};
+use crate::{
+    cmd_cost, cmd_data, cmd_gates, cmd_pareto, cmd_plot, cmd_plugins, cmd_retrain, cmd_search, cmd_steps, cmd_supernet,
+};
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -13,7 +15,7 @@ pub enum Command {
     /// and the seed network and compare them.
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
     #[command(allow_negative_numbers = true)]
-    Search(cmd_job::SearchArgs),
+    Search(cmd_search::SearchArgs),
     /// The Pareto experiment: FiGS vs the width multiplier vs MorphNet's γ at several MAC
     /// budgets and seeds, each network retrained the same way; resumable (docs/RESULTS.md).
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
@@ -33,23 +35,23 @@ pub enum Command {
     /// Choose the regularizer and its parameters, set λ or a target, or show them.
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
     #[command(allow_negative_numbers = true)]
-    Regularizer(cmd_search::RegularizerArgs),
+    Regularizer(cmd_steps::RegularizerArgs),
     /// Start a search on the supernet (optimizer settings from `set`, overridable here).
     // `--lambda -1` must reach the value check ("must be ≥ 0"), not fail as an unknown flag.
     #[command(allow_negative_numbers = true)]
-    Init(cmd_search::InitArgs),
+    Init(cmd_steps::InitArgs),
     /// Run search steps (default 1) or epochs, with a progress bar; Ctrl-C stops after the
     /// current step and keeps everything.
-    Step(cmd_search::StepArgs),
+    Step(cmd_steps::StepArgs),
     /// Evaluate the search on the validation split with deterministic gates.
-    Eval(cmd_search::JsonArg),
+    Eval(cmd_steps::JsonArg),
     /// Where the search stands: step, epoch, λ, τ, cost, alive channels.
-    Status(cmd_search::JsonArg),
+    Status(cmd_steps::JsonArg),
     /// Gates per channel group (alive / total, mean p, histogram of p), or one group in detail.
     Gates(cmd_gates::GatesArgs),
     /// Plot to SVG and PNG: gate heat map, alive widths, surviving branches, search curves,
     /// cost vs accuracy.
-    Plot(cmd_gates::PlotArgs),
+    Plot(cmd_plot::PlotArgs),
     /// Write the found architecture (default: <out>/arch.json) with its weights, and with
     /// --pytorch a PyTorch module that loads them.
     Export(cmd_retrain::ExportArgs),
@@ -57,7 +59,7 @@ pub enum Command {
     /// export), `seed` (the supernet) or an arch.json file.
     Retrain(cmd_retrain::RetrainArgs),
     /// The retrained networks side by side: params, MACs, test accuracy.
-    Compare(cmd_search::JsonArg),
+    Compare(cmd_steps::JsonArg),
     /// Save the search's whole state to a new checkpoint directory (default
     /// `<out>/checkpoints/step-N`: weights, gates, optimizer, data position, λ, history);
     /// `load` continues from it exactly.
@@ -118,19 +120,19 @@ pub fn execute(sh: &mut Shell, cmd: Command) -> Result<Flow> {
 
 fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
     match cmd {
-        Command::Search(a) => cmd_job::run(sh.core.config(), a)?,
+        Command::Search(a) => cmd_search::run(sh.core.config(), a)?,
         Command::Pareto(a) => cmd_pareto::run(sh.core.config(), a)?,
         Command::Plugins(a) => cmd_plugins::run(a)?,
         Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
         Command::Data(a) => cmd_data::run(sh, a)?,
         Command::Supernet(c) => cmd_supernet::run(sh, c)?,
-        Command::Regularizer(a) => cmd_search::regularizer(sh, a)?,
-        Command::Init(a) => cmd_search::init(sh, a)?,
-        Command::Step(a) => cmd_search::step(sh, a)?,
-        Command::Eval(a) => cmd_search::eval(sh, a.json)?,
-        Command::Status(a) => cmd_search::status(sh, a.json)?,
+        Command::Regularizer(a) => cmd_steps::regularizer(sh, a)?,
+        Command::Init(a) => cmd_steps::init(sh, a)?,
+        Command::Step(a) => cmd_steps::step(sh, a)?,
+        Command::Eval(a) => cmd_steps::eval(sh, a.json)?,
+        Command::Status(a) => cmd_steps::status(sh, a.json)?,
         Command::Gates(a) => cmd_gates::gates(sh, a)?,
-        Command::Plot(a) => cmd_gates::plot(sh, a)?,
+        Command::Plot(a) => cmd_plot::plot(sh, a)?,
         Command::Export(a) => cmd_retrain::export(sh, a)?,
         Command::Retrain(a) => cmd_retrain::retrain(sh, a)?,
         Command::Compare(a) => cmd_retrain::compare(sh, a.json)?,

@@ -2,16 +2,17 @@
 //! (`figs search …`, `figs step …` — the same command table), from script files
 //! (`figs run FILE.figs`) and from `figs -c "cmd; cmd"`.
 
-// One file per group of commands, named `cmd_<what>`: `cmd_job` is `figs search` (the
-// main job in one go), `cmd_search` the session's step-by-step search commands.
+// One file per group of commands, named `cmd_<what>`: `cmd_search` is `figs search` (the
+// main job in one go), `cmd_steps` the session's step-by-step search commands.
 mod cmd_cost;
 mod cmd_data;
 mod cmd_gates;
-mod cmd_job;
 mod cmd_pareto;
+mod cmd_plot;
 mod cmd_plugins;
 mod cmd_retrain;
 mod cmd_search;
+mod cmd_steps;
 mod cmd_supernet;
 mod commands;
 mod config_flags;

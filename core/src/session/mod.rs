@@ -80,6 +80,8 @@ pub struct Session {
     retrained: Vec<Retrained>,
     warnings: Vec<String>,
     warned_no_checkpoints: bool,
+    /// The search last warned that another search's checkpoints hold its directory.
+    warned_checkpoints_of: String,
     progress: Option<ProgressHook>,
     cancel: Arc<AtomicBool>,
 }
@@ -122,6 +124,7 @@ impl Session {
             retrained: Vec::new(),
             warnings: Vec::new(),
             warned_no_checkpoints: false,
+            warned_checkpoints_of: String::new(),
             progress: None,
             cancel: Arc::new(AtomicBool::new(false)),
         }

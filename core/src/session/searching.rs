@@ -183,7 +183,7 @@ impl Session {
         let o = self.config.clone();
         o.check()?;
         // Checkpoints go into a run directory: `out`, which a prompt session may not have.
-        let ck = o.run.out.as_ref().filter(|_| o.run.checkpoint_every > 0).map(|d| Checkpoints {
+        let mut ck = o.run.out.as_ref().filter(|_| o.run.checkpoint_every > 0).map(|d| Checkpoints {
             dir: crate::checkpoint::dir(d),
             every: o.run.checkpoint_every,
             keep: o.run.keep_checkpoints,
@@ -199,8 +199,13 @@ impl Session {
         let mut search =
             self.search.take().ok_or_else(|| usage("no search yet: `data …`, `supernet build SPACE`, then `init`"))?;
         if let Err(e) = check_checkpoints_are_own(&search, ck.as_ref()) {
-            self.search = Some(search);
-            return Err(e);
+            // Another search's checkpoints stay as they are, and this one saves none: a
+            // notebook run again, or a loop over λ, must not stop at its autosave.
+            ck = None;
+            if self.warned_checkpoints_of != search.id() {
+                self.warned_checkpoints_of = search.id().to_string();
+                self.warnings.push(format!("{e}; this search saves no checkpoints"));
+            }
         }
         let cost0 = search.initial_cost();
         let unit = search.regularizer().1.to_string();
