@@ -6,9 +6,39 @@
 //! with momentum, no dampening, no Nesterov), written over the tensors themselves.
 
 use crate::error::{Error, Result};
-use crate::search::Optimizer;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use tch::Tensor;
+
+/// Which optimizer a search uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    #[default]
+    Adam,
+    /// SGD with momentum (`SearchConfig::momentum`).
+    Sgd,
+}
+
+impl Optimizer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Optimizer::Adam => "adam",
+            Optimizer::Sgd => "sgd",
+        }
+    }
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "adam" => Ok(Optimizer::Adam),
+            "sgd" => Ok(Optimizer::Sgd),
+            _ => Err(crate::Error::config("optimizer", format!("unknown optimizer `{s}`; use `adam` or `sgd`"))),
+        }
+    }
+}
 
 const BETA1: f64 = 0.9;
 const BETA2: f64 = 0.999;

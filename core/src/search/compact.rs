@@ -149,7 +149,7 @@ impl Search {
         })?;
         net.set_channels_last(self.config.memory_format.channels_last(self.device, &graph));
         net.set_precision(self.config.precision);
-        let mut opt = super::optimizer(&vs, &self.config);
+        let mut opt = super::build::optimizer(&vs, &self.config);
         opt.load_state(self.opt.steps(), moments)?;
         let bound = self.regularizer.bind(&graph, &self.config.regularizer_params)?;
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
