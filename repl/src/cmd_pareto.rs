@@ -6,10 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 use figs::config::Config;
 use figs::data::DataSource;
-use figs::pareto::{
-    markdown, paired, paired_markdown, parse_point, points, summarize, Method, Outcome, Point, Recipe, Sweep,
-};
-use figs::plot::sweep_chart;
+use figs::pareto::{parse_point, points, Method, Outcome, Point, Recipe, Sweep};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -162,7 +159,7 @@ pub fn run(base: &Config, a: ParetoArgs) -> Result<()> {
             }
         }
     }
-    report(&a, &sweep)?;
+    report(&sweep)?;
     if !failed.is_empty() {
         bail!(
             "{} point(s) failed and were not recorded: {}; run the same command again to retry them",
@@ -194,34 +191,14 @@ fn width_params(space: &str, given: &[String]) -> Result<BTreeMap<String, String
         .collect())
 }
 
-/// Writes summary.md and the chart from every result in the directory.
-fn report(a: &ParetoArgs, sweep: &Sweep) -> Result<()> {
-    let (results, _) = sweep.results()?;
-    if results.is_empty() {
-        println!("no results yet");
-        return Ok(());
+/// Writes summary.md and the chart from every result in the directory, and shows them.
+fn report(sweep: &Sweep) -> Result<()> {
+    match sweep.write_report()? {
+        None => println!("no results yet"),
+        Some(r) => {
+            println!("\n{}", r.table);
+            println!("wrote {}", r.files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+        }
     }
-    let rows = summarize(&results);
-    let pairs = paired(&results);
-    let mut table = markdown(&rows);
-    if !pairs.is_empty() {
-        table.push_str(&format!(
-            "\nFiGS minus the other method, paired by seed (the same seed gives both networks the same \
-             retraining order and initialisation stream), test accuracy points:\n\n{}",
-            paired_markdown(&pairs)
-        ));
-    }
-    let text = format!(
-        "# Pareto sweep\n\nRecipe: `{}/config.json`. Accuracy: test set, mean ± sample sd over seeds.\n\n{table}",
-        a.out.display()
-    );
-    figs::io::write_atomic(&a.out.join("summary.md"), text.as_bytes())?;
-    let plots = sweep_chart(&format!("{}: test accuracy vs MACs", sweep.recipe.space), &rows, &a.out.join("pareto"))?;
-    println!("\n{table}");
-    println!(
-        "wrote {}, {}",
-        a.out.join("summary.md").display(),
-        plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-    );
     Ok(())
 }

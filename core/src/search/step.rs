@@ -9,6 +9,10 @@
 //! copy ([`WINDOW`] steps, or fewer at the end), raises the first refused step's error there
 //! and rewinds the step counter, the data position and the optimizer's step count to it
 //! (docs/MATH.md, "A refused step").
+//!
+//! Why one file of ~480 lines: the window that queues steps, the step that fills it and the
+//! read that empties it share their invariants (what is on the device, which step a refused
+//! flag belongs to); apart, each would hide half of them.
 
 use super::{mix, Search, StepMetrics};
 use crate::error::{Error, Result};
