@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     // What the figs binary does first, before the plain step's network too.
     // SAFETY: first thing in main, no other thread yet (mallopt is MT-unsafe).
     unsafe {
-        figs::malloc::keep_freed_memory();
+        figs::keep_freed_memory();
     }
     let a = Args::parse();
     tch::set_num_threads(a.threads);

@@ -7,7 +7,7 @@
 //! same interpreter rebuilds for retraining ([`train`]); [`export`] carries its weights out
 //! as safetensors and as a plain PyTorch module.
 
-pub mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod collective;
 pub mod config;
 pub mod cost;
@@ -18,9 +18,9 @@ pub mod error;
 pub mod export;
 pub mod gate;
 pub mod graph;
-pub mod io;
+pub(crate) mod io;
 pub mod job;
-pub mod malloc;
+mod malloc;
 pub mod net;
 pub mod optim;
 pub mod pareto;
@@ -28,10 +28,10 @@ pub mod plot;
 pub mod plugin;
 pub mod precision;
 pub mod regularizer;
-pub mod run_dir;
+pub(crate) mod run_dir;
 pub mod search;
 pub mod session;
-pub mod settings_diff;
+pub(crate) mod settings_diff;
 pub mod space;
 pub mod table;
 pub mod train;
@@ -40,4 +40,14 @@ pub mod units;
 #[cfg(test)]
 pub(crate) mod testutil;
 
+// The types a user of the library starts from; the modules hold the rest.
+pub use config::Config;
+pub use data::{DataSource, Dataset, TrainTest};
 pub use error::{Error, Result};
+pub use graph::Graph;
+pub use job::{Job, JobEvent, JobReport};
+pub use malloc::keep_freed_memory;
+pub use regularizer::Regularizer;
+pub use search::{Search, SearchConfig};
+pub use session::Session;
+pub use space::SearchSpace;

@@ -10,7 +10,7 @@
 
 use crate::error::{Error, Result};
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The marker that makes a directory a figs run.
 pub const MARKER: &str = ".figs-run";
@@ -38,21 +38,10 @@ const CHECKPOINT_FILES: &[&str] = &["manifest.json", "weights.safetensors", "opt
 /// A run directory this process holds the lock of (released on drop).
 #[derive(Debug)]
 pub struct RunDir {
-    path: PathBuf,
-    id: String,
     _lock: File,
 }
 
 impl RunDir {
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-    /// The run's id, written into its marker when it was created.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-
     /// Starts a new run in `path`, which must be missing or empty: creates it, takes the
     /// lock and writes the marker.
     pub fn create(path: &Path) -> Result<RunDir> {
@@ -72,7 +61,7 @@ impl RunDir {
         }
         let id = new_id();
         write_marker(path, &id)?;
-        Ok(RunDir { path: path.to_path_buf(), id, _lock: lock })
+        Ok(RunDir { _lock: lock })
     }
 
     /// Takes the lock of the run in `path` to continue it. A run from before markers (it
@@ -92,14 +81,10 @@ impl RunDir {
             }
         };
         let lock = lock(path)?;
-        let id = if id.is_empty() {
-            let id = new_id();
-            write_marker(path, &id)?;
-            id
-        } else {
-            id
-        };
-        Ok(RunDir { path: path.to_path_buf(), id, _lock: lock })
+        if id.is_empty() {
+            write_marker(path, &new_id())?;
+        }
+        Ok(RunDir { _lock: lock })
     }
 
     /// Replaces the run in `path` (`--force`): it must carry the marker and hold nothing
@@ -125,7 +110,7 @@ impl RunDir {
         remove_run_files(path)?;
         let id = new_id();
         write_marker(path, &id)?;
-        Ok(RunDir { path: path.to_path_buf(), id, _lock: lock })
+        Ok(RunDir { _lock: lock })
     }
 }
 

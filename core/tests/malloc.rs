@@ -1,4 +1,4 @@
-//! `figs::malloc::keep_freed_memory` changes what glibc does with large blocks (FAULTS.md
+//! `figs::keep_freed_memory` changes what glibc does with large blocks (FAULTS.md
 //! 8 and 12): a block that glibc's settings at that moment would map comes from the heap
 //! afterwards, and freeing it keeps the heap instead of trimming it. Its own binary without
 //! the test harness: mallopt must run before any other thread exists.
@@ -37,7 +37,7 @@ fn main() {
     held.push(block);
     drop(session);
     // SAFETY: no other thread exists in this harness-less binary.
-    unsafe { figs::malloc::keep_freed_memory() };
+    unsafe { figs::keep_freed_memory() };
     let mapped = info().hblks;
     let block = unsafe { libc::malloc(size) };
     if info().hblks != mapped {

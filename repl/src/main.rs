@@ -53,7 +53,7 @@ fn main() {
     // the same blocks every step, and glibc's defaults hand them back to the kernel.
     // SAFETY: first thing in main, no other thread yet.
     unsafe {
-        figs::malloc::keep_freed_memory();
+        figs::keep_freed_memory();
     }
     let cli = Cli::parse();
     for p in figs::plugin::missing_path_entries() {
