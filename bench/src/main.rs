@@ -161,10 +161,12 @@ fn main() -> Result<()> {
             };
             let (mut ahead, mut drawn) = (plain(true)?, plain(false)?);
             let mut thread = data.ordered_batches(a.batch, device).with_prefetch(true);
-            let same = thread
-                .by_ref()
-                .zip(data.ordered_batches(a.batch, device).with_prefetch(false))
-                .all(|((xa, ya), (xb, yb))| xa.equal(&xb) && ya.equal(&yb));
+            let same = thread.by_ref().zip(data.ordered_batches(a.batch, device).with_prefetch(false)).all(|(a, b)| {
+                match (a, b) {
+                    (Ok((xa, ya)), Ok((xb, yb))) => xa.equal(&xb) && ya.equal(&yb),
+                    _ => false,
+                }
+            });
             if !same {
                 bail!("batches gathered ahead differ from batches gathered when drawn");
             }
@@ -327,11 +329,11 @@ impl Plain {
 
     fn steps(&mut self, n: u64) -> Result<()> {
         for _ in 0..n {
-            let (x, y) = match self.batches.next() {
+            let (x, y) = match self.batches.next().transpose()? {
                 Some(b) if b.0.size()[0] == self.batch as i64 => b,
                 _ => {
                     self.batches = self.fresh_batches();
-                    self.batches.next().context("no batch")?
+                    self.batches.next().context("no batch")??
                 }
             };
             let loss = self.net.forward(&x, true, None)?.cross_entropy_for_logits(&y);

@@ -146,7 +146,7 @@ pub fn train_network(
             break;
         }
         let (x, y) = match batches.next() {
-            Some(b) => b,
+            Some(b) => b?,
             None => {
                 batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
                 continue;
@@ -187,7 +187,8 @@ pub fn evaluate_net(
     // Sums stay on the device and are read once at the end, not twice per batch.
     let mut sums = Tensor::zeros([2], (Kind::Double, device));
     let mut n = 0usize;
-    for (x, y) in data.ordered_batches(batch, device) {
+    for b in data.ordered_batches(batch, device) {
+        let (x, y) = b?;
         let out = net.forward(&x, false, gates)?;
         let loss = out.cross_entropy_for_logits(&y).to_kind(Kind::Double) * y.size()[0] as f64;
         let correct = out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Double).sum(Kind::Double);

@@ -18,14 +18,14 @@ fn data_dir() -> &'static Path {
 #[test]
 fn the_idx_loader_reads_fashion_mnist_as_torchvision_does() {
     let d = load_idx_dir(data_dir()).unwrap();
-    assert_eq!((d.train.len(), d.test.len(), d.train.classes), (60000, 10000, 10));
+    assert_eq!((d.train.len(), d.test.len(), d.train.classes()), (60000, 10000, 10));
     assert_eq!(d.train.image_shape(), (1, 28, 28));
     // torchvision.datasets.FashionMNIST(...).targets[:10] for train and test.
     let first = |l: &tch::Tensor| Vec::<i64>::try_from(l.narrow(0, 0, 10)).unwrap();
-    assert_eq!(first(&d.train.labels), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
-    assert_eq!(first(&d.test.labels), [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
+    assert_eq!(first(&d.train.targets().unwrap()), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
+    assert_eq!(first(&d.test.targets().unwrap()), [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
     // 6 000 training images per class.
-    let counts = Vec::<i64>::try_from(d.train.labels.bincount::<tch::Tensor>(None, 10)).unwrap();
+    let counts = Vec::<i64>::try_from(d.train.targets().unwrap().bincount::<tch::Tensor>(None, 10)).unwrap();
     assert_eq!(counts, vec![6000; 10]);
 }
 

@@ -247,7 +247,7 @@ fn searched_graph(case: &Case, g: &Graph) -> (Search, Tensor) {
     }
     // Evaluation re-estimates BN statistics under the export's gates: the state exported.
     s.evaluate().unwrap();
-    let (x, _) = data.test.ordered_batches(16, Device::Cpu).next().unwrap();
+    let (x, _) = data.test.ordered_batches(16, Device::Cpu).next().unwrap().unwrap();
     (s, x)
 }
 

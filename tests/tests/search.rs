@@ -146,7 +146,8 @@ fn nan_loss_is_an_error_not_a_crash() {
     let _rng = rng_lock();
     let g = tiny_mobilenet();
     let mut data = synthetic(128, 16, (1, 16, 16), 10, 1);
-    data.train.images = data.train.images.fill_(f64::NAN);
+    let (mut x, y) = data.train.all().unwrap();
+    data.train = figs::Dataset::new(x.fill_(f64::NAN), y, data.train.classes());
     let mut s = Search::new(&g, &data.train, config(1.0), flops()).unwrap();
     let e = s.step().unwrap_err().to_string();
     assert!(e.contains("NaN") && e.contains("step 0"), "{e}");
@@ -265,11 +266,12 @@ fn a_refused_step_leaves_weights_optimizer_and_bn_statistics_as_they_were() {
         let cfg = SearchConfig { optimizer, lr: 0.01, ..config(1.0) };
         // One NaN image, not in the first batch nor in the validation split (the test needs
         // accepted steps before the refused one).
-        let (poisoned, mut refused, e) = (0..64)
+        let (poisoned, refused, e) = (0..64)
             .find_map(|i| {
-                let mut p = data.train.clone();
-                p.images = data.train.images.copy();
-                let _ = p.images.get(i).fill_(f64::NAN);
+                let (x, y) = data.train.all().unwrap();
+                let x = x.copy();
+                let _ = x.get(i).fill_(f64::NAN);
+                let p = figs::Dataset::new(x, y, data.train.classes());
                 let mut s = Search::new(&g, &p, cfg.clone(), flops()).unwrap();
                 match s.run(60, &AtomicBool::new(false), |_| {}) {
                     Err(e) if s.steps_done() > 0 => Some((p, s, e.to_string())),

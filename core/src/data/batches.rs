@@ -2,19 +2,23 @@
 
 use super::prefetch::Prefetch;
 use super::Dataset;
+use crate::error::Result;
 use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
-/// An iterator of `(images, labels)` batches.
+/// An iterator of `(inputs, targets)` batches of a [`Dataset`] in a given order; an
+/// example that cannot be read (a file gone, a decode error) ends it with that error.
 pub struct Batches {
     data: Dataset,
+    /// Positions in `data`.
     order: Arc<[i64]>,
     batch: usize,
     pos: usize,
     device: Device,
     drop_last: bool,
-    /// The order on the data's device, when the data lives on an accelerator: batches are
-    /// gathered there, and the order crosses once per epoch instead of once per batch.
+    /// The order (as ids of the examples) on their device, when they live on an
+    /// accelerator: batches are gathered there, and the order crosses once per epoch
+    /// instead of once per batch.
     order_on_device: Option<Tensor>,
     /// Whether batches are gathered ahead on a thread (started at the first batch drawn,
     /// and again after a seek).
@@ -24,8 +28,8 @@ pub struct Batches {
 
 impl Batches {
     pub(super) fn new(data: &Dataset, order: Vec<i64>, batch: usize, device: Device, drop_last: bool) -> Batches {
-        let on = data.images.device();
-        let order_on_device = (on != Device::Cpu).then(|| Tensor::from_slice(&order).to_device(on));
+        let on = data.examples().device();
+        let order_on_device = (on != Device::Cpu).then(|| Tensor::from_slice(&data.ids(&order)).to_device(on));
         // Host data for an accelerator (a set too large to live there) is gathered ahead,
         // into pinned memory on CUDA, so a step waits neither for the gather nor for a
         // copy from pageable memory. On the CPU the gather is a few microseconds of a step
@@ -87,14 +91,24 @@ impl Batches {
                 b.images.to_device_(self.device, b.images.kind(), true, false),
                 b.labels.to_device_(self.device, Kind::Int64, true, false),
             )),
-            // The thread failed (it stops on any libtorch error) or is out of step: gather
-            // here from now on, which gives the same batches.
+            // The thread failed (it stops on any error) or is out of step: gather here from
+            // now on, which gives the same batches (or the error).
             _ => {
                 self.ahead = None;
                 self.prefetch = false;
                 None
             }
         }
+    }
+
+    /// The stored inputs and targets of the positions `pos..end`, on `device`.
+    fn gather(&self, end: usize) -> Result<(Tensor, Tensor)> {
+        let e = self.data.examples();
+        let (x, y) = match &self.order_on_device {
+            Some(o) => e.gather(&o.narrow(0, self.pos as i64, (end - self.pos) as i64))?,
+            None => e.batch(&self.data.ids(&self.order[self.pos..end]))?,
+        };
+        Ok((x.f_to_device(self.device)?, y.f_to_device(self.device)?))
     }
 }
 
@@ -110,23 +124,22 @@ pub(super) fn batch_end(len: usize, batch: usize, drop_last: bool, pos: usize) -
 }
 
 impl Iterator for Batches {
-    type Item = (Tensor, Tensor);
+    type Item = Result<(Tensor, Tensor)>;
     fn next(&mut self) -> Option<Self::Item> {
         let end = batch_end(self.order.len(), self.batch, self.drop_last, self.pos)?;
         let (x, y) = match self.from_ahead() {
             Some(b) => b,
-            None => {
-                let ids = match &self.order_on_device {
-                    Some(o) => o.narrow(0, self.pos as i64, (end - self.pos) as i64),
-                    None => Tensor::from_slice(&self.order[self.pos..end]),
-                };
-                let x = self.data.images.index_select(0, &ids).to_device(self.device);
-                let y = self.data.labels.index_select(0, &ids).to_kind(Kind::Int64).to_device(self.device);
-                (x, y)
-            }
+            None => match self.gather(end) {
+                Ok(b) => b,
+                Err(e) => {
+                    // The order is over for this iterator: the error is the last item.
+                    self.pos = self.order.len();
+                    return Some(Err(e));
+                }
+            },
         };
         self.pos = end;
-        Some((self.data.decode(x), y))
+        Some(Ok((self.data.examples().prepare(x), y)))
     }
 }
 
@@ -134,6 +147,8 @@ impl Iterator for Batches {
 mod tests {
     use super::super::{Dataset, Normalize};
     use super::Batches;
+    #[allow(unused_imports)]
+    use crate::error::Result;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use tch::{Device, Kind, Tensor};
@@ -151,7 +166,7 @@ mod tests {
     /// thread (a batch out of step would be gathered here and hide a wrong thread).
     fn all(mut b: Batches) -> Vec<(Tensor, Tensor)> {
         let ahead = b.prefetch;
-        let out: Vec<_> = b.by_ref().collect();
+        let out: Vec<_> = b.by_ref().map(|r| r.unwrap()).collect();
         assert_eq!(b.prefetch, ahead, "a batch gathered ahead was out of step");
         out
     }
@@ -187,11 +202,11 @@ mod tests {
         let d = bytes();
         let draw = |prefetch| {
             let mut b = d.ordered_batches(16, Device::Cpu).with_prefetch(prefetch);
-            let mut out: Vec<_> = b.by_ref().take(3).collect();
+            let mut out: Vec<_> = b.by_ref().take(3).map(|r| r.unwrap()).collect();
             b.seek(16);
-            out.extend(b.by_ref().take(2));
+            out.extend(b.by_ref().take(2).map(|r| r.unwrap()));
             b.seek(80);
-            out.extend(b.by_ref());
+            out.extend(b.by_ref().map(|r| r.unwrap()));
             assert_eq!(b.prefetch, prefetch, "a batch gathered ahead was out of step");
             out
         };

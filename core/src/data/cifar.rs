@@ -96,7 +96,7 @@ mod tests {
         let tt = load_cifar10_dir(d.path()).unwrap();
         assert_eq!((tt.train.len(), tt.test.len()), (10, 3));
         assert_eq!(tt.train.image_shape(), (3, 32, 32));
-        assert_eq!(tt.train.labels.int64_value(&[9]), 5);
+        assert_eq!(tt.train.targets().unwrap().int64_value(&[9]), 5);
     }
 
     #[test]

@@ -47,22 +47,27 @@ impl Dataset {
     pub fn fingerprint(&self) -> Result<Fingerprint> {
         let n = self.len();
         let (c, h, w) = self.image_shape();
-        let labels = Vec::<i64>::try_from(self.labels.to_device(Device::Cpu).to_kind(Kind::Int64).flatten(0, -1))?;
+        let labels = Vec::<i64>::try_from(self.targets()?.flatten(0, -1))?;
         let picks: Vec<i64> = if n == 0 {
             Vec::new()
         } else {
             let k = FINGERPRINT_IMAGES.min(n);
             (0..k).map(|i| (i * n / k) as i64).collect()
         };
-        let sample = self.images.to_device(Device::Cpu).index_select(0, &Tensor::from_slice(&picks));
+        // The inputs as stored (bytes, floats): what the data is, before normalisation.
+        let sample = if picks.is_empty() {
+            Tensor::zeros([0], (Kind::Double, Device::Cpu))
+        } else {
+            self.examples().batch(&self.ids(&picks))?.0.to_device(Device::Cpu)
+        };
         let pixels = Vec::<f64>::try_from(sample.to_kind(Kind::Double).flatten(0, -1))?;
         let bytes =
             labels.iter().flat_map(|l| l.to_le_bytes()).chain(pixels.iter().flat_map(|p| p.to_bits().to_le_bytes()));
         Ok(Fingerprint {
             examples: n,
-            classes: self.classes,
+            classes: self.classes(),
             shape: vec![c, h, w],
-            storage: format!("{:?}", self.images.kind()),
+            storage: self.examples().storage(),
             content: format!("{:016x}", crate::checkpoint::fnv1a(bytes)),
         })
     }

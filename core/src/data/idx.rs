@@ -174,10 +174,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         write_set(d.path(), 6, 3);
         let tt = load_idx_dir(d.path()).unwrap();
-        assert_eq!((tt.train.len(), tt.test.len(), tt.train.classes), (6, 3, 3));
+        assert_eq!((tt.train.len(), tt.test.len(), tt.train.classes()), (6, 3, 3));
         assert_eq!(tt.train.image_shape(), (1, 2, 2));
-        assert_eq!(tt.train.images.kind(), Kind::Uint8, "held as bytes");
-        let mean = f64::try_from(tt.train.decoded().mean(Kind::Float)).unwrap();
+        assert_eq!(tt.train.examples().storage(), "Uint8", "held as bytes");
+        let mean = f64::try_from(tt.train.all().unwrap().0.mean(Kind::Float)).unwrap();
         assert!(mean.abs() < 1e-5, "normalised to zero mean: {mean}");
     }
 

@@ -1,9 +1,12 @@
-//! Data sets held in memory as tensors: IDX files (Fashion-MNIST, MNIST), CIFAR-10's binary
-//! release and a synthetic set for tests. Search splits the training set into train / validation; the test set is
-//! only for final numbers.
+//! Data sets: [`Examples`] by index (the trait a new kind of data implements) seen through
+//! [`Dataset`] views, batched by [`Batches`]. IDX files (Fashion-MNIST, MNIST), CIFAR-10's
+//! binary release and a synthetic set for tests are held in memory ([`TensorExamples`]).
+//! Search splits the training set into train / validation; the test set is only for final
+//! numbers.
 
 mod batches;
 mod cifar;
+mod examples;
 mod fingerprint;
 mod idx;
 mod prefetch;
@@ -12,6 +15,7 @@ mod synthetic;
 
 pub use batches::Batches;
 pub use cifar::load_cifar10_dir;
+pub use examples::{Examples, Normalize, TensorExamples};
 pub use fingerprint::{Fingerprint, FINGERPRINT_IMAGES};
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
 pub use source::{DataSource, SYNTHETIC_SIZE};
@@ -21,37 +25,17 @@ use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use tch::{Device, Kind, Tensor};
+use std::sync::Arc;
+use tch::{Device, Tensor};
 
-/// Images `[N, C, H, W]` and labels `[N]` (int64), on the CPU unless moved. The images are
-/// float and normalised, or, when `normalize` is set, the raw bytes (uint8), which each batch
-/// turns into normalised floats: a quarter of the memory for Fashion-MNIST or CIFAR.
-#[derive(Debug)]
+/// A data set as figs uses it: a view — all of them, the first N, or one side of a split —
+/// of some [`Examples`]. Cloning is cheap (the examples are shared). Nothing above the
+/// batcher ([`Batches`]) sees how the examples are stored.
+#[derive(Debug, Clone)]
 pub struct Dataset {
-    pub images: Tensor,
-    pub labels: Tensor,
-    pub classes: usize,
-    pub normalize: Option<Normalize>,
-}
-
-/// How images held as bytes become network inputs: `(x / 255 − mean) / std`, with `mean`
-/// and `std` broadcastable to a batch (one value, or one per channel).
-#[derive(Debug)]
-pub struct Normalize {
-    pub mean: Tensor,
-    pub std: Tensor,
-}
-
-impl Clone for Normalize {
-    fn clone(&self) -> Self {
-        Normalize { mean: self.mean.shallow_clone(), std: self.std.shallow_clone() }
-    }
-}
-
-impl Clone for Dataset {
-    fn clone(&self) -> Self {
-        self.with(self.images.shallow_clone(), self.labels.shallow_clone())
-    }
+    examples: Arc<dyn Examples>,
+    /// Which examples, in which order; None: all, in order.
+    index: Option<Arc<[i64]>>,
 }
 
 /// Train and test parts of a data set.
@@ -62,65 +46,101 @@ pub struct TrainTest {
 }
 
 impl Dataset {
-    /// Float images, used as they are.
+    /// Float images `[N, C, H, W]` and labels `[N]`, used as they are.
     pub fn new(images: Tensor, labels: Tensor, classes: usize) -> Dataset {
-        Dataset { images, labels, classes, normalize: None }
+        Self::of(Arc::new(TensorExamples::new(images, labels, classes, None)))
     }
 
     /// Images as bytes, normalised per batch with the training set's `mean` and `std` of
-    /// `x / 255`.
+    /// `x / 255` (a quarter of the memory of floats).
     pub fn from_bytes(images: Tensor, labels: Tensor, classes: usize, normalize: Normalize) -> Dataset {
-        Dataset { images, labels, classes, normalize: Some(normalize) }
+        Self::of(Arc::new(TensorExamples::new(images, labels, classes, Some(normalize))))
     }
 
-    /// Other images and labels with this set's classes and normalisation.
-    fn with(&self, images: Tensor, labels: Tensor) -> Dataset {
-        Dataset { images, labels, classes: self.classes, normalize: self.normalize.clone() }
+    /// Every example of `examples`, in order: how a new kind of data (an [`Examples`]
+    /// implementation) becomes a data set.
+    pub fn of(examples: Arc<dyn Examples>) -> Dataset {
+        Dataset { examples, index: None }
     }
 
-    /// Network inputs from images of this set (`images` or a batch of them): normalised
-    /// floats, on the images' device.
-    pub fn decode(&self, images: Tensor) -> Tensor {
-        match &self.normalize {
-            None => images,
-            Some(n) => {
-                let d = images.device();
-                (images.to_kind(Kind::Float) / 255.0 - n.mean.to_device(d)) / n.std.to_device(d)
-            }
-        }
-    }
-
-    /// Every image as a network input (float, normalised).
-    pub fn decoded(&self) -> Tensor {
-        self.decode(self.images.shallow_clone())
+    /// The examples this set is a view of.
+    pub fn examples(&self) -> &Arc<dyn Examples> {
+        &self.examples
     }
 
     pub fn len(&self) -> usize {
-        self.labels.size()[0] as usize
+        self.index.as_ref().map_or(self.examples.len(), |i| i.len())
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// `(channels, height, width)` of one image.
-    pub fn image_shape(&self) -> (usize, usize, usize) {
-        let s = self.images.size();
-        (s[1] as usize, s[2] as usize, s[3] as usize)
+    pub fn classes(&self) -> usize {
+        self.examples.classes()
     }
 
-    /// The same examples on `device` (a copy; the same tensors if they are there already).
-    pub fn to_device(&self, device: Device) -> Dataset {
-        let mut d = self.with(self.images.to_device(device), self.labels.to_device(device));
-        d.normalize =
-            self.normalize.as_ref().map(|n| Normalize { mean: n.mean.to_device(device), std: n.std.to_device(device) });
-        d
+    /// `(channels, height, width)` of one input.
+    pub fn image_shape(&self) -> (usize, usize, usize) {
+        self.examples.input_shape()
+    }
+
+    /// The ids in the examples of this set's positions `pos`.
+    pub(super) fn ids(&self, pos: &[i64]) -> Vec<i64> {
+        match &self.index {
+            None => pos.to_vec(),
+            Some(i) => pos.iter().map(|&p| i[p as usize]).collect(),
+        }
+    }
+
+    fn view(&self, positions: &[i64]) -> Dataset {
+        Dataset { examples: self.examples.clone(), index: Some(self.ids(positions).into()) }
+    }
+
+    /// Network inputs (float, normalised, on the examples' device) and int64 targets of
+    /// this set's positions `pos`.
+    pub fn batch(&self, pos: &[i64]) -> Result<(Tensor, Tensor)> {
+        let (x, y) = self.examples.batch(&self.ids(pos))?;
+        Ok((self.examples.prepare(x), y))
+    }
+
+    /// Every example as one batch (network inputs and targets): for small sets, tests and
+    /// notebooks; a large set is read batch by batch instead ([`Dataset::ordered_batches`]).
+    pub fn all(&self) -> Result<(Tensor, Tensor)> {
+        self.batch(&(0..self.len() as i64).collect::<Vec<_>>())
+    }
+
+    /// Every target of this set, in order (int64, on the CPU).
+    pub fn targets(&self) -> Result<Tensor> {
+        let all = self.examples.targets()?.f_to_device(Device::Cpu)?;
+        Ok(match &self.index {
+            None => all,
+            Some(i) => all.f_index_select(0, &Tensor::f_from_slice(i)?)?,
+        })
+    }
+
+    /// The same examples with their inputs on `device` when they are tensors that fit
+    /// (`max_bytes`); else this set, whose batches are copied there one by one.
+    pub fn to_device_within(&self, device: Device, max_bytes: usize) -> Dataset {
+        if device == self.examples.device() {
+            return self.clone();
+        }
+        // A view is made whole first, so only its examples move.
+        let whole = match &self.index {
+            None => Some(self.examples.clone()),
+            Some(i) => self.examples.subset(i),
+        };
+        let Some(whole) = whole else { return self.clone() };
+        match whole.bytes().filter(|b| *b <= max_bytes).and_then(|_| whole.to_device(device)) {
+            Some(moved) => Dataset::of(moved),
+            None => self.clone(),
+        }
     }
 
     /// The first `n` examples (all if there are fewer).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len()) as i64;
-        self.with(self.images.narrow(0, 0, n), self.labels.narrow(0, 0, n))
+        self.view(&(0..n).collect::<Vec<_>>())
     }
 
     /// Splits off a seeded random `fraction` as validation: `(train, validation)`.
@@ -135,11 +155,7 @@ impl Dataset {
         }
         let mut idx: Vec<i64> = (0..n as i64).collect();
         idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
-        let pick = |ids: &[i64]| {
-            let t = Tensor::from_slice(ids);
-            self.with(self.images.index_select(0, &t), self.labels.index_select(0, &t))
-        };
-        Ok((pick(&idx[n_val..]), pick(&idx[..n_val])))
+        Ok((self.view(&idx[n_val..]), self.view(&idx[..n_val])))
     }
 
     /// Batches in a seeded random order, each moved to `device`. The last, smaller batch is

@@ -7,7 +7,7 @@ use super::Dataset;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use tch::{Device, Kind, TchError, Tensor};
+use tch::{Device, Tensor};
 
 /// How many gathered batches may wait: one for the next step and one being copied; more
 /// only holds memory.
@@ -38,7 +38,7 @@ impl Prefetch {
         pos: usize,
         device: Device,
     ) -> Option<Prefetch> {
-        let (images, labels) = (data.images.shallow_clone(), data.labels.shallow_clone());
+        let data = data.clone();
         let (tx, rx) = sync_channel(AHEAD);
         let pin = device.is_cuda().then_some(device);
         let thread = std::thread::Builder::new()
@@ -46,7 +46,7 @@ impl Prefetch {
             .spawn(move || {
                 let mut start = pos;
                 while let Some(end) = batch_end(order.len(), batch, drop_last, start) {
-                    let Ok((images, labels)) = gather(&images, &labels, &order[start..end], pin) else {
+                    let Ok((images, labels)) = gather(&data, &order[start..end], pin) else {
                         return;
                     };
                     if tx.send(HostBatch { start, images, labels }).is_err() {
@@ -77,11 +77,10 @@ impl Drop for Prefetch {
     }
 }
 
-/// The examples `ids`, with int64 labels, pinned for `pin`'s copy engine when given.
-fn gather(images: &Tensor, labels: &Tensor, ids: &[i64], pin: Option<Device>) -> Result<(Tensor, Tensor), TchError> {
-    let ids = Tensor::f_from_slice(ids)?;
-    let x = images.f_index_select(0, &ids)?;
-    let y = labels.f_index_select(0, &ids)?.f_to_kind(Kind::Int64)?;
+/// The stored inputs and int64 targets of `data`'s positions `pos`, pinned for `pin`'s copy
+/// engine when given.
+fn gather(data: &Dataset, pos: &[i64], pin: Option<Device>) -> crate::Result<(Tensor, Tensor)> {
+    let (x, y) = data.examples().batch(&data.ids(pos))?;
     Ok(match pin {
         // Page-locked memory is a limited resource: a batch that cannot be pinned goes
         // from pageable memory, as it did before. `_pin_memory`, not `pin_memory`: tch

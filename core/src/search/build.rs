@@ -23,10 +23,10 @@ impl Search {
                 format!("the data has {c}x{h}x{w} images but the network expects {}x{}x{}; set the space's input size to match", i.channels, i.height, i.width),
             ));
         }
-        if train.classes > graph.classes {
+        if train.classes() > graph.classes {
             return Err(Error::config(
                 "data",
-                format!("the data has {} classes but the network outputs {}", train.classes, graph.classes),
+                format!("the data has {} classes but the network outputs {}", train.classes(), graph.classes),
             ));
         }
         let device = config.device.resolve()?;
@@ -36,11 +36,7 @@ impl Search {
         crate::data::check_batch(config.batch_size, train_split.len(), "the training split")?;
         // On an accelerator, a training split that fits lives there: batches are gathered on
         // the device with no copy from the host per step.
-        let train_split = if device != Device::Cpu && train_split.images.numel() * 4 <= DATA_ON_DEVICE_BYTES {
-            train_split.to_device(device)
-        } else {
-            train_split
-        };
+        let train_split = train_split.to_device_within(device, DATA_ON_DEVICE_BYTES);
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
         net.set_channels_last(config.memory_format.channels_last(device, graph));

@@ -186,8 +186,8 @@ impl Search {
         if self.config.bn_recalibration_batches > 0 {
             let _no_grad = tch::no_grad_guard();
             let batches = self.train.ordered_batches(self.config.batch_size, self.device);
-            for (x, _) in batches.take(self.config.bn_recalibration_batches) {
-                let _ = self.net.forward(&x, true, Some(&gates))?;
+            for b in batches.take(self.config.bn_recalibration_batches) {
+                let _ = self.net.forward(&b?.0, true, Some(&gates))?;
             }
         }
         let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;

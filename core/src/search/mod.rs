@@ -190,7 +190,7 @@ impl Search {
         (self.train.len() / self.config.batch_size).max(1) as u64
     }
 
-    fn next_batch(&mut self) -> (Tensor, Tensor) {
+    fn next_batch(&mut self) -> Result<(Tensor, Tensor)> {
         loop {
             if let Some(b) = self.batches.as_mut() {
                 if let Some(batch) = b.next() {

@@ -206,7 +206,7 @@ impl Search {
         // after a resume.
         tch::manual_seed((mix(self.config.seed, self.step) >> 1) as i64);
         let opt_steps = self.opt.steps();
-        let (x, y) = self.next_batch();
+        let (x, y) = self.next_batch()?;
         let batch_pos = self.batches.as_ref().map_or(0, |b| b.position());
         // Every rank draws the same global batch and keeps its own slice of it.
         let (rank, world) = self.rank_world();

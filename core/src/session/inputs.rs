@@ -45,7 +45,7 @@ impl Session {
             train: tt.train.len(),
             test: tt.test.len(),
             image: [c, h, w],
-            classes: tt.train.classes,
+            classes: tt.train.classes(),
         })
     }
 
@@ -155,7 +155,7 @@ fn build_with(
     if let Some(d) = data {
         let (ch, h, _) = d.image_shape();
         let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
-        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes)] {
+        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes())] {
             if known.iter().any(|n| n == k) {
                 p.entry(k.to_string()).or_insert_with(|| v.to_string());
             }
