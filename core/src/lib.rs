@@ -34,6 +34,7 @@ pub mod session;
 pub(crate) mod settings_diff;
 pub mod space;
 pub mod table;
+pub mod task;
 pub mod train;
 pub mod units;
 
@@ -51,3 +52,4 @@ pub use regularizer::Regularizer;
 pub use search::{Search, SearchConfig};
 pub use session::Session;
 pub use space::SearchSpace;
+pub use task::Task;

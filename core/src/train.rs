@@ -126,6 +126,7 @@ pub fn train_network(
     let start = std::time::Instant::now();
     let device = cfg.device.resolve()?;
     let analysis = graph.analyze()?;
+    let task = crate::task::of(graph);
     tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
     let mut net = Net::new(&vs.root(), graph)?;
@@ -153,7 +154,7 @@ pub fn train_network(
             }
         };
         opt.set_lr(cfg.lr * (1.0 - done as f64 / cfg.steps as f64));
-        let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
+        let loss = task.loss(&net.forward(&x, true, None)?, &y);
         last_loss = f64::try_from(&loss)?;
         if !last_loss.is_finite() {
             return Err(Error::NonFiniteLoss { step: done, value: last_loss, task: last_loss, reg: 0.0 });
@@ -162,7 +163,7 @@ pub fn train_network(
         done += 1;
         on_step(TrainProgress { step: done, steps: cfg.steps, loss: last_loss });
     }
-    let (test_loss, test_accuracy) = evaluate_net(&net, test, None, device, 256)?;
+    let (test_loss, test_accuracy) = evaluate_net(task.as_ref(), &net, test, None, device, 256)?;
     Ok(TrainResult {
         counts: count(graph, &analysis),
         steps: done,
@@ -175,8 +176,10 @@ pub fn train_network(
     })
 }
 
-/// Mean cross-entropy and accuracy of `net` on `data` in eval mode.
+/// Mean loss and metric of `task` (cross-entropy and accuracy for classification) of `net`
+/// on `data` in eval mode.
 pub fn evaluate_net(
+    task: &dyn crate::task::Task,
     net: &Net,
     data: &Dataset,
     gates: Option<&[Option<Tensor>]>,
@@ -190,8 +193,8 @@ pub fn evaluate_net(
     for b in data.ordered_batches(batch, device) {
         let (x, y) = b?;
         let out = net.forward(&x, false, gates)?;
-        let loss = out.cross_entropy_for_logits(&y).to_kind(Kind::Double) * y.size()[0] as f64;
-        let correct = out.argmax(-1, false).eq_tensor(&y).to_kind(Kind::Double).sum(Kind::Double);
+        let loss = task.loss(&out, &y).to_kind(Kind::Double) * y.size()[0] as f64;
+        let correct = task.metric_sum(&out, &y);
         sums += Tensor::stack(&[loss, correct], 0);
         n += y.size()[0] as usize;
     }

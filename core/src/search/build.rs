@@ -96,6 +96,7 @@ impl Search {
             vs,
             opt,
             gates: flat,
+            task: crate::task::of(graph),
             regularizer,
             bound,
             gammas,

@@ -190,7 +190,7 @@ impl Search {
                 let _ = self.net.forward(&b?.0, true, Some(&gates))?;
             }
         }
-        let (loss, accuracy) = evaluate_net(&self.net, &self.val, Some(&gates), self.device, 256)?;
+        let (loss, accuracy) = evaluate_net(self.task.as_ref(), &self.net, &self.val, Some(&gates), self.device, 256)?;
         let compacted = self.compacted_channels();
         let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: widths, compacted };
         self.evals.push(m.clone());

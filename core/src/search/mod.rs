@@ -76,6 +76,8 @@ pub struct Search {
     /// All gate logits in one parameter (None with a BN-γ source or without gated groups);
     /// [`Search::logits`] gives a group's slice.
     gates: Option<gates::FlatGates>,
+    /// What the network is trained to do: its loss and metric.
+    task: Arc<dyn crate::task::Task>,
     regularizer: Arc<dyn Regularizer>,
     bound: Box<dyn BoundRegularizer>,
     /// BN-γ source only: per group, the (node, channel offset, width) of every BN that
