@@ -58,7 +58,8 @@ pub struct TrainResult {
     pub test_loss: f64,
     pub test_accuracy: f64,
     pub seconds: f64,
-    /// True if the run was stopped early through the cancel flag.
+    /// True if the run was stopped early through the cancel flag (then `test_loss` and
+    /// `test_accuracy` are NaN: a stopped training is not evaluated).
     pub cancelled: bool,
     /// Where the weights started.
     #[serde(default)]
@@ -163,7 +164,10 @@ pub fn train_network(
         done += 1;
         on_step(TrainProgress { step: done, steps: cfg.steps, loss: last_loss });
     }
-    let (test_loss, test_accuracy) = evaluate_net(task.as_ref(), &net, test, None, device, 256)?;
+    // A stopped training is not reported (it would not compare fairly): no test pass, so a
+    // Ctrl-C or SIGTERM ends it after the step, not after a whole evaluation.
+    let (test_loss, test_accuracy) =
+        if cancelled { (f64::NAN, f64::NAN) } else { evaluate_net(task.as_ref(), &net, test, None, device, 256)? };
     Ok(TrainResult {
         counts: count(graph, &analysis),
         steps: done,
