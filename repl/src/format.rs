@@ -35,25 +35,18 @@ pub fn kv(rows: &[(String, String)]) -> String {
 
 pub use figs::table::table;
 
-/// `figs::plugin::find`, with a warning when other files on the plugin path declare the
-/// same name (a plugin directory that shadows a bundled plugin).
+/// A search space by name (figs::plugin::find_warned), printing its shadowing warning.
 pub fn find_space(name: &str) -> anyhow::Result<figs::plugin::Plugin> {
-    let p = figs::plugin::find(name)?;
-    warn_shadowed(p.info());
+    let (p, w) = figs::plugin::find_warned(name)?;
+    w.into_iter().for_each(|w| eprintln!("warning: {w}"));
     Ok(p)
 }
 
-/// `figs::plugin::find_regularizer`, with the same warning as [`find_space`].
+/// A regularizer by name (figs::plugin::find_regularizer_warned), printing its warning.
 pub fn find_regularizer(name: &str) -> anyhow::Result<figs::plugin::RegularizerPlugin> {
-    let r = figs::plugin::find_regularizer(name)?;
-    warn_shadowed(r.info());
+    let (r, w) = figs::plugin::find_regularizer_warned(name)?;
+    w.into_iter().for_each(|w| eprintln!("warning: {w}"));
     Ok(r)
-}
-
-fn warn_shadowed(info: &figs::plugin::PluginInfo) {
-    if let Some(w) = figs::plugin::shadow_warning(info) {
-        eprintln!("warning: {w}");
-    }
 }
 
 /// An error and its causes as one line for the user: a cause whose text the message

@@ -265,6 +265,22 @@ pub fn find_regularizer(name: &str) -> Result<RegularizerPlugin> {
     find_kind(name, REGULARIZER).map(RegularizerPlugin)
 }
 
+/// [`find`] and, when other files on the plugin path declare the same name (a plugin
+/// directory that shadows a bundled plugin), the warning that says which one is used: the
+/// one lookup of every front end.
+pub fn find_warned(name: &str) -> Result<(Plugin, Option<String>)> {
+    let p = find(name)?;
+    let w = shadow_warning(p.info());
+    Ok((p, w))
+}
+
+/// [`find_regularizer`] with the same warning as [`find_warned`].
+pub fn find_regularizer_warned(name: &str) -> Result<(RegularizerPlugin, Option<String>)> {
+    let r = find_regularizer(name)?;
+    let w = shadow_warning(r.info());
+    Ok((r, w))
+}
+
 /// A loaded plugin of kind regularizer, usable as a [`Regularizer`].
 #[derive(Clone, Debug)]
 pub struct RegularizerPlugin(Plugin);

@@ -238,15 +238,15 @@ impl Session {
 
     fn find_space(&mut self, name: &str) -> Result<Plugin> {
         self.load_plugin_path();
-        let p = crate::plugin::find(name)?;
-        self.warnings.extend(crate::plugin::shadow_warning(p.info()));
+        let (p, w) = crate::plugin::find_warned(name)?;
+        self.warnings.extend(w);
         Ok(p)
     }
 
     fn find_regularizer(&mut self, name: &str) -> Result<RegularizerPlugin> {
         self.load_plugin_path();
-        let r = crate::plugin::find_regularizer(name)?;
-        self.warnings.extend(crate::plugin::shadow_warning(r.info()));
+        let (r, w) = crate::plugin::find_regularizer_warned(name)?;
+        self.warnings.extend(w);
         Ok(r)
     }
 
