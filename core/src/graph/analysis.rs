@@ -4,6 +4,10 @@
 //! depthwise conv, batch norm, activations, pooling, flatten and dropout pass their input's
 //! channels through; `add` unions the groups of its inputs (so a residual stream becomes one
 //! group); `concat` produces a composite (a list of segments) of its inputs' groups.
+//!
+//! Why one file of ~450 lines: validation, shapes and groups are one walk over the nodes
+//! (each node's shape and channel segments come from its inputs' in the same pass); the
+//! union-find itself lives in `groups.rs`.
 
 use super::groups::{self, Group, GroupId, UnionFind};
 use super::{Graph, Op, INPUT};
