@@ -225,3 +225,23 @@ mod tests {
         drop(b);
     }
 }
+
+#[cfg(test)]
+mod positions {
+    use super::super::Dataset;
+    use tch::{Device, Kind, Tensor};
+
+    /// `Dataset::batch` takes positions from its caller: one outside the set (of a split,
+    /// whose index would be read out of bounds) is an error naming it, never a panic.
+    #[test]
+    fn a_position_outside_the_set_is_an_error() {
+        let images = Tensor::zeros([10, 1, 2, 2], (Kind::Float, Device::Cpu));
+        let labels = Tensor::arange(10, (Kind::Int64, Device::Cpu));
+        let (train, _) = Dataset::new(images, labels, 10).split(0.3, 1).unwrap();
+        assert_eq!(train.batch(&[0, 6]).unwrap().1.size(), [2]);
+        for bad in [7, -1, 1000] {
+            let e = train.batch(&[0, bad]).unwrap_err().to_string();
+            assert!(e.contains(&format!("position {bad}")) && e.contains("7 examples"), "{e}");
+        }
+    }
+}

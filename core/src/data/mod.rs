@@ -100,6 +100,10 @@ impl Dataset {
     /// Network inputs (float, normalised, on the examples' device) and int64 targets of
     /// this set's positions `pos`.
     pub fn batch(&self, pos: &[i64]) -> Result<(Tensor, Tensor)> {
+        let n = self.len();
+        if let Some(p) = pos.iter().find(|&&p| p < 0 || p as usize >= n) {
+            return Err(Error::config("data", format!("position {p} is outside this set of {n} examples")));
+        }
         let (x, y) = self.examples.batch(&self.ids(pos))?;
         Ok((self.examples.prepare(x), y))
     }

@@ -88,20 +88,8 @@ impl Job {
         }
     }
 
-    /// Continues the run in `dir` from its newest intact checkpoint, with its saved
-    /// configuration ([`saved_config`]).
-    pub fn resume(dir: &Path) -> Result<Job> {
-        let mut config = saved_config(dir)?.ok_or_else(|| {
-            Error::Job(format!(
-                "{} has no config.json of this figs version to resume from; give the settings it was started with",
-                dir.display()
-            ))
-        })?;
-        config.run.out = Some(dir.to_path_buf());
-        Ok(Job { resume: true, ..Job::new(config) })
-    }
-
-    /// Continue the run in `config.run.out` (true) instead of starting one.
+    /// Continue the run in `config.run.out` (true) instead of starting one; its settings
+    /// are the caller's to take from [`saved_config`].
     pub fn resuming(mut self, on: bool) -> Job {
         self.resume = on;
         self
