@@ -143,8 +143,6 @@ impl Net {
         }
     }
 
-    /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns `[N, classes]`
-    /// logits. `gates[g]` is the gate vector of group `g` (`None`: ungated or all ones).
     /// Every batch norm's running mean and variance (the tensors themselves): a training
     /// pass updates them in place, so a step that is refused puts them back.
     pub fn bn_statistics(&self) -> Vec<Tensor> {
@@ -158,11 +156,20 @@ impl Net {
         out
     }
 
+    /// Runs the network on a batch `x` of shape `[N, C, H, W]` and returns its first output
+    /// (a classifier's `[N, classes]` logits). `gates[g]` is the gate vector of group `g`
+    /// (`None`: ungated or all ones).
     pub fn forward(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Tensor> {
-        let mut outs = self.forward_all(x, train, gates)?;
-        let y = outs.pop().ok_or_else(|| Error::GraphGlobal("empty graph".into()))?;
+        let mut outs = self.forward_outputs(x, train, gates)?;
+        Ok(outs.swap_remove(0))
+    }
+
+    /// Runs the network and returns every output the graph names, in its order, in float32.
+    pub fn forward_outputs(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
+        let all = self.forward_all(x, train, gates)?;
         // The loss is computed in float32 (as autocast does), whatever the pass ran in.
-        Ok(if y.kind() == Kind::Float { y } else { y.to_kind(Kind::Float) })
+        let float = |y: &Tensor| if y.kind() == Kind::Float { y.shallow_clone() } else { y.to_kind(Kind::Float) };
+        Ok(self.analysis.outputs.iter().map(|&o| float(&all[o])).collect())
     }
 
     /// Like [`Net::forward`], but returns the output of every node, in graph order (in

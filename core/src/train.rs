@@ -11,6 +11,7 @@ use crate::precision::Precision;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tch::nn::{self, OptimizerConfig};
 use tch::{Device, Kind, Tensor};
@@ -56,7 +57,11 @@ pub struct TrainResult {
     pub steps: u64,
     pub final_train_loss: f64,
     pub test_loss: f64,
+    /// The task's headline metric (classification: top-1 accuracy).
     pub test_accuracy: f64,
+    /// Its other metrics (classification: `top5` where there are more than five classes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub test_more: BTreeMap<String, f64>,
     pub seconds: f64,
     /// True if the run was stopped early through the cancel flag (then `test_loss` and
     /// `test_accuracy` are NaN: a stopped training is not evaluated).
@@ -64,6 +69,13 @@ pub struct TrainResult {
     /// Where the weights started.
     #[serde(default)]
     pub init: Init,
+}
+
+impl TrainResult {
+    /// The test metrics beyond the headline as text (`, top5 0.9987`), empty when none.
+    pub fn more_text(&self) -> String {
+        self.test_more.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect()
+    }
 }
 
 /// Where a retrained network's weights start.
@@ -155,7 +167,7 @@ pub fn train_network(
             }
         };
         opt.set_lr(cfg.lr * (1.0 - done as f64 / cfg.steps as f64));
-        let loss = task.loss(&net.forward(&x, true, None)?, &y);
+        let loss = task.loss(&net.forward_outputs(&x, true, None)?, &y);
         last_loss = f64::try_from(&loss)?;
         if !last_loss.is_finite() {
             return Err(Error::NonFiniteLoss { step: done, value: last_loss, task: last_loss, reg: 0.0 });
@@ -166,22 +178,34 @@ pub fn train_network(
     }
     // A stopped training is not reported (it would not compare fairly): no test pass, so a
     // Ctrl-C or SIGTERM ends it after the step, not after a whole evaluation.
-    let (test_loss, test_accuracy) =
-        if cancelled { (f64::NAN, f64::NAN) } else { evaluate_net(task.as_ref(), &net, test, None, device, 256)? };
+    let eval = if cancelled {
+        Evaluated { loss: f64::NAN, headline: f64::NAN, more: BTreeMap::new() }
+    } else {
+        evaluate_net(task.as_ref(), &net, test, None, device, 256)?
+    };
     Ok(TrainResult {
         counts: count(graph, &analysis),
         steps: done,
         final_train_loss: last_loss,
-        test_loss,
-        test_accuracy,
+        test_loss: eval.loss,
+        test_accuracy: eval.headline,
+        test_more: eval.more,
         seconds: start.elapsed().as_secs_f64(),
         cancelled,
         init: if init.is_some() { Init::Search } else { Init::Scratch },
     })
 }
 
-/// Mean loss and metric of `task` (cross-entropy and accuracy for classification) of `net`
-/// on `data` in eval mode.
+/// What an evaluation measured: the mean loss, the task's headline metric (for
+/// classification, top-1 accuracy) and its other metrics (top-5).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluated {
+    pub loss: f64,
+    pub headline: f64,
+    pub more: BTreeMap<String, f64>,
+}
+
+/// The mean loss and the metrics of `task` of `net` on `data` in eval mode.
 pub fn evaluate_net(
     task: &dyn crate::task::Task,
     net: &Net,
@@ -189,22 +213,24 @@ pub fn evaluate_net(
     gates: Option<&[Option<Tensor>]>,
     device: Device,
     batch: usize,
-) -> Result<(f64, f64)> {
+) -> Result<Evaluated> {
     let _guard = tch::no_grad_guard();
     // Sums stay on the device and are read once at the end, not twice per batch.
-    let mut sums = Tensor::zeros([2], (Kind::Double, device));
+    let mut loss_sum = Tensor::zeros([1], (Kind::Double, device));
+    let mut metrics = task.evaluation(device);
     let mut n = 0usize;
     for b in data.ordered_batches(batch, device) {
         let (x, y) = b?;
-        let out = net.forward(&x, false, gates)?;
-        let loss = task.loss(&out, &y).to_kind(Kind::Double) * y.size()[0] as f64;
-        let correct = task.metric_sum(&out, &y);
-        sums += Tensor::stack(&[loss, correct], 0);
+        let out = net.forward_outputs(&x, false, gates)?;
+        loss_sum += (task.loss(&out, &y).to_kind(Kind::Double) * y.size()[0] as f64).unsqueeze(0);
+        metrics.add(&out, &y)?;
         n += y.size()[0] as usize;
     }
     if n == 0 {
         return Err(Error::config("data", "evaluation set is empty"));
     }
-    let sums = Vec::<f64>::try_from(sums.to_device(Device::Cpu))?;
-    Ok((sums[0] / n as f64, sums[1] / n as f64))
+    let loss = f64::try_from(loss_sum.to_device(Device::Cpu).get(0))? / n as f64;
+    let mut all = metrics.finish()?.into_iter();
+    let headline = all.next().map(|(_, v)| v).unwrap_or(f64::NAN);
+    Ok(Evaluated { loss, headline, more: all.collect() })
 }

@@ -117,14 +117,15 @@ pub fn retrain(sh: &mut Shell, a: RetrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "retrained {} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}",
+            "retrained {} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}{}",
             r.label,
             r.result.init.as_str(),
             human(r.result.counts.params as f64),
             human(r.result.counts.macs as f64),
             r.result.steps,
             r.result.seconds,
-            r.result.test_accuracy
+            r.result.test_accuracy,
+            r.result.more_text()
         );
     }
     Ok(())

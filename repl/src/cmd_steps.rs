@@ -133,9 +133,10 @@ pub fn eval(sh: &mut Shell, json: bool) -> Result<()> {
     }
     let ev = &r.eval;
     println!(
-        "step {}: val acc {:.4}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
+        "step {}: val acc {:.4}{}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
         ev.step,
         ev.accuracy,
+        ev.more_text(),
         ev.loss,
         human_unit(ev.cost, &r.unit),
         100.0 * ev.cost / r.initial_cost,

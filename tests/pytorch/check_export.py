@@ -1,9 +1,12 @@
 """Runs a figs PyTorch export (model.py + arch.safetensors) on a batch and compares it with
-the logits figs computed for the same batch; counts its parameters and MACs with PyTorch.
+the outputs figs computed for the same batch; counts its parameters and MACs with PyTorch.
 
 Usage: python check_export.py DIR, where DIR holds model.py, arch.safetensors and
-batch.safetensors (tensors `x` and `logits`, written by tests/tests/export.rs). Prints one
-JSON object: max_abs_diff, max_rel_diff (relative to the largest |logit|), params, macs.
+batch.safetensors (tensors `x` and `output0`, `output1`, … — the network's outputs in
+order, written by tests/tests/export.rs). A network with one output returns a tensor, one
+with several a tuple. Prints one JSON object: outputs (how many the module returned),
+max_abs_diff, max_rel_diff (each output relative to its largest |value|, the worst of
+them), params, macs.
 MACs come from torch.utils.flop_counter.FlopCounterMode on one example (FLOPs / 2 of the
 conv and matmul kernels PyTorch actually runs), independent of figs' own counter.
 """
@@ -23,13 +26,16 @@ def main(d):
     batch = model.read_safetensors(f"{d}/batch.safetensors")
     with torch.no_grad():
         out = net(batch["x"])
-        want = batch["logits"]
-        diff = (out - want).abs().max().item()
+        outs = list(out) if isinstance(out, tuple) else [out]
+        wants = [batch[f"output{i}"] for i in range(len(outs))]
+        diffs = [(o - w).abs().max().item() for o, w in zip(outs, wants)]
+        rel = [d / max(w.abs().max().item(), 1e-12) for d, w in zip(diffs, wants)]
         with FlopCounterMode(display=False) as fc:
             net(batch["x"][:1])
     print(json.dumps({
-        "max_abs_diff": diff,
-        "max_rel_diff": diff / max(want.abs().max().item(), 1e-12),
+        "outputs": len(outs),
+        "max_abs_diff": max(diffs),
+        "max_rel_diff": max(rel),
         "params": sum(p.numel() for p in net.parameters()),
         "macs": fc.get_total_flops() // 2,
     }))

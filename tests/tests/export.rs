@@ -98,6 +98,15 @@ fn concat_flat() -> Graph {
     b.finish().unwrap()
 }
 
+/// [`concat_flat`] returning the logits and, as a second output, the features of branch
+/// `e` (an image): the search keeps an output's channels, the export returns both.
+fn two_outputs() -> Graph {
+    let mut g = concat_flat();
+    g.outputs = vec!["fc".into(), "e.act".into()];
+    g.analyze().unwrap();
+    g
+}
+
 const FBNET_CLOSE: &[&str] = &[
     "block2.k3e3.expand.conv",
     "block2.k3e6.expand.conv",
@@ -110,7 +119,7 @@ const FBNET_CLOSE: &[&str] = &[
     "block3.k5e6.expand.conv",
 ];
 
-const CASES: [Case; 8] = [
+const CASES: [Case; 9] = [
     // block2 has a skip (its add must get the folded shift); block1 has none (kept at 1).
     Case {
         name: "mobilenet_v2",
@@ -211,6 +220,18 @@ const CASES: [Case; 8] = [
         folds: false,
         keeps_one: false,
     },
+    Case {
+        name: "two outputs: logits and an image of features",
+        graph: two_outputs,
+        resolution: 8,
+        close: &[],
+        half: &["b.conv", "l", "a.conv"],
+        regularizer: "flops",
+        lambda: 8.0,
+        target: None,
+        folds: false,
+        keeps_one: false,
+    },
 ];
 
 fn searched_graph(case: &Case, g: &Graph) -> (Search, Tensor) {
@@ -279,17 +300,21 @@ fn check(ctx: &str, s: &Search, x: &Tensor) -> f64 {
     let e = s.export_network().unwrap();
     // The search's own evaluation counts the same widths the export has.
     assert_eq!(s.evals().last().unwrap().alive, e.report.widths, "{ctx}");
-    let want = s.eval_logits(x).unwrap();
+    let want = s.eval_outputs(x).unwrap();
     let (_vs, net) = build_with_weights(&e.graph, &e.weights, Device::Cpu).unwrap();
-    let got = tch::no_grad(|| net.forward(x, false, None)).unwrap();
-    let d_tch = rel_diff(&want, &got);
+    let got = tch::no_grad(|| net.forward_outputs(x, false, None)).unwrap();
+    assert_eq!(got.len(), want.len(), "{ctx}: outputs of the export vs the supernet");
+    let d_tch = want.iter().zip(&got).map(|(w, g)| rel_diff(w, g)).fold(0.0, f64::max);
     assert!(d_tch < 1e-4, "{ctx}: exported network differs from the supernet by {d_tch:.3e} (relative)");
 
     let dir = tempfile::tempdir().unwrap();
     e.save_pytorch(dir.path()).unwrap();
-    write_weights(&dir.path().join("batch.safetensors"), &[("x".into(), x.shallow_clone()), ("logits".into(), want)])
-        .unwrap();
+    // `output0` is the logits; `output1`… the further outputs a graph names.
+    let mut batch = vec![("x".to_string(), x.shallow_clone())];
+    batch.extend(want.into_iter().enumerate().map(|(i, t)| (format!("output{i}"), t)));
+    write_weights(&dir.path().join("batch.safetensors"), &batch).unwrap();
     let py = check_in_pytorch(dir.path());
+    assert_eq!(py["outputs"].as_u64().unwrap() as usize, got.len(), "{ctx}: outputs of the PyTorch module: {py}");
     let d_py = py["max_rel_diff"].as_f64().unwrap();
     assert!(d_py < 1e-4, "{ctx}: the PyTorch module differs from the supernet by {d_py:.3e} (relative): {py}");
     let c = count(&e.graph, &e.graph.analyze().unwrap());

@@ -128,10 +128,11 @@ fn metrics_holding_nan_read_back() {
         step: 1,
         loss: f64::NAN,
         accuracy: 0.5,
+        more: [("top5".to_string(), f64::NAN)].into(),
         cost: f64::INFINITY,
         alive: vec![1],
         compacted: 0,
     };
     let back: figs::search::EvalMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
-    assert!(back.loss.is_nan() && back.cost.is_nan() && back.accuracy == 0.5);
+    assert!(back.loss.is_nan() && back.cost.is_nan() && back.accuracy == 0.5 && back.more["top5"].is_nan());
 }

@@ -64,6 +64,8 @@ pub struct Analysis {
     pub gate_after: Vec<bool>,
     /// Per node: the nodes that read its output.
     pub consumers: Vec<Vec<usize>>,
+    /// The output nodes, in the order the network returns them.
+    pub outputs: Vec<usize>,
 }
 
 impl Analysis {
@@ -81,6 +83,7 @@ impl Analysis {
             return Err(Error::GraphGlobal("`classes` must be at least 1".into()));
         }
         let inputs = resolve_inputs(g)?;
+        let outputs = super::outputs::resolve(g)?;
         let mut uf = UnionFind::default();
         let input_group = uf.fresh();
         let input_shape = Shape { c: g.input.channels, h: g.input.height, w: g.input.width, flat: false };
@@ -238,23 +241,9 @@ impl Analysis {
             channels.push(segs);
         }
 
-        let last = g.nodes.len() - 1;
-        let out = shapes[last];
-        if !out.flat || out.features() != g.classes {
-            return Err(Error::graph(
-                &g.nodes[last].name,
-                format!(
-                    "the last node must output {} class logits as flat features, but it outputs {}x{}x{}{}",
-                    g.classes,
-                    out.c,
-                    out.h,
-                    out.w,
-                    if out.flat { " (flat)" } else { " (image)" }
-                ),
-            ));
-        }
+        super::outputs::check(g, &outputs, &shapes)?;
 
-        let groups::Resolved { groups, map } = groups::resolve(g, &mut uf, &producer_of, &channels, input_group, last);
+        let groups::Resolved { groups, map } = groups::resolve(g, &mut uf, &producer_of, &channels, input_group, &outputs);
         let remap = |segs: &mut Vec<Seg>| {
             for s in segs.iter_mut() {
                 s.group = map[uf.find(s.group)];
@@ -291,7 +280,7 @@ impl Analysis {
             }
         }
         check_closed_stays_zero(g, &channels, &groups, &gate_after)?;
-        Ok(Analysis { inputs, shapes, channels, input_channels, input_shape, groups, gate_after, consumers })
+        Ok(Analysis { inputs, outputs, shapes, channels, input_channels, input_shape, groups, gate_after, consumers })
     }
 
     /// Channels (segments) of a node input.

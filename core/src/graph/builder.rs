@@ -12,7 +12,7 @@
 //! assert_eq!(graph.nodes.len(), 6);
 //! ```
 
-use super::{Act, Graph, InputSpec, Node, Op, INPUT};
+use super::{Act, Graph, InputSpec, Node, Op, TaskKind, INPUT};
 use crate::error::Result;
 
 /// A handle to a node's output while building: its name and channel count.
@@ -31,11 +31,21 @@ pub struct GraphBuilder {
     classes: usize,
     nodes: Vec<Node>,
     scopes: Vec<String>,
+    outputs: Vec<String>,
+    task: TaskKind,
 }
 
 impl GraphBuilder {
     pub fn new(name: impl Into<String>, input: InputSpec, classes: usize) -> Self {
-        GraphBuilder { name: name.into(), input, classes, nodes: Vec::new(), scopes: Vec::new() }
+        GraphBuilder {
+            name: name.into(),
+            input,
+            classes,
+            nodes: Vec::new(),
+            scopes: Vec::new(),
+            outputs: Vec::new(),
+            task: TaskKind::default(),
+        }
     }
 
     /// The input image.
@@ -136,9 +146,26 @@ impl GraphBuilder {
         self.node(name, Op::Linear { out, bias: true, searchable: true }, &[x], out)
     }
 
+    /// Names the nodes the network returns, in order (by default the last node alone).
+    pub fn outputs(&mut self, xs: &[&T]) {
+        self.outputs = xs.iter().map(|t| t.name.clone()).collect();
+    }
+
+    /// Sets what the network is trained for (by default classification).
+    pub fn task(&mut self, task: TaskKind) {
+        self.task = task;
+    }
+
     /// Validates and returns the graph.
     pub fn finish(self) -> Result<Graph> {
-        let g = Graph { name: self.name, input: self.input, classes: self.classes, nodes: self.nodes };
+        let g = Graph {
+            name: self.name,
+            input: self.input,
+            classes: self.classes,
+            nodes: self.nodes,
+            outputs: self.outputs,
+            task: self.task,
+        };
         g.analyze()?;
         Ok(g)
     }

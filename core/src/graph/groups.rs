@@ -17,7 +17,7 @@ pub struct Group {
     /// Nodes (dense conv / linear) that write this group.
     pub producers: Vec<usize>,
     /// Whether the group carries a Logistic-Sigmoid gate: every producer is searchable and
-    /// the group is neither the input image nor the classifier output.
+    /// the group is neither the input image nor a network output.
     pub gated: bool,
 }
 
@@ -61,7 +61,7 @@ pub(crate) fn resolve(
     producer_of: &[Option<usize>],
     channels: &[Vec<Seg>],
     input_elem: usize,
-    output_node: usize,
+    output_nodes: &[usize],
 ) -> Resolved {
     let n = uf.parent.len();
     let mut map = vec![usize::MAX; n];
@@ -79,7 +79,7 @@ pub(crate) fn resolve(
         }
         groups[map[root]].producers.push(i);
     }
-    let output_root = channels[output_node].iter().map(|s| map[uf.find(s.group)]).collect::<Vec<_>>();
+    let output_root = output_nodes.iter().flat_map(|&o| &channels[o]).map(|s| map[uf.find(s.group)]).collect::<Vec<_>>();
     for grp in groups.iter_mut() {
         grp.gated = grp.id != 0
             && !output_root.contains(&grp.id)

@@ -5,11 +5,13 @@
 mod analysis;
 mod builder;
 mod groups;
+mod outputs;
 mod prune;
 
 pub use analysis::{Analysis, Seg, Shape, Source};
 pub use builder::{GraphBuilder, T};
 pub use groups::{Group, GroupId};
+pub use outputs::TaskKind;
 pub use prune::{prune, Folded, PruneReport};
 
 use crate::error::{Error, Result};
@@ -27,8 +29,9 @@ pub struct InputSpec {
     pub width: usize,
 }
 
-/// A network: input, number of classes and a topologically ordered list of nodes.
-/// The last node is the output and must produce `classes` logits.
+/// A network: input, number of classes, a topologically ordered list of nodes, the nodes
+/// it returns and the task it is trained for. With no `outputs` named the last node is the
+/// output; a classification network's first output produces `classes` logits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Graph {
     /// A human-readable name, e.g. `mobilenet_v2`.
@@ -36,6 +39,11 @@ pub struct Graph {
     pub input: InputSpec,
     pub classes: usize,
     pub nodes: Vec<Node>,
+    /// The nodes whose outputs the network returns, in order; empty: the last node alone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    #[serde(default, skip_serializing_if = "TaskKind::is_classification")]
+    pub task: TaskKind,
 }
 
 /// One operation applied to the outputs of earlier nodes (or to [`INPUT`]).

@@ -128,7 +128,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
         nodes.push(n);
     }
     report.widths = alive;
-    let pruned = Graph { name: g.name.clone(), input: g.input, classes: g.classes, nodes };
+    let pruned = Graph { nodes, ..g.clone() };
     pruned.analyze().map_err(|e| Error::GraphGlobal(format!("pruning produced an invalid graph: {e}")))?;
     Ok((pruned, report))
 }
@@ -152,7 +152,7 @@ fn constants(g: &Graph, a: &Analysis, dead: &[bool], alive: &[usize]) -> Vec<boo
     c
 }
 
-/// Which nodes die when `groups` are removed, and whether the output dies with them.
+/// Which nodes die when `groups` are removed, and whether an output dies with them.
 fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
     let mut dead = vec![false; g.nodes.len()];
     for (i, node) in g.nodes.iter().enumerate() {
@@ -166,15 +166,16 @@ fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
             }
         };
     }
-    let out_dead = dead[g.nodes.len() - 1];
+    let out_dead = a.outputs.iter().any(|&o| dead[o]);
     (dead, out_dead)
 }
 
-/// Live nodes from which the output can be reached over live edges.
+/// Live nodes from which an output can be reached over live edges.
 fn reaches_output(g: &Graph, a: &Analysis, dead: &[bool]) -> Vec<bool> {
     let mut useful = vec![false; g.nodes.len()];
-    let last = g.nodes.len() - 1;
-    useful[last] = !dead[last];
+    for &o in &a.outputs {
+        useful[o] = !dead[o];
+    }
     for i in (0..g.nodes.len()).rev() {
         if !useful[i] {
             continue;

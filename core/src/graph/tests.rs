@@ -282,3 +282,47 @@ fn a_sigmoid_on_searched_channels_is_refused() {
     b.linear("fc", &y, 2);
     assert!(b.finish().is_ok());
 }
+
+#[test]
+fn outputs_are_named_nodes_each_once() {
+    let mut g = hand_graph();
+    g.outputs = vec!["fc".into(), "nope".into()];
+    assert!(err_of(&g).contains("`outputs` names `nope`, which is not a node"), "{}", err_of(&g));
+    g.outputs = vec!["fc".into(), "e".into(), "fc".into()];
+    assert!(err_of(&g).contains("`outputs` names `fc` twice"), "{}", err_of(&g));
+    g.outputs = vec!["e".into(), "fc".into()];
+    assert!(
+        err_of(&g).contains("node `e`: the first output must output 2 class logits as flat features"),
+        "a classifier's first output is its logits: {}",
+        err_of(&g)
+    );
+}
+
+#[test]
+fn an_output_keeps_its_channels_and_survives_pruning() {
+    // `e` is gated in the hand graph; as a second output it keeps every channel, and
+    // closing every other group still leaves it in the pruned graph.
+    let mut g = hand_graph();
+    g.outputs = vec!["fc".into(), "e".into()];
+    let a = g.analyze().unwrap();
+    assert_eq!(a.outputs, [g.index_of("fc").unwrap(), g.index_of("e").unwrap()]);
+    let grp = |n: &str| a.groups.iter().find(|x| x.name == n).unwrap();
+    assert!(!grp("e").gated, "an output's group is ungated");
+    assert!(grp("f").gated);
+    let mut alive: Vec<usize> = a.groups.iter().map(|x| x.width).collect();
+    alive[grp("f").id] = 0;
+    let (p, _) = prune(&g, &a, &alive).unwrap();
+    assert_eq!(p.outputs, g.outputs);
+    assert!(p.index_of("e").is_some());
+    let json = p.to_json();
+    assert!(json.contains("\"outputs\"") && !json.contains("\"task\""), "{json}");
+}
+
+#[test]
+fn a_graph_without_outputs_or_task_writes_neither() {
+    // arch.json of a classifier stays as it was before graphs named outputs.
+    let json = hand_graph().to_json();
+    assert!(!json.contains("\"outputs\"") && !json.contains("\"task\""), "{json}");
+    let back = Graph::from_json(&json).unwrap();
+    assert_eq!(back.task, TaskKind::Classification);
+}

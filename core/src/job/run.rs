@@ -177,11 +177,12 @@ impl Job {
                     continue;
                 }
                 ctx.say(&format!(
-                    "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}",
+                    "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}{}",
                     r.result.init.as_str(),
                     r.result.steps,
                     r.result.seconds,
-                    r.result.test_accuracy
+                    r.result.test_accuracy,
+                    r.result.more_text()
                 ));
                 results.push(r);
             }

@@ -1,4 +1,4 @@
-//! Search curves: loss, accuracy and cost against the step.
+//! Search curves: loss, the task's metric (accuracy) and cost against the step.
 
 use super::{legend, render, Area};
 use crate::error::{Error, Result};
@@ -6,15 +6,17 @@ use crate::search::{EvalMetrics, StepMetrics};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// Three panels (loss, accuracy, cost as % of the supernet) of a search's history.
+/// Three panels (loss, the task's headline `metric`, cost as % of the supernet) of a
+/// search's history.
 pub fn search_curves(
     title: &str,
     steps: &[StepMetrics],
     evals: &[EvalMetrics],
+    metric: &str,
     cost0: f64,
     stem: &Path,
 ) -> Result<Vec<PathBuf>> {
-    render!(stem, (900, 900), draw(title, steps, evals, cost0))
+    render!(stem, (900, 900), draw(title, steps, evals, metric, cost0))
 }
 
 type Series = Vec<(f64, f64)>;
@@ -24,6 +26,7 @@ fn draw<DB: DrawingBackend>(
     title: &str,
     steps: &[StepMetrics],
     evals: &[EvalMetrics],
+    metric: &str,
     cost0: f64,
 ) -> std::result::Result<(), String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
@@ -36,7 +39,7 @@ fn draw<DB: DrawingBackend>(
     // Legends go where the curves usually are not: loss and cost fall, accuracy rises.
     let specs: [(&str, Series, Series, SeriesLabelPosition); 3] = [
         ("loss", st(&|m| m.task_loss), ev(&|m| m.loss), SeriesLabelPosition::UpperRight),
-        ("accuracy", st(&|m| m.batch_accuracy), ev(&|m| m.accuracy), SeriesLabelPosition::LowerRight),
+        (metric, st(&|m| m.batch_accuracy), ev(&|m| m.accuracy), SeriesLabelPosition::LowerRight),
         ("cost (% of supernet)", st(&|m| m.cost * pct), ev(&|m| m.cost * pct), SeriesLabelPosition::UpperRight),
     ];
     let last = steps.last().map(|m| m.step).unwrap_or(1).max(1) as f64;

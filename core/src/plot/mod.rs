@@ -147,8 +147,8 @@ mod tests {
             lambda: 1.0,
         };
         let steps: Vec<StepMetrics> = (1..=5).map(step).collect();
-        let evals = vec![EvalMetrics { step: 5, loss: 0.5, accuracy: 0.4, cost: 95.0, alive: vec![], compacted: 0 }];
-        let p = search_curves("c", &steps, &evals, 100.0, &d.path().join("c")).unwrap();
+        let evals = vec![EvalMetrics { step: 5, loss: 0.5, accuracy: 0.4, more: Default::default(), cost: 95.0, alive: vec![], compacted: 0 }];
+        let p = search_curves("c", &steps, &evals, "accuracy", 100.0, &d.path().join("c")).unwrap();
         assert!(std::fs::read_to_string(&p[0]).unwrap().contains("validation"));
         png(&p[1]);
         let pts = vec![
@@ -156,7 +156,7 @@ mod tests {
             ParetoPoint { label: "w=0.5".into(), cost: 0.9e6, accuracy: 0.78, baseline: true },
             ParetoPoint { label: "w=1".into(), cost: 3.0e6, accuracy: 0.83, baseline: true },
         ];
-        let p = pareto_chart("p", &pts, "FLOPs", &d.path().join("p")).unwrap();
+        let p = pareto_chart("p", &pts, "accuracy", "FLOPs", &d.path().join("p")).unwrap();
         assert!(std::fs::read_to_string(&p[0]).unwrap().contains("w=0.5"));
         png(&p[1]);
         let groups = vec![

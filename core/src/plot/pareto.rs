@@ -18,14 +18,16 @@ pub struct ParetoPoint {
 }
 
 /// Draws `points` with cost (in `unit`) on x and accuracy on y.
-pub fn pareto_chart(title: &str, points: &[ParetoPoint], unit: &str, stem: &Path) -> Result<Vec<PathBuf>> {
-    render!(stem, (900, 600), draw(title, points, unit))
+/// `metric` names the y axis: the task's headline metric (`accuracy`).
+pub fn pareto_chart(title: &str, points: &[ParetoPoint], metric: &str, unit: &str, stem: &Path) -> Result<Vec<PathBuf>> {
+    render!(stem, (900, 600), draw(title, points, metric, unit))
 }
 
 fn draw<DB: DrawingBackend>(
     area: &Area<DB>,
     title: &str,
     points: &[ParetoPoint],
+    metric: &str,
     unit: &str,
 ) -> std::result::Result<(), String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
@@ -44,7 +46,7 @@ fn draw<DB: DrawingBackend>(
         .configure_mesh()
         .x_desc(format!("cost ({unit})"))
         .x_label_formatter(&|x| human(*x))
-        .y_desc("test accuracy")
+        .y_desc(format!("test {metric}"))
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(s)?;

@@ -60,12 +60,18 @@ impl Search {
         Ok(self.export()?.1.widths)
     }
 
-    /// The supernet's logits for a batch `x` in evaluation mode with the deterministic gates
-    /// of the export: the function that [`Search::export_network`] hands out.
+    /// The supernet's first output (a classifier's logits) for a batch `x` in evaluation
+    /// mode with the deterministic gates of the export: the function that
+    /// [`Search::export_network`] hands out.
     pub fn eval_logits(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.eval_outputs(x)?.swap_remove(0))
+    }
+
+    /// Like [`Search::eval_logits`], every output the graph names, in its order.
+    pub fn eval_outputs(&self, x: &Tensor) -> Result<Vec<Tensor>> {
         let gates = self.deterministic_gates(&self.export_widths()?);
         let _no_grad = tch::no_grad_guard();
-        self.net.forward(&x.to_device(self.device), false, Some(&gates))
+        self.net.forward_outputs(&x.to_device(self.device), false, Some(&gates))
     }
 
     /// The found network with its weights: the pruned graph, what pruning did, and the
@@ -190,9 +196,17 @@ impl Search {
                 let _ = self.net.forward(&b?.0, true, Some(&gates))?;
             }
         }
-        let (loss, accuracy) = evaluate_net(self.task.as_ref(), &self.net, &self.val, Some(&gates), self.device, 256)?;
+        let e = evaluate_net(self.task.as_ref(), &self.net, &self.val, Some(&gates), self.device, 256)?;
         let compacted = self.compacted_channels();
-        let m = EvalMetrics { step: self.step, loss, accuracy, cost: self.current_cost(), alive: widths, compacted };
+        let m = EvalMetrics {
+            step: self.step,
+            loss: e.loss,
+            accuracy: e.headline,
+            more: e.more,
+            cost: self.current_cost(),
+            alive: widths,
+            compacted,
+        };
         self.evals.push(m.clone());
         Ok(m)
     }

@@ -1,11 +1,18 @@
 //! What a search measures: per step, per evaluation, per channel group.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Reads a number that JSON may hold as `null`: serde_json writes NaN and ±∞ that way, and
 /// a checkpoint holding one (a NaN validation loss, say) must still load.
 fn f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`f64_or_nan`] for each value of a map.
+fn map_f64_or_nan<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<BTreeMap<String, f64>, D::Error> {
+    let m = BTreeMap::<String, Option<f64>>::deserialize(d)?;
+    Ok(m.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect())
 }
 
 /// What one training step measured.
@@ -39,8 +46,12 @@ pub struct EvalMetrics {
     pub step: u64,
     #[serde(deserialize_with = "f64_or_nan")]
     pub loss: f64,
+    /// The task's headline metric (classification: top-1 accuracy).
     #[serde(deserialize_with = "f64_or_nan")]
     pub accuracy: f64,
+    /// Its other metrics (classification: `top5` where there are more than five classes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "map_f64_or_nan")]
+    pub more: BTreeMap<String, f64>,
     /// Reported cost of the network that [`Search::export`] would return now.
     #[serde(deserialize_with = "f64_or_nan")]
     pub cost: f64,
@@ -49,6 +60,13 @@ pub struct EvalMetrics {
     /// Gated channels that compaction had removed from the supernet by then.
     #[serde(default)]
     pub compacted: usize,
+}
+
+impl EvalMetrics {
+    /// The metrics beyond the headline as text (`  top5 0.9987`), empty when there are none.
+    pub fn more_text(&self) -> String {
+        self.more.iter().map(|(k, v)| format!("  {k} {v:.4}")).collect()
+    }
 }
 
 /// Alive width of one channel group.

@@ -131,6 +131,11 @@ impl Search {
         &self.supernet_analysis
     }
 
+    /// What the supernet is trained for: its loss and metrics.
+    pub fn task(&self) -> &dyn crate::task::Task {
+        self.task.as_ref()
+    }
+
     /// The supernet the steps run now: [`Search::graph`] less what compaction removed.
     pub fn current_graph(&self) -> &Graph {
         &self.graph

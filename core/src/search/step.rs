@@ -231,7 +231,7 @@ impl Search {
         let bn_before: Vec<(Tensor, Tensor)> =
             tch::no_grad(|| self.net.bn_statistics().into_iter().map(|t| (t.copy(), t)).collect());
         // The γ baseline trains the plain network; FiGS multiplies the sampled gates in.
-        let out = self.net.forward(&x, true, if gamma { None } else { Some(&z) })?;
+        let out = self.net.forward_outputs(&x, true, if gamma { None } else { Some(&z) })?;
         let task = self.task.loss(&out, &y);
         let mut r: Vec<Option<Tensor>> = (0..self.analysis.groups.len()).map(|_| None).collect();
         let open = match (&self.gates, &z_flat) {
@@ -364,7 +364,7 @@ impl Search {
             }
             None => lambda.shallow_clone(),
         };
-        let acc = self.task.metric_mean(&out, &y);
+        let acc = self.task.batch_metric(&out, &y);
         let alive_fraction = if self.consts.searched_width > 0.0 {
             alive.index_select(0, &self.consts.searched_idx).sum(Kind::Double) / self.consts.searched_width
         } else {

@@ -190,7 +190,7 @@ impl EvalReport {
         let e = &self.eval;
         let mut rows = vec![
             ("step", e.step.to_string()),
-            ("validation accuracy", format!("{:.4}", e.accuracy)),
+            ("validation accuracy", format!("{:.4}{}", e.accuracy, e.more_text())),
             ("validation loss", format!("{:.4}", e.loss)),
             ("cost of the export", format!("{} ({})", human_unit(e.cost, &self.unit), pct(e.cost, self.initial_cost))),
         ];

@@ -67,8 +67,11 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
     let state = || s.search().map(|x| (x, x.steps_done(), x.alive()));
     let (title, paths) = match kind {
         PlotKind::Pareto => {
-            let title = "test accuracy vs MACs".to_string();
-            let paths = pareto_chart(&title, &pareto_points(s, runs)?, "MACs", stem)?;
+            // Without a supernet the points are runs alone, whose summary.json records accuracy.
+            let metric =
+                s.supernet().map(|g| crate::task::of(g).metric_name().to_string()).unwrap_or_else(|_| "accuracy".into());
+            let title = format!("test {metric} vs MACs");
+            let paths = pareto_chart(&title, &pareto_points(s, runs)?, &metric, "MACs", stem)?;
             (title, paths)
         }
         PlotKind::Curves => {
@@ -77,7 +80,8 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
                 return Err(usage("no steps yet: `step N` first"));
             }
             let title = format!("search curves ({step} steps)");
-            let paths = search_curves(&title, search.history(), search.evals(), search.initial_cost(), stem)?;
+            let metric = search.task().metric_name();
+            let paths = search_curves(&title, search.history(), search.evals(), metric, search.initial_cost(), stem)?;
             (title, paths)
         }
         PlotKind::Heatmap => {

@@ -237,16 +237,17 @@ pub struct Loaded {
 }
 
 /// An evaluation as one line of a report:
-/// `  step   200: val acc 0.8095  val loss 0.5018  cost 5.21 M FLOPs (83.2% of supernet)`.
+/// `  step   200: val acc 0.8095  top5 0.9987  val loss 0.5018  cost 5.21 M FLOPs (83.2% of supernet)`.
 pub fn eval_line(ev: &EvalMetrics, initial_cost: f64, unit: &str) -> String {
     let compacted = match ev.compacted {
         0 => String::new(),
         n => format!("  ({n} channels compacted away)"),
     };
     format!(
-        "  step {:>5}: val acc {:.4}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
+        "  step {:>5}: val acc {:.4}{}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
         ev.step,
         ev.accuracy,
+        ev.more_text(),
         ev.loss,
         crate::units::human_unit(ev.cost, unit),
         100.0 * ev.cost / initial_cost
