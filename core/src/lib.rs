@@ -30,6 +30,7 @@ pub mod precision;
 pub mod regularizer;
 pub(crate) mod run_dir;
 pub mod search;
+pub(crate) mod seed;
 pub mod session;
 pub(crate) mod settings_diff;
 pub mod space;

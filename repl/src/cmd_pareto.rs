@@ -77,7 +77,7 @@ pub fn run(base: &Config, a: ParetoArgs) -> Result<()> {
     }
     // One data set for every point: the synthetic one is always drawn with seed 0.
     let source = DataSource::parse(&c.data.data).map_err(|e| anyhow::anyhow!("--data: {e}"))?;
-    let data = source.load(c.data.train_limit, c.data.test_limit, 0)?;
+    let data = source.load(&figs::data::LoadOptions { seed: 0, ..c.load_options()? }, &mut |_| {})?;
     let (_, space_params, _) = figs::session::build_space(&c.search.space, &c.search.param, Some(&data.train))?;
     let recipe = Recipe::from_config(
         &c,

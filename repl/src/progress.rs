@@ -67,6 +67,10 @@ impl Bars {
                 pb.set_position(done);
                 pb.set_message(format!("loss {loss:.3}"));
             }),
+            // A folder's size is unknown until it is listed: a count, no total.
+            Progress::Listing { files } => self.with_bar("listing images", 0, |pb| {
+                pb.set_message(format!("{files} files"));
+            }),
         }
     }
 

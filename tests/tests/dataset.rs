@@ -27,8 +27,8 @@ impl Examples for Stripes {
     fn input_shape(&self) -> (usize, usize, usize) {
         (1, 16, 16)
     }
-    fn batch(&self, ids: &[i64]) -> figs::Result<(Tensor, Tensor)> {
-        // Decode (here: draw) each example when a batch asks for it.
+    fn batch(&self, ids: &[i64], _augment: Option<u64>) -> figs::Result<(Tensor, Tensor)> {
+        // Decode (here: draw) each example when a batch asks for it; no augmentation.
         let xs: Vec<Tensor> = ids
             .iter()
             .map(|&i| {
@@ -67,7 +67,7 @@ impl Examples for Counted {
     fn input_shape(&self) -> (usize, usize, usize) {
         (1, 16, 16)
     }
-    fn batch(&self, ids: &[i64]) -> figs::Result<(Tensor, Tensor)> {
+    fn batch(&self, ids: &[i64], augment: Option<u64>) -> figs::Result<(Tensor, Tensor)> {
         if Some(self.calls.fetch_add(1, Ordering::SeqCst)) == self.fail_at {
             return Err(figs::Error::Data {
                 path: format!("stripe-{}.png", ids[0]).into(),
@@ -75,7 +75,7 @@ impl Examples for Counted {
             });
         }
         self.made.fetch_add(ids.len(), Ordering::SeqCst);
-        self.inner.batch(ids)
+        self.inner.batch(ids, augment)
     }
     fn targets(&self) -> figs::Result<Tensor> {
         self.inner.targets()

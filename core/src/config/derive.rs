@@ -8,6 +8,7 @@ use super::Config;
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
 use crate::search::SearchConfig;
+use crate::data::{ImageOptions, LoadOptions};
 use crate::train::TrainConfig;
 use std::collections::BTreeMap;
 
@@ -95,4 +96,39 @@ impl Config {
     pub fn regularizer_params(&self) -> Result<BTreeMap<String, String>> {
         crate::space::parse_kv(&self.search.reg_param)
     }
+
+    /// How the `data` setting is loaded: limits, the synthetic set's seed, and for image
+    /// folders the input size (the space's `resolution` parameter, else
+    /// [`DEFAULT_IMAGE_SIZE`]), decoding threads and the test share.
+    pub fn load_options(&self) -> Result<LoadOptions> {
+        let params = crate::space::parse_kv(&self.search.param)?;
+        let size = match params.get("resolution") {
+            None => DEFAULT_IMAGE_SIZE,
+            Some(r) => r.parse().ok().filter(|&r: &usize| r >= 8).ok_or_else(|| {
+                Error::config("param", format!("resolution={r}: give a whole number of pixels, at least 8"))
+            })?,
+        };
+        let d = &self.data;
+        Ok(LoadOptions {
+            train_limit: d.train_limit,
+            test_limit: d.test_limit,
+            seed: self.run.seed,
+            images: ImageOptions { size, workers: decode_workers(d.workers, self.run.threads) },
+            holdout: d.test_fraction,
+        })
+    }
+}
+
+/// An image folder's input side when the space names no `resolution`: ImageNet's.
+pub const DEFAULT_IMAGE_SIZE: usize = 224;
+
+/// Decoding threads: `workers` when given, else the cores that libtorch's intra-op
+/// threads (`threads`, or libtorch's own count) leave free, at least one.
+fn decode_workers(workers: usize, threads: i32) -> usize {
+    if workers > 0 {
+        return workers;
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let torch = if threads > 0 { threads as usize } else { tch::get_num_threads().max(1) as usize };
+    cores.saturating_sub(torch).max(1)
 }

@@ -1,6 +1,6 @@
 //! Batches of a data set in a given order, each moved to the device that trains on it.
 
-use super::prefetch::Prefetch;
+use super::prefetch::{Plan, Prefetch};
 use super::Dataset;
 use crate::error::Result;
 use std::sync::Arc;
@@ -24,6 +24,8 @@ pub struct Batches {
     /// and again after a seek).
     prefetch: bool,
     ahead: Option<Prefetch>,
+    /// The key random augmentation is drawn from (training batches), or None.
+    augment: Option<u64>,
 }
 
 impl Batches {
@@ -32,9 +34,10 @@ impl Batches {
         let order_on_device = (on != Device::Cpu).then(|| Tensor::from_slice(&data.ids(&order)).to_device(on));
         // Host data for an accelerator (a set too large to live there) is gathered ahead,
         // into pinned memory on CUDA, so a step waits neither for the gather nor for a
-        // copy from pageable memory. On the CPU the gather is a few microseconds of a step
-        // of 100 ms and more: no thread.
-        let prefetch = on == Device::Cpu && device != Device::Cpu;
+        // copy from pageable memory. On the CPU the gather of tensors is a few
+        // microseconds of a step of 100 ms and more: no thread, unless the examples are
+        // decoded (an image folder), which takes longer than the step.
+        let prefetch = on == Device::Cpu && (device != Device::Cpu || data.examples().workers() > 0);
         Batches {
             data: data.clone(),
             order: order.into(),
@@ -45,7 +48,15 @@ impl Batches {
             order_on_device,
             prefetch,
             ahead: None,
+            augment: None,
         }
+    }
+
+    /// Training batches: random augmentation drawn from `key` (and each example's id).
+    pub fn augmenting(mut self, key: u64) -> Batches {
+        self.augment = Some(key);
+        self.ahead = None;
+        self
     }
 
     /// The same batches, gathered ahead on a thread (`true`) or when drawn (`false`).
@@ -83,8 +94,8 @@ impl Batches {
             return None;
         }
         if self.ahead.is_none() {
-            self.ahead =
-                Prefetch::start(&self.data, self.order.clone(), self.batch, self.drop_last, self.pos, self.device);
+            let plan = Plan { order: self.order.clone(), batch: self.batch, drop_last: self.drop_last, augment: self.augment };
+            self.ahead = Prefetch::start(&self.data, plan, self.pos, self.device);
         }
         match self.ahead.as_ref().and_then(Prefetch::next) {
             Some(b) if b.start == self.pos => Some((
@@ -106,7 +117,7 @@ impl Batches {
         let e = self.data.examples();
         let (x, y) = match &self.order_on_device {
             Some(o) => e.gather(&o.narrow(0, self.pos as i64, (end - self.pos) as i64))?,
-            None => e.batch(&self.data.ids(&self.order[self.pos..end]))?,
+            None => e.batch(&self.data.ids(&self.order[self.pos..end]), self.augment)?,
         };
         Ok((x.f_to_device(self.device)?, y.f_to_device(self.device)?))
     }

@@ -23,14 +23,25 @@ pub trait Examples: Send + Sync + Debug {
 
     /// The inputs of `ids` as stored (before [`Examples::prepare`]: bytes are a quarter of
     /// the floats to copy to an accelerator) and their int64 targets, in the order of
-    /// `ids`, on [`Examples::device`].
-    fn batch(&self, ids: &[i64]) -> Result<(Tensor, Tensor)>;
+    /// `ids`, on [`Examples::device`]. With `augment`, a training batch: random
+    /// augmentation of example `id` is drawn from (`augment`, `id`) alone, so the same
+    /// batch comes back for the same key however it is gathered (a resumed search, another
+    /// thread). Without, the deterministic evaluation form.
+    fn batch(&self, ids: &[i64], augment: Option<u64>) -> Result<(Tensor, Tensor)>;
 
-    /// [`Examples::batch`] with the ids as an int64 tensor on [`Examples::device`] (an order
-    /// that already lives there: no copy of the ids per batch).
+    /// [`Examples::batch`] (without augmentation) with the ids as an int64 tensor on
+    /// [`Examples::device`] (an order that already lives there: no copy of the ids per
+    /// batch).
     fn gather(&self, ids: &Tensor) -> Result<(Tensor, Tensor)> {
         let ids = Vec::<i64>::try_from(ids.to_device(Device::Cpu))?;
-        self.batch(&ids)
+        self.batch(&ids, None)
+    }
+
+    /// Threads that should gather batches ahead of the step, even for a step on the CPU
+    /// (0: gathering is cheap, as for tensors in memory; an image folder decodes files and
+    /// asks for several).
+    fn workers(&self) -> usize {
+        0
     }
 
     /// Network inputs (float, normalised) from stored ones, on their device. Default: the
@@ -118,7 +129,7 @@ impl Examples for TensorExamples {
         (s[1] as usize, s[2] as usize, s[3] as usize)
     }
 
-    fn batch(&self, ids: &[i64]) -> Result<(Tensor, Tensor)> {
+    fn batch(&self, ids: &[i64], _augment: Option<u64>) -> Result<(Tensor, Tensor)> {
         let ids = Tensor::f_from_slice(ids)?.f_to_device(self.images.device())?;
         self.gather(&ids)
     }

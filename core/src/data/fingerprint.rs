@@ -58,7 +58,7 @@ impl Dataset {
         let sample = if picks.is_empty() {
             Tensor::zeros([0], (Kind::Double, Device::Cpu))
         } else {
-            self.examples().batch(&self.ids(&picks))?.0.to_device(Device::Cpu)
+            self.examples().batch(&self.ids(&picks), None)?.0.to_device(Device::Cpu)
         };
         let pixels = Vec::<f64>::try_from(sample.to_kind(Kind::Double).flatten(0, -1))?;
         let bytes =

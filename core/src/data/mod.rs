@@ -9,6 +9,7 @@ mod cifar;
 mod examples;
 mod fingerprint;
 mod idx;
+pub mod images;
 mod prefetch;
 mod source;
 mod synthetic;
@@ -18,12 +19,13 @@ pub use cifar::load_cifar10_dir;
 pub use examples::{Examples, Normalize, TensorExamples};
 pub use fingerprint::{Fingerprint, FINGERPRINT_IMAGES};
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
-pub use source::{DataSource, SYNTHETIC_SIZE};
+pub use images::{load_image_folder, ImageFolder, ImageOptions};
+pub use source::{DataSource, LoadOptions, SYNTHETIC_SIZE};
 pub use synthetic::synthetic;
 
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
+use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
 use tch::{Device, Tensor};
@@ -104,7 +106,7 @@ impl Dataset {
         if let Some(p) = pos.iter().find(|&&p| p < 0 || p as usize >= n) {
             return Err(Error::config("data", format!("position {p} is outside this set of {n} examples")));
         }
-        let (x, y) = self.examples.batch(&self.ids(pos))?;
+        let (x, y) = self.examples.batch(&self.ids(pos), None)?;
         Ok((self.examples.prepare(x), y))
     }
 
@@ -149,25 +151,33 @@ impl Dataset {
 
     /// Splits off a seeded random `fraction` as validation: `(train, validation)`.
     pub fn split(&self, fraction: f64, seed: u64) -> Result<(Dataset, Dataset)> {
+        self.split_as(fraction, seed, "val-fraction")
+    }
+
+    /// [`Dataset::split`], whose errors name the setting that gave `fraction`.
+    pub(crate) fn split_as(&self, fraction: f64, seed: u64, setting: &str) -> Result<(Dataset, Dataset)> {
         if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
-            return Err(Error::config("val-fraction", format!("must be in (0, 1), got {fraction}")));
+            return Err(Error::config(setting, format!("must be in (0, 1), got {fraction}")));
         }
         let n = self.len();
         let n_val = ((n as f64) * fraction).round().max(1.0) as usize;
         if n_val >= n {
-            return Err(Error::config("val-fraction", format!("{n} examples are too few to split off {n_val}")));
+            return Err(Error::config(setting, format!("{n} examples are too few to split off {n_val}")));
         }
         let mut idx: Vec<i64> = (0..n as i64).collect();
         idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
         Ok((self.view(&idx[n_val..]), self.view(&idx[..n_val])))
     }
 
-    /// Batches in a seeded random order, each moved to `device`. The last, smaller batch is
-    /// dropped so batch-norm statistics never see a batch of one.
+    /// Training batches in a seeded random order, each moved to `device`. The last,
+    /// smaller batch is dropped so batch-norm statistics never see a batch of one. Random
+    /// augmentation (of examples that have it) is drawn from a key that `rng` gives without
+    /// advancing: the orders of later epochs drawn from the same `rng` stay what they were.
     pub fn shuffled_batches(&self, batch: usize, rng: &mut ChaCha8Rng, device: Device) -> Batches {
         let mut idx: Vec<i64> = (0..self.len() as i64).collect();
         idx.shuffle(rng);
-        Batches::new(self, idx, batch, device, true)
+        let key = crate::seed::mix(rng.clone().next_u64(), AUGMENT_KEY);
+        Batches::new(self, idx, batch, device, true).augmenting(key)
     }
 
     /// Batches in order (for evaluation), keeping the last partial batch.
@@ -176,6 +186,9 @@ impl Dataset {
         Batches::new(self, order, batch, device, false)
     }
 }
+
+/// Tells the augmentation key of an epoch from the next number of its order's generator.
+const AUGMENT_KEY: u64 = 0xa06_3e47;
 
 /// Why `dir` is not a data directory: missing, or a file.
 fn not_a_dir(dir: &std::path::Path) -> &'static str {

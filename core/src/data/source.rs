@@ -2,13 +2,26 @@
 //! or an IDX directory), and the one function that loads it: every front end (`figs
 //! search`, `figs pareto`, the prompt's `data`, notebooks) reads data through here.
 
-use super::{load_cifar10_dir, load_idx_dir, synthetic, TrainTest, FASHION_MNIST_DIR};
+use super::{load_cifar10_dir, load_idx_dir, load_image_folder, synthetic, ImageOptions, TrainTest, FASHION_MNIST_DIR};
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 
 /// Training images of the synthetic set unless `synthetic:N` says otherwise (its test part
 /// has a quarter as many).
 pub const SYNTHETIC_SIZE: usize = 2048;
+
+/// How to load a data set: the settings of the `data` section that loading reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    pub train_limit: usize,
+    pub test_limit: usize,
+    /// Draws the synthetic set.
+    pub seed: u64,
+    /// Image folders: input size and decoding threads.
+    pub images: ImageOptions,
+    /// Image folders without `train/` and `val/`: the share held out as the test set.
+    pub holdout: f64,
+}
 
 /// A data set, parsed from its text form.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +34,9 @@ pub enum DataSource {
     Cifar10(PathBuf),
     /// A small generated set (28×28, 10 classes), drawn from the run's seed.
     Synthetic { train: usize },
+    /// torchvision's ImageFolder layout (one directory per class; `train/` and `val/` when
+    /// both exist), decoded lazily.
+    ImageFolder(PathBuf),
 }
 
 impl DataSource {
@@ -41,6 +57,7 @@ impl DataSource {
             }
             "mnist" | "idx" => DataSource::Idx(dir(kind)?),
             "cifar10" | "cifar-10" => DataSource::Cifar10(dir(kind)?),
+            "imagefolder" | "images" => DataSource::ImageFolder(dir("imagefolder")?),
             "synthetic" => {
                 let train = match arg {
                     None => SYNTHETIC_SIZE,
@@ -62,6 +79,7 @@ impl DataSource {
             DataSource::FashionMnist(d) => format!("fashion-mnist:{}", d.display()),
             DataSource::Idx(d) => format!("idx:{}", d.display()),
             DataSource::Cifar10(d) => format!("cifar10:{}", d.display()),
+            DataSource::ImageFolder(d) => format!("imagefolder:{}", d.display()),
             DataSource::Synthetic { train } if *train == SYNTHETIC_SIZE => "synthetic".into(),
             DataSource::Synthetic { train } => format!("synthetic:{train}"),
         }
@@ -70,7 +88,9 @@ impl DataSource {
     /// The directory, or `synthetic`: how `figs pareto`'s recipe names its data.
     pub fn name(&self) -> String {
         match self {
-            DataSource::FashionMnist(d) | DataSource::Idx(d) | DataSource::Cifar10(d) => d.display().to_string(),
+            DataSource::FashionMnist(d) | DataSource::Idx(d) | DataSource::Cifar10(d) | DataSource::ImageFolder(d) => {
+                d.display().to_string()
+            }
             DataSource::Synthetic { .. } => "synthetic".into(),
         }
     }
@@ -81,17 +101,20 @@ impl DataSource {
             DataSource::FashionMnist(d) => format!("Fashion-MNIST ({})", d.display()),
             DataSource::Idx(d) => format!("IDX files ({})", d.display()),
             DataSource::Cifar10(d) => format!("CIFAR-10 ({})", d.display()),
+            DataSource::ImageFolder(d) => format!("image folder ({})", d.display()),
             DataSource::Synthetic { .. } => "synthetic".into(),
         }
     }
 
-    /// Loads it, keeping only the first `train_limit` / `test_limit` examples (0: all);
-    /// `seed` draws the synthetic set.
-    pub fn load(&self, train_limit: usize, test_limit: usize, seed: u64) -> Result<TrainTest> {
+    /// Loads it as `opts` says, keeping only the first `train_limit` / `test_limit` examples
+    /// (0: all).
+    pub fn load(&self, opts: &LoadOptions, progress: &mut dyn FnMut(usize)) -> Result<TrainTest> {
+        let (train_limit, test_limit) = (opts.train_limit, opts.test_limit);
         let mut tt = match self {
             DataSource::FashionMnist(d) | DataSource::Idx(d) => load_idx_dir(d)?,
             DataSource::Cifar10(d) => load_cifar10_dir(d)?,
-            DataSource::Synthetic { train } => synthetic(*train, (train / 4).max(16), (1, 28, 28), 10, seed),
+            DataSource::Synthetic { train } => synthetic(*train, (train / 4).max(16), (1, 28, 28), 10, opts.seed),
+            DataSource::ImageFolder(d) => load_image_folder(d, opts.images, opts.holdout, progress)?,
         };
         if train_limit > 0 {
             tt.train = tt.train.take(train_limit);
@@ -112,7 +135,7 @@ mod tests {
 
     #[test]
     fn text_forms_read_back() {
-        for t in ["fashion-mnist", "fashion-mnist:/d", "idx:/d", "cifar10:/c", "synthetic", "synthetic:100"] {
+        for t in ["fashion-mnist", "fashion-mnist:/d", "idx:/d", "cifar10:/c", "imagefolder:/i", "synthetic", "synthetic:100"] {
             assert_eq!(DataSource::parse(t).unwrap().text(), t);
         }
         assert_eq!(DataSource::parse("/some/dir").unwrap(), DataSource::Idx("/some/dir".into()));

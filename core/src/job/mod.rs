@@ -230,7 +230,14 @@ impl Job {
         *s.config_mut() = c.clone();
         match &self.data {
             Some((name, data)) => s.set_data(name, data.clone())?,
-            None => s.load_data()?,
+            None => {
+                // Listing a large image folder takes a while: its count goes to the front end.
+                let events = ctx.events.clone();
+                s.set_progress(move |p| (*events.lock().unwrap_or_else(|e| e.into_inner()))(JobEvent::Progress(p)));
+                let info = s.load_data()?;
+                ctx.emit(JobEvent::PhaseEnd);
+                info
+            }
         };
         let params: Vec<&str> = c.search.param.iter().map(String::as_str).collect();
         let seed_info = s.build_supernet(&c.search.space, &params)?;

@@ -79,7 +79,7 @@ impl Job {
                 match p {
                     Progress::Step { metrics: sm, .. } => m.step(sm),
                     Progress::Eval { metrics: ev, .. } => m.eval(ev),
-                    Progress::Train { .. } => return,
+                    Progress::Train { .. } | Progress::Listing { .. } => return,
                 }
                 if m.failed.is_some() {
                     // Stop the search after this step instead of at its end.

@@ -10,7 +10,7 @@ impl Session {
         c.set("data", &spec.text()?)?;
         c.data.train_limit = spec.train_limit;
         c.data.test_limit = spec.test_limit;
-        let tt = Self::read_data(&c)?;
+        let tt = self.read_data(&c)?;
         self.config = c;
         self.data = Some(tt);
         self.data_info()
@@ -26,13 +26,22 @@ impl Session {
     /// Loads the data set that the configuration names (`data`, `train-limit`,
     /// `test-limit`; `seed` draws a synthetic one).
     pub fn load_data(&mut self) -> Result<DataInfo> {
-        self.data = Some(Self::read_data(&self.config)?);
+        let c = self.config.clone();
+        self.data = Some(self.read_data(&c)?);
         self.data_info()
     }
 
-    fn read_data(c: &Config) -> Result<(String, TrainTest)> {
+    fn read_data(&mut self, c: &Config) -> Result<(String, TrainTest)> {
         let source = DataSource::parse(&c.data.data).map_err(|e| Error::config("data", e))?;
-        Ok((source.describe(), source.load(c.data.train_limit, c.data.test_limit, c.run.seed)?))
+        let mut hook = self.progress.take();
+        let mut listed = |files| {
+            if let Some(h) = hook.as_mut() {
+                h(Progress::Listing { files })
+            }
+        };
+        let tt = source.load(&c.load_options()?, &mut listed);
+        self.progress = hook;
+        Ok((source.describe(), tt?))
     }
 
     /// The data set in use.

@@ -64,6 +64,8 @@ pub enum Progress<'a> {
     Eval { metrics: &'a EvalMetrics, initial_cost: f64, unit: &'a str },
     /// A retraining step finished.
     Train { label: &'a str, done: u64, total: u64, loss: f64 },
+    /// Listing an image folder: `files` found so far.
+    Listing { files: usize },
 }
 
 /// The progress hook's type.

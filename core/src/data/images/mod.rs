@@ -1,0 +1,188 @@
+//! Image folders (`imagefolder:DIR`): torchvision's `ImageFolder` layout, read lazily.
+//! Nothing holds the set: an example is a path and a class, decoded and transformed when
+//! a batch asks for it, on the batcher's worker threads (see [`super::prefetch`]).
+//! Batches are stored as bytes (`[N, 3, S, S]`, a quarter of the floats to copy to an
+//! accelerator) and normalised with ImageNet's mean and std in [`Examples::prepare`].
+
+mod decode;
+mod listing;
+mod transform;
+
+pub use decode::{decode, decode_file, Rgb};
+pub use listing::{list, Listing};
+pub use transform::{center_crop, draw, random_resized_crop, resized_size, Crop, Draw, Resampler};
+
+use super::examples::Examples;
+use super::{Dataset, TrainTest};
+use crate::error::{Error, Result};
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tch::{Kind, Tensor};
+
+/// ImageNet's per-channel mean and standard deviation of `x / 255`, torchvision's
+/// `Normalize` for its pretrained models.
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// The evaluation transform resizes the shorter side to `size / EVAL_CROP` before the
+/// centre crop: 256 for 224, torchvision's ImageNet recipe.
+pub const EVAL_CROP: f64 = 0.875;
+
+/// How an image folder's examples become inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageOptions {
+    /// Side of the square network input (the space's `resolution`).
+    pub size: usize,
+    /// Threads that decode and transform batches (at least 1).
+    pub workers: usize,
+}
+
+impl ImageOptions {
+    /// The shorter side the evaluation transform resizes to.
+    pub fn eval_shorter(&self) -> usize {
+        ((self.size as f64 / EVAL_CROP).round() as usize).max(self.size)
+    }
+}
+
+/// Examples read from image files.
+#[derive(Debug)]
+pub struct ImageFolder {
+    files: Arc<[(PathBuf, i64)]>,
+    classes: usize,
+    options: ImageOptions,
+}
+
+thread_local! {
+    // One resampler per thread: it keeps its filter tables between images of one size.
+    static RESAMPLER: RefCell<Resampler> = RefCell::new(Resampler::default());
+}
+
+impl ImageFolder {
+    pub fn new(listing: &Listing, options: ImageOptions) -> ImageFolder {
+        ImageFolder { files: listing.files.clone().into(), classes: listing.classes.len(), options }
+    }
+
+    /// The file of example `id`.
+    pub fn path(&self, id: usize) -> Option<&Path> {
+        self.files.get(id).map(|(p, _)| p.as_path())
+    }
+
+    /// Example `id` as network pixels (HWC bytes, `size` × `size`): the training transform
+    /// drawn from (`augment`, `id`), or the evaluation transform.
+    pub fn pixels(&self, id: usize, augment: Option<u64>) -> Result<Rgb> {
+        let (path, _) = self.files.get(id).ok_or_else(|| {
+            Error::config("data", format!("example {id} is outside this image folder of {} files", self.files.len()))
+        })?;
+        let bad = |message: String| Error::Data { path: path.clone(), message };
+        let img = decode_file(path).map_err(|why| bad(format!("{why}; remove or replace the file")))?;
+        let s = self.options.size;
+        RESAMPLER
+            .with(|r| {
+                let mut r = r.borrow_mut();
+                match augment {
+                    Some(key) => r.train(&img, draw(img.width, img.height, key, id as u64), s),
+                    None => r.eval(&img, self.options.eval_shorter(), s),
+                }
+            })
+            .map_err(|e| bad(format!("resizing failed: {e}")))
+    }
+}
+
+impl Examples for ImageFolder {
+    fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    fn classes(&self) -> usize {
+        self.classes
+    }
+
+    fn input_shape(&self) -> (usize, usize, usize) {
+        (3, self.options.size, self.options.size)
+    }
+
+    fn batch(&self, ids: &[i64], augment: Option<u64>) -> Result<(Tensor, Tensor)> {
+        let s = self.options.size;
+        let plane = s * s;
+        let mut out = vec![0u8; ids.len() * 3 * plane];
+        let mut labels = Vec::with_capacity(ids.len());
+        for (k, &id) in ids.iter().enumerate() {
+            let id = usize::try_from(id).map_err(|_| Error::config("data", format!("example {id} does not exist")))?;
+            let px = self.pixels(id, augment)?;
+            // HWC bytes to the CHW planes of example k.
+            let dst = &mut out[k * 3 * plane..(k + 1) * 3 * plane];
+            for (i, p) in px.pixels.chunks_exact(3).enumerate() {
+                dst[i] = p[0];
+                dst[plane + i] = p[1];
+                dst[2 * plane + i] = p[2];
+            }
+            labels.push(self.files[id].1);
+        }
+        let x = Tensor::f_from_slice(&out)?.f_view([ids.len() as i64, 3, s as i64, s as i64])?;
+        Ok((x, Tensor::f_from_slice(&labels)?))
+    }
+
+    fn prepare(&self, stored: Tensor) -> Tensor {
+        let d = stored.device();
+        let mean = Tensor::from_slice(&IMAGENET_MEAN).view([1, 3, 1, 1]).to_device(d);
+        let std = Tensor::from_slice(&IMAGENET_STD).view([1, 3, 1, 1]).to_device(d);
+        (stored.to_kind(Kind::Float) / 255.0 - mean) / std
+    }
+
+    fn targets(&self) -> Result<Tensor> {
+        let labels: Vec<i64> = self.files.iter().map(|(_, l)| *l).collect();
+        Ok(Tensor::f_from_slice(&labels)?)
+    }
+
+    fn workers(&self) -> usize {
+        self.options.workers
+    }
+
+    fn storage(&self) -> String {
+        format!("image files at {} px", self.options.size)
+    }
+}
+
+/// The seed of the test split of a folder without `train/` and `val/`: one test set for
+/// every run, so runs of different seeds are scored on the same images.
+const HOLDOUT_SEED: u64 = 0;
+
+/// Loads `root`: `root/train` and `root/val` when both exist (each an image folder with
+/// the same classes), else `root` itself, of which a seeded random `holdout` share is the
+/// test set. `progress` hears the running count of files listed.
+pub fn load_image_folder(
+    root: &Path,
+    options: ImageOptions,
+    holdout: f64,
+    progress: &mut dyn FnMut(usize),
+) -> Result<TrainTest> {
+    if !root.is_dir() {
+        return Err(Error::Data { path: root.into(), message: super::not_a_dir(root).into() });
+    }
+    let (train, val) = (root.join("train"), root.join("val"));
+    if train.is_dir() && val.is_dir() {
+        let tr = list(&train, progress)?;
+        let te = list(&val, progress)?;
+        if tr.classes != te.classes {
+            return Err(Error::Data {
+                path: val,
+                message: format!(
+                    "has classes {:?}, train/ has {:?}: both must hold the same class directories",
+                    short(&te.classes),
+                    short(&tr.classes)
+                ),
+            });
+        }
+        let of = |l: &Listing| Dataset::of(Arc::new(ImageFolder::new(l, options)));
+        return Ok(TrainTest { train: of(&tr), test: of(&te) });
+    }
+    let all = Dataset::of(Arc::new(ImageFolder::new(&list(root, progress)?, options)));
+    let (train, test) = all.split_as(holdout, HOLDOUT_SEED, "test-fraction")?;
+    Ok(TrainTest { train, test })
+}
+
+/// The first few class names, for an error message.
+fn short(classes: &[String]) -> Vec<&str> {
+    classes.iter().take(5).map(|s| s.as_str()).collect()
+}
