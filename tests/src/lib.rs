@@ -21,10 +21,15 @@ pub fn built_params(g: &Graph) -> i64 {
 /// A MobileNetV2 small enough for a search of a few dozen steps in a test: 1×16×16 input,
 /// two stages (one with a residual block), 10 classes.
 pub fn tiny_mobilenet() -> Graph {
+    tiny_mobilenet_for(1, 16, 10)
+}
+
+/// [`tiny_mobilenet`] for `channels` × `resolution`² inputs and `classes` classes.
+pub fn tiny_mobilenet_for(channels: usize, resolution: usize, classes: usize) -> Graph {
     let cfg = Config {
-        channels: 1,
-        resolution: 16,
-        classes: 10,
+        channels,
+        resolution,
+        classes,
         width: 1.0,
         stem: 8,
         stem_stride: 1,
@@ -36,4 +41,20 @@ pub fn tiny_mobilenet() -> Graph {
         round_nearest: 8,
     };
     figs_mobilenet_v2::build(&cfg).expect("tiny config is valid")
+}
+
+/// The Python of the test venv (torch, torchvision), which `scripts/setup.sh` records.
+pub fn venv_python() -> String {
+    let venv = std::env::var("FIGS_TORCH_VENV")
+        .expect("FIGS_TORCH_VENV is unset: run ./scripts/setup.sh, which records the torch venv in .cargo/config.toml");
+    format!("{venv}/bin/python")
+}
+
+/// Runs one of `tests/pytorch/`'s scripts with the venv's Python and returns its stdout
+/// (the test fails with its stderr when it fails).
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pytorch").join(script);
+    let out = std::process::Command::new(venv_python()).arg(&path).args(args).output().expect("the venv's python runs");
+    assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
