@@ -26,6 +26,9 @@ pub struct Batches {
     ahead: Option<Prefetch>,
     /// The key random augmentation is drawn from (training batches), or None.
     augment: Option<u64>,
+    /// (rank, world): each batch of the order is split in `world` equal slices and only
+    /// slice `rank` is read (a data-parallel rank decodes its own examples only).
+    shard: (usize, usize),
 }
 
 impl Batches {
@@ -49,7 +52,17 @@ impl Batches {
             prefetch,
             ahead: None,
             augment: None,
+            shard: (0, 1),
         }
+    }
+
+    /// Only slice `rank` of `world` equal slices of each batch (a partial remainder of a
+    /// batch that does not divide goes to no rank); positions stay those of the whole
+    /// order, so every rank agrees on where an epoch is.
+    pub fn shard(mut self, rank: usize, world: usize) -> Batches {
+        self.shard = (rank.min(world.max(1) - 1), world.max(1));
+        self.ahead = None;
+        self
     }
 
     /// Training batches: random augmentation drawn from `key` (and each example's id).
@@ -94,7 +107,13 @@ impl Batches {
             return None;
         }
         if self.ahead.is_none() {
-            let plan = Plan { order: self.order.clone(), batch: self.batch, drop_last: self.drop_last, augment: self.augment };
+            let plan = Plan {
+                order: self.order.clone(),
+                batch: self.batch,
+                drop_last: self.drop_last,
+                augment: self.augment,
+                shard: self.shard,
+            };
             self.ahead = Prefetch::start(&self.data, plan, self.pos, self.device);
         }
         match self.ahead.as_ref().and_then(Prefetch::next) {
@@ -112,15 +131,23 @@ impl Batches {
         }
     }
 
-    /// The stored inputs and targets of the positions `pos..end`, on `device`.
+    /// The stored inputs and targets of this shard's part of the positions `pos..end`, on
+    /// `device`.
     fn gather(&self, end: usize) -> Result<(Tensor, Tensor)> {
         let e = self.data.examples();
+        let (a, b) = shard_part(self.pos, end, self.shard);
         let (x, y) = match &self.order_on_device {
-            Some(o) => e.gather(&o.narrow(0, self.pos as i64, (end - self.pos) as i64))?,
-            None => e.batch(&self.data.ids(&self.order[self.pos..end]), self.augment)?,
+            Some(o) => e.gather(&o.narrow(0, a as i64, (b - a) as i64))?,
+            None => e.batch(&self.data.ids(&self.order[a..b]), self.augment)?,
         };
         Ok((x.f_to_device(self.device)?, y.f_to_device(self.device)?))
     }
+}
+
+/// The part of the batch `start..end` that shard (rank, world) reads.
+pub(super) fn shard_part(start: usize, end: usize, (rank, world): (usize, usize)) -> (usize, usize) {
+    let b = (end - start) / world;
+    (start + rank * b, start + (rank + 1) * b)
 }
 
 /// Where the batch starting at `pos` of an order of `len` examples ends, or None when the
@@ -225,6 +252,24 @@ mod tests {
         assert_eq!(ahead.len(), 3 + 2 + 2);
         same(&ahead, &here);
         assert!(ahead[3].0.equal(&ahead[1].0), "after seek(16) the second batch comes again");
+    }
+
+    #[test]
+    fn the_shards_of_a_batch_are_its_slices_in_rank_order() {
+        let d = bytes();
+        let draw = |rank, world, prefetch| {
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            all(d.shuffled_batches(16, &mut rng, Device::Cpu).shard(rank, world).with_prefetch(prefetch))
+        };
+        let whole = draw(0, 1, false);
+        for prefetch in [false, true] {
+            let (r0, r1) = (draw(0, 2, prefetch), draw(1, 2, prefetch));
+            assert_eq!(r0.len(), whole.len());
+            for ((w, a), b) in whole.iter().zip(&r0).zip(&r1) {
+                assert_eq!(a.0.size()[0], 8);
+                assert!(Tensor::cat(&[&a.0, &b.0], 0).equal(&w.0) && Tensor::cat(&[&a.1, &b.1], 0).equal(&w.1));
+            }
+        }
     }
 
     #[test]

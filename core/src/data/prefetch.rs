@@ -2,7 +2,7 @@
 //! files), into pinned (page-locked) memory when they go to a CUDA device, so that the
 //! copy to the device can run while the step before it computes.
 
-use super::batches::batch_end;
+use super::batches::{batch_end, shard_part};
 use super::Dataset;
 use std::cell::Cell;
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -30,6 +30,8 @@ pub(super) struct Plan {
     pub batch: usize,
     pub drop_last: bool,
     pub augment: Option<u64>,
+    /// (rank, world) of [`super::Batches::shard`].
+    pub shard: (usize, usize),
 }
 
 /// Threads gathering the batches of one order from a position on. With several, thread
@@ -63,7 +65,8 @@ impl Prefetch {
                 .spawn(move || {
                     for &start in starts.iter().skip(k).step_by(n) {
                         let end = batch_end(plan.order.len(), plan.batch, plan.drop_last, start).unwrap_or(start);
-                        let Ok((images, labels)) = gather(&data, &plan.order[start..end], plan.augment, pin) else {
+                        let (a, b) = shard_part(start, end, plan.shard);
+                        let Ok((images, labels)) = gather(&data, &plan.order[a..b], plan.augment, pin) else {
                             return;
                         };
                         if tx.send(HostBatch { start, images, labels }).is_err() {

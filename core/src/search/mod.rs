@@ -207,8 +207,8 @@ impl Search {
     /// rebuild it and continue at the saved position.
     fn epoch_batches(&self, e: u64) -> Batches {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(self.config.seed, e));
-        let world = self.rank_world().1;
-        self.train.shuffled_batches(self.config.batch_size * world, &mut rng, self.device)
+        let (rank, world) = self.rank_world();
+        self.train.shuffled_batches(self.config.batch_size * world, &mut rng, self.device).shard(rank, world)
     }
 
     /// Where the regularizer's `r` comes from.

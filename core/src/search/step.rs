@@ -208,14 +208,8 @@ impl Search {
         let opt_steps = self.opt.steps();
         let (x, y) = self.next_batch()?;
         let batch_pos = self.batches.as_ref().map_or(0, |b| b.position());
-        // Every rank draws the same global batch and keeps its own slice of it.
-        let (rank, world) = self.rank_world();
-        let (x, y) = if world > 1 {
-            let b = x.size()[0] / world as i64;
-            (x.narrow(0, rank as i64 * b, b), y.narrow(0, rank as i64 * b, b))
-        } else {
-            (x, y)
-        };
+        // Every rank walks the same global order and reads only its slice of each global
+        // batch (`Batches::shard`, see `Search::epoch_batches`).
         let dev = self.device;
         let cfg = &self.config.gate;
         let tau = cfg.tau_at(self.step, self.config.steps);
