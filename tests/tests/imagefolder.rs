@@ -51,7 +51,7 @@ fn classes_order_decoding_and_transforms_equal_torchvision() {
         let bytes: Vec<f32> = path.to_str().unwrap().bytes().map(f32::from).collect();
         cases.push((format!("path{k}"), Tensor::from_slice(&bytes)));
         cases.push((format!("rgb{k}"), hwc(&img)));
-        cases.push((format!("eval{k}"), hwc(&r.eval(&img, shorter, size).unwrap())));
+        cases.push((format!("eval{k}"), hwc(&r.eval(img.clone(), shorter, size).unwrap())));
         cases.push((format!("train{k}"), hwc(&r.train(&img, d, size).unwrap())));
         let box_ = [c.top, c.left, c.height, c.width, d.flip as usize].map(|v| v as f32);
         cases.push((format!("draw{k}"), Tensor::from_slice(&box_)));

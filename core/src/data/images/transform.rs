@@ -101,11 +101,11 @@ impl Default for Resampler {
 
 impl Resampler {
     /// `img` resized to `width` × `height`.
-    pub fn resize(&mut self, img: &Rgb, width: usize, height: usize) -> Result<Rgb, String> {
+    pub fn resize(&mut self, img: Rgb, width: usize, height: usize) -> Result<Rgb, String> {
         if (width, height) == (img.width, img.height) {
-            return Ok(img.clone());
+            return Ok(img);
         }
-        let src = Image::from_vec_u8(img.width as u32, img.height as u32, img.pixels.clone(), PixelType::U8x3)
+        let src = Image::from_vec_u8(img.width as u32, img.height as u32, img.pixels, PixelType::U8x3)
             .map_err(|e| e.to_string())?;
         let mut dst = Image::new(width as u32, height as u32, PixelType::U8x3);
         self.resizer.resize(&src, &mut dst, &self.options).map_err(|e| e.to_string())?;
@@ -114,7 +114,7 @@ impl Resampler {
 
     /// The training transform: the crop, resized to `size` × `size`, flipped if drawn.
     pub fn train(&mut self, img: &Rgb, d: Draw, size: usize) -> Result<Rgb, String> {
-        let mut out = self.resize(&crop(img, d.crop), size, size)?;
+        let mut out = self.resize(crop(img, d.crop), size, size)?;
         if d.flip {
             flip(&mut out);
         }
@@ -123,7 +123,7 @@ impl Resampler {
 
     /// The evaluation transform: the shorter side resized to `shorter`, then the central
     /// `size` × `size`.
-    pub fn eval(&mut self, img: &Rgb, shorter: usize, size: usize) -> Result<Rgb, String> {
+    pub fn eval(&mut self, img: Rgb, shorter: usize, size: usize) -> Result<Rgb, String> {
         let (w, h) = resized_size(img.width, img.height, shorter);
         let r = self.resize(img, w, h)?;
         Ok(crop(&r, center_crop(w, h, size)))

@@ -1,0 +1,72 @@
+//! figs' half of `bench/data_speed.sh`: draws training batches (RandomResizedCrop, flip,
+//! normalisation) of an image folder through figs' pipeline and prints one JSON line with
+//! the images per second delivered as ready batches. `bench/data_torch.py` is the same job
+//! with torchvision's `ImageFolder` and a `DataLoader`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use figs::data::images::{list, ImageFolder};
+use figs::data::{Dataset, ImageOptions};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tch::Device;
+
+#[derive(Parser)]
+struct Args {
+    /// An image folder (one directory per class).
+    #[arg(long)]
+    dir: PathBuf,
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+    /// Decoding threads.
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
+    #[arg(long, default_value_t = 64)]
+    batch: usize,
+    /// Timed batches (after the warm-up ones).
+    #[arg(long, default_value_t = 20)]
+    batches: usize,
+    #[arg(long, default_value_t = 2)]
+    warmup: usize,
+}
+
+fn main() -> Result<()> {
+    // What the figs binary does first (malloc thresholds that keep freed memory).
+    // SAFETY: first thing in main, no other thread yet (mallopt is MT-unsafe).
+    unsafe {
+        figs::keep_freed_memory();
+    }
+    let a = Args::parse();
+    // libtorch's own threads only normalise the batches here.
+    tch::set_num_threads(1);
+    let listing = list(&a.dir, &mut |_| {}).with_context(|| format!("listing {}", a.dir.display()))?;
+    let data = Dataset::of(Arc::new(ImageFolder::new(&listing, ImageOptions { size: a.size, workers: a.workers })));
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut batches = data.shuffled_batches(a.batch, &mut rng, Device::Cpu);
+    let mut next = || -> Result<usize> {
+        loop {
+            match batches.next() {
+                Some(b) => return Ok(b?.0.size()[0] as usize),
+                None => batches = data.shuffled_batches(a.batch, &mut rng, Device::Cpu),
+            }
+        }
+    };
+    for _ in 0..a.warmup {
+        next()?;
+    }
+    let start = Instant::now();
+    let mut images = 0;
+    for _ in 0..a.batches {
+        images += next()?;
+    }
+    let s = start.elapsed().as_secs_f64();
+    println!(
+        "{}",
+        serde_json::json!({"impl": "figs", "workers": a.workers, "files": listing.files.len(),
+            "images": images, "seconds": s, "images_per_s": images as f64 / s})
+    );
+    Ok(())
+}
