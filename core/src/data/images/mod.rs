@@ -118,7 +118,10 @@ impl Examples for ImageFolder {
         let shift: [f32; 3] = std::array::from_fn(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]);
         let mut labels = Vec::with_capacity(ids.len());
         for (k, &id) in ids.iter().enumerate() {
-            let id = usize::try_from(id).map_err(|_| Error::config("data", format!("example {id} does not exist")))?;
+            if id < 0 {
+                return Err(Error::config("data", format!("example {id} does not exist")));
+            }
+            let id = id as usize;
             let px = self.pixels(id, augment)?;
             // HWC bytes to the normalised CHW planes of example k.
             let dst = &mut out[k * 3 * plane..(k + 1) * 3 * plane];
