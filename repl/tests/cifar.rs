@@ -3,8 +3,10 @@
 //! downloaded on these machines). Before the typed configuration only the prompt's `data`
 //! read CIFAR-10.
 
+mod common;
+
+use common::figs;
 use std::path::Path;
-use std::process::Command;
 
 /// Writes `cifar-10-batches-bin`'s six files with `per_file` records each: label byte,
 /// then 3 × 32 × 32 pixels, a bright square whose place depends on the class.
@@ -28,11 +30,6 @@ fn cifar_dir(dir: &Path, per_file: usize) {
         }
         std::fs::write(dir.join(format!("{name}.bin")), bytes).unwrap();
     }
-}
-
-fn figs(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_figs")).args(args).env("OMP_NUM_THREADS", "1").output().unwrap();
-    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
 #[test]

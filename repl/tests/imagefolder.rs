@@ -3,6 +3,9 @@
 //! tests/pytorch/make_image_folder.py (the venv's PIL; nothing is downloaded), and a folder
 //! that is not an image folder is a clear error.
 
+mod common;
+
+use common::figs;
 use std::path::Path;
 use std::process::Command;
 
@@ -16,11 +19,6 @@ fn make_folder(dir: &Path) {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn figs(args: &[&str]) -> (bool, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_figs")).args(args).env("OMP_NUM_THREADS", "1").output().unwrap();
-    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
 #[test]
@@ -68,4 +66,24 @@ fn a_folder_without_class_directories_is_a_clear_error() {
     assert!(!ok);
     assert!(log.contains("has no class subdirectories") && log.contains("one directory per class"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
+}
+
+#[test]
+fn at_the_prompt_the_folder_follows_the_supernets_resolution() {
+    // `data` loads the folder at the default 224 px; the supernet built next at 16 px is
+    // what the steps read, with no second `data`.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("photos");
+    make_folder(&data);
+    let script = dir.path().join("s.figs");
+    let text = format!(
+        "set device cpu\nset batch-size 8\ndata imagefolder {}\ndata\nsupernet build mobilenet_v2 -p resolution=16\ndata\ninit --steps 2\nstep 2\n",
+        data.display()
+    );
+    std::fs::write(&script, text).unwrap();
+    let (ok, log) = figs(&["run", script.to_str().unwrap()]);
+    assert!(ok, "{log}");
+    let (first, rest) = log.split_once("supernet").unwrap_or((&log, ""));
+    assert!(first.contains("3x224x224"), "{log}");
+    assert!(rest.contains("3x16x16") && !rest.contains("error"), "{log}");
 }

@@ -71,6 +71,13 @@ pub trait Examples: Send + Sync + Debug {
         None
     }
 
+    /// The same examples made at `size` × `size` inputs, for data that is resized when it
+    /// is read (an image folder: a network built for another resolution than the data was
+    /// loaded at); None for data of a fixed size.
+    fn at_size(&self, _size: usize) -> Option<Arc<dyn Examples>> {
+        None
+    }
+
     /// Bytes a copy of every stored input would take on a device, if it can move there.
     fn bytes(&self) -> Option<usize> {
         None

@@ -143,6 +143,13 @@ impl Dataset {
         }
     }
 
+    /// The same examples as `size` × `size` inputs, if they are resized when read (an
+    /// image folder); None for data of a fixed size.
+    pub fn at_size(&self, size: usize) -> Option<Dataset> {
+        let examples = self.examples.at_size(size)?;
+        Some(Dataset { examples, index: self.index.clone() })
+    }
+
     /// The first `n` examples (all if there are fewer).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len()) as i64;

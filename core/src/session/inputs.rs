@@ -103,6 +103,13 @@ impl Session {
     }
 
     fn set_supernet(&mut self, g: Graph) {
+        // Data resized when read (an image folder) follows the network's input size, so
+        // `data imagefolder DIR` then `init … -p resolution=64` needs no reload.
+        if let (Some((_, tt)), true) = (self.data.as_mut(), g.input.height == g.input.width) {
+            if let (Some(train), Some(test)) = (tt.train.at_size(g.input.height), tt.test.at_size(g.input.height)) {
+                (tt.train, tt.test) = (train, test);
+            }
+        }
         self.supernet = Some(g);
         self.search = None;
         self.found = None;

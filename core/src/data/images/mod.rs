@@ -146,6 +146,11 @@ impl Examples for ImageFolder {
         self.options.workers
     }
 
+    fn at_size(&self, size: usize) -> Option<Arc<dyn Examples>> {
+        let options = ImageOptions { size, ..self.options };
+        Some(Arc::new(ImageFolder { files: self.files.clone(), classes: self.classes, options }))
+    }
+
     fn storage(&self) -> String {
         format!("image files at {} px", self.options.size)
     }
