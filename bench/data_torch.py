@@ -4,7 +4,7 @@
 per second delivered as ready batches.
 
 Usage: python data_torch.py --dir DIR [--size 224] [--workers 1] [--batch 64]
-       [--batches 20] [--warmup 2]
+       [--batches 20] [--warmup 2] [--decode-only]
 """
 import argparse
 import json
@@ -26,8 +26,19 @@ def main():
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--batches", type=int, default=20)
     p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--decode-only", action="store_true",
+                   help="only decode --batches x --batch files with ImageFolder's loader (PIL), on this thread")
     a = p.parse_args()
     torch.set_num_threads(1)
+    if a.decode_only:
+        ds = datasets.ImageFolder(a.dir)
+        n = min(a.batches * a.batch, len(ds))
+        start = time.perf_counter()
+        for path, _ in ds.samples[:n]:
+            ds.loader(path)
+        s = time.perf_counter() - start
+        print(json.dumps({"impl": "torchvision", "stage": "decode", "images": n, "seconds": s, "images_per_s": n / s}))
+        return
     t = v2.Compose([
         v2.RandomResizedCrop(a.size, antialias=True),
         v2.RandomHorizontalFlip(),

@@ -7,6 +7,7 @@
 #   giving every binary, test and plugin an rpath, so nothing needs LD_LIBRARY_PATH
 #   (libtorch_cuda is linked by build/link_torch.rs, not here: a -l flag in rustflags
 #   would also link libtorch into proc-macro crates, and rustc then crashes at exit);
+# - Debian's libgloo-dev (the distributed shim) and libturbojpeg0-dev (image folders);
 # - the Fashion-MNIST Debian package (skipped with a clear message when apt is not usable).
 #
 # Re-running it when everything is in place takes about 5 s (mostly the torch import check).
@@ -95,36 +96,38 @@ if [ -n "${RUSTFLAGS:-}" ]; then
   log "warning: RUSTFLAGS is set; it replaces the rpath flags in .cargo/config.toml. Unset it."
 fi
 
+# Installs the Debian package $1 ($2 says what for) with apt-get, as root or through sudo;
+# fails (status 1) when that is not possible.
+apt_install() {
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    log "installing $1 ($2) with apt-get"
+    apt-get install -y -qq "$1" >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "$1" >/dev/null 2>&1; }
+  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
+    log "installing $1 ($2) with sudo apt-get"
+    sudo apt-get install -y -qq "$1" >/dev/null
+  else
+    return 1
+  fi
+}
+
 # figs-dist compiles a C++ shim against torch's c10d headers; ProcessGroupGloo.hpp includes
 # gloo/ headers that the wheel does not ship: Debian's libgloo-dev has them.
 if [ ! -f /usr/include/gloo/algorithm.h ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing libgloo-dev (gloo headers for the c10d shim) with apt-get"
-    (apt-get install -y -qq libgloo-dev >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq libgloo-dev >/dev/null 2>&1; }) ||
-      { log "could not install libgloo-dev; figs-dist will not build"; exit 1; }
-  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
-    log "installing libgloo-dev with sudo apt-get"
-    sudo apt-get install -y -qq libgloo-dev >/dev/null || { log "could not install libgloo-dev"; exit 1; }
-  else
-    log "libgloo-dev is missing and there is no apt-get: install the gloo headers under /usr/include/gloo"
-    exit 1
-  fi
+  apt_install libgloo-dev "gloo headers for the c10d shim" ||
+    { log "could not install libgloo-dev: install the gloo headers under /usr/include/gloo"; exit 1; }
+fi
+
+# Image folders decode JPEGs with libjpeg-turbo (PIL's decoder, so figs sees the pixels
+# torchvision sees) through its TurboJPEG API: docs/DATA.md.
+if [ ! -f /usr/include/turbojpeg.h ]; then
+  apt_install libturbojpeg0-dev "libjpeg-turbo for image folders" ||
+    { log "could not install libturbojpeg0-dev: install libjpeg-turbo's TurboJPEG library and headers"; exit 1; }
 fi
 
 data=/usr/share/datasets/fashion-mnist
 if [ "${FIGS_SKIP_DATA:-0}" != 1 ] && [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing dataset-fashion-mnist with apt-get"
-    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 ||
-      { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; }) ||
-      log "could not install dataset-fashion-mnist; install it yourself or pass --data DIR to figs"
-  elif command -v sudo >/dev/null && command -v apt-get >/dev/null; then
-    log "installing dataset-fashion-mnist with sudo apt-get"
-    sudo apt-get install -y -qq dataset-fashion-mnist >/dev/null ||
-      log "could not install dataset-fashion-mnist; install it yourself or pass --data DIR to figs"
-  else
-    log "no apt-get: put the Fashion-MNIST .gz files in a directory and pass --data DIR to figs"
-  fi
+  apt_install dataset-fashion-mnist "the main job's data" ||
+    log "could not install dataset-fashion-mnist; install it yourself or pass --data DIR to figs"
 fi
 log "ready"

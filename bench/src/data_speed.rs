@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result};
 use clap::Parser;
-use figs::data::images::{list, ImageFolder};
+use figs::data::images::{decode_file, list, ImageFolder};
 use figs::data::{Dataset, ImageOptions};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -31,6 +31,10 @@ struct Args {
     batches: usize,
     #[arg(long, default_value_t = 2)]
     warmup: usize,
+    /// Only decode `--batches` × `--batch` files on this thread (no crop, resize or
+    /// batching): where the pipeline's time goes.
+    #[arg(long)]
+    decode_only: bool,
 }
 
 fn main() -> Result<()> {
@@ -43,6 +47,16 @@ fn main() -> Result<()> {
     // libtorch's own threads only normalise the batches here.
     tch::set_num_threads(1);
     let listing = list(&a.dir, &mut |_| {}).with_context(|| format!("listing {}", a.dir.display()))?;
+    if a.decode_only {
+        let n = (a.batches * a.batch).min(listing.files.len());
+        let start = Instant::now();
+        for (path, _) in &listing.files[..n] {
+            decode_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        let s = start.elapsed().as_secs_f64();
+        println!("{}", serde_json::json!({"impl": "figs", "stage": "decode", "images": n, "seconds": s, "images_per_s": n as f64 / s}));
+        return Ok(());
+    }
     let data = Dataset::of(Arc::new(ImageFolder::new(&listing, ImageOptions { size: a.size, workers: a.workers })));
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut batches = data.shuffled_batches(a.batch, &mut rng, Device::Cpu);

@@ -10,8 +10,9 @@ whole number) holds, for each checked file k: `path{k}` (the file's path as byte
 
 Prints one JSON object:
 - samples: torchvision ImageFolder(DIR).samples as [path, class] pairs, classes: its classes;
-- png_decode_max, jpeg_decode_max, jpeg_decode_mean: |PIL's RGB − figs' RGB| over the
-  PNG and the JPEG files (PIL's decoder is libjpeg-turbo, figs' zune-jpeg);
+- png_decode_max, jpeg_decode_max, jpeg_decode_mean, cmyk_decode_max: |PIL's RGB − figs'
+  RGB| over the PNG, the (grey and colour) JPEG and the CMYK JPEG files (cmyk_files of
+  them);
 - eval_max, train_max: the largest |torchvision − figs| of the transforms applied by
   torchvision.transforms.v2 to figs' decoded image (the same pixels in), in 0..255 units.
 """
@@ -47,14 +48,18 @@ def main(root, cases_path, size, shorter):
     ds = datasets.ImageFolder(root)
     cases = read_safetensors(cases_path)
     evaluate = v2.Compose([v2.Resize(shorter, antialias=True), v2.CenterCrop(size)])
-    png_max, jpeg_max, jpeg_sum, jpeg_n, eval_max, train_max = 0, 0, 0.0, 0, 0, 0
+    png_max, jpeg_max, jpeg_sum, jpeg_n, eval_max, train_max, cmyk_max, cmyk_n = 0, 0, 0.0, 0, 0, 0, 0, 0
     k = 0
     while f"rgb{k}" in cases:
         path = bytes(cases[f"path{k}"]).decode()
         rgb = cases[f"rgb{k}"]
-        pil = np.asarray(Image.open(path).convert("RGB"))
+        opened = Image.open(path)
+        pil = np.asarray(opened.convert("RGB"))
         d = np.abs(pil.astype(np.int32) - rgb.astype(np.int32))
-        if path.lower().endswith(".png"):
+        if opened.mode == "CMYK":
+            cmyk_max = max(cmyk_max, int(d.max()))
+            cmyk_n += 1
+        elif path.lower().endswith(".png"):
             png_max = max(png_max, int(d.max()))
         else:
             jpeg_max = max(jpeg_max, int(d.max()))
@@ -77,6 +82,8 @@ def main(root, cases_path, size, shorter):
         "png_decode_max": png_max,
         "jpeg_decode_max": jpeg_max,
         "jpeg_decode_mean": jpeg_sum / max(jpeg_n, 1),
+        "cmyk_files": cmyk_n,
+        "cmyk_decode_max": cmyk_max,
         "eval_max": eval_max,
         "train_max": train_max,
     }))

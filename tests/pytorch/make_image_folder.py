@@ -3,12 +3,12 @@ subdirectory per class), for figs' image-folder tests and bench/data_speed.sh; n
 downloaded.
 
 Usage: python make_image_folder.py DIR [--classes K] [--per-class N] [--size WxH | --min S
---max S] [--split] [--seed S] [--png-every M] [--grey-every M]
+--max S] [--split] [--seed S] [--png-every M] [--grey-every M] [--cmyk-every M]
 
 Each class is a pattern a small network can learn: stripes at an angle of its own over a
 tinted background, with noise. Sizes and aspect ratios vary unless --size fixes them;
-every M-th image is a PNG (some with an alpha channel) and every M-th a grey JPEG, so the
-decoder sees every kind. With --split, DIR/train and DIR/val each get a class tree (val a
+every M-th image is a PNG (some with an alpha channel), every M-th a grey JPEG and, with
+--cmyk-every, every M-th a CMYK JPEG, so the decoder sees every kind. With --split, DIR/train and DIR/val each get a class tree (val a
 fifth as large).
 """
 import argparse
@@ -48,6 +48,8 @@ def write(rng, path_stem, k, args, cls):
         img.save(path_stem + ".png")
     elif args.grey_every and k % args.grey_every == args.grey_every - 1:
         Image.fromarray(px).convert("L").save(path_stem + ".jpg", quality=90)
+    elif args.cmyk_every and k % args.cmyk_every == args.cmyk_every - 1:
+        Image.fromarray(px).convert("CMYK").save(path_stem + ".jpg", quality=90)
     else:
         Image.fromarray(px).save(path_stem + ".jpg", quality=90)
 
@@ -72,6 +74,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--png-every", type=int, default=4)
     p.add_argument("--grey-every", type=int, default=5)
+    p.add_argument("--cmyk-every", type=int, default=0)
     args = p.parse_args()
     rng = np.random.default_rng(args.seed)
     if args.split:

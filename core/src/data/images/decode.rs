@@ -1,7 +1,8 @@
 //! Image files to RGB pixels, as torchvision's `ImageFolder` loader sees them (PIL's
 //! `convert("RGB")`): grey is repeated into three channels and alpha is dropped, not
-//! composited. JPEG through zune-jpeg (SIMD IDCT and colour conversion, no C library),
-//! PNG through the `png` crate.
+//! composited. JPEG through libjpeg-turbo (the library PIL decodes with, so the pixels are
+//! PIL's), or zune-jpeg for what libjpeg-turbo cannot turn into RGB (CMYK and YCCK
+//! JPEGs); PNG through the `png` crate.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -33,7 +34,36 @@ pub fn decode_file(path: &Path) -> Result<Rgb, DecodeError> {
     decode(&bytes)
 }
 
+thread_local! {
+    // One TurboJPEG handle per decoding thread, kept between images.
+    static TURBO: std::cell::RefCell<Option<turbojpeg::Decompressor>> =
+        std::cell::RefCell::new(turbojpeg::Decompressor::new().ok());
+}
+
 fn jpeg(bytes: &[u8]) -> Result<Rgb, DecodeError> {
+    let turbo = TURBO.with(|d| -> Result<Rgb, String> {
+        let mut d = d.borrow_mut();
+        let d = d.as_mut().ok_or("libjpeg-turbo could not start")?;
+        let h = d.read_header(bytes).map_err(|e| e.to_string())?;
+        if h.width == 0 || h.height == 0 {
+            return Err(format!("an image of {}x{} pixels", h.width, h.height));
+        }
+        let mut pixels = vec![0u8; h.width * h.height * 3];
+        let image = turbojpeg::Image {
+            pixels: pixels.as_mut_slice(),
+            width: h.width,
+            pitch: h.width * 3,
+            height: h.height,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        d.decompress(bytes, image).map_err(|e| e.to_string())?;
+        Ok(Rgb { width: h.width, height: h.height, pixels })
+    });
+    // libjpeg-turbo refuses CMYK to RGB; PIL converts those, and so does zune-jpeg.
+    turbo.or_else(|why| zune(bytes).map_err(|_| format!("a broken JPEG: {why}")))
+}
+
+fn zune(bytes: &[u8]) -> Result<Rgb, DecodeError> {
     use zune_core::bytestream::ZCursor;
     use zune_core::colorspace::ColorSpace;
     use zune_core::options::DecoderOptions;
