@@ -26,7 +26,7 @@ def folder(images):
 
 
 def decode_speed(impl, d, a):
-    """Images per second of decoding alone, on one thread (PIL's libjpeg-turbo, zune-jpeg)."""
+    """Images per second of decoding alone, on one thread (both through libjpeg-turbo)."""
     cmd = ([os.path.join(ROOT, "target", "debug", "figs-data-speed")] if impl == "figs"
            else [sys.executable, os.path.join(HERE, "data_torch.py")])
     cmd += ["--dir", d, "--batches", str(a.batches), "--batch", str(a.batch), "--decode-only"]
@@ -85,7 +85,7 @@ def main():
     for w, f, t, r, lo, hi, fm, tm in summary:
         print(f"{w:>7}  {f:>10.1f}  {t:>17.1f}  {r:>6.2f} ({lo:.2f}-{hi:.2f})       {fm:>7.0f}  {tm:>14.0f}")
     dec = {impl: statistics.median(decode_speed(impl, d, a) for _ in range(3)) for impl in ["figs", "torchvision"]}
-    print(f"\ndecoding alone, one thread (median of 3): figs (zune-jpeg) {dec['figs']:.0f} images/s, "
+    print(f"\ndecoding alone, one thread (median of 3; libjpeg-turbo on both sides): figs {dec['figs']:.0f} images/s, "
           f"torchvision's loader (PIL) {dec['torchvision']:.0f} images/s ({dec['figs'] / dec['torchvision']:.2f}x)")
     if a.large > 0:
         big = folder(a.large)
