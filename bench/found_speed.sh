@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Found-network speed: the time of a training step (batch 64, Adam), of inference at
+# batch 64 and at batch 1, of a run's found network (arch.json) and its seed
+# (supernet.json), in figs and in PyTorch through the exported model.py (NCHW and
+# channels-last), alternating side by side, with random weights; prints each measurement,
+# the found/seed ratio per implementation and kind next to the MACs ratio, and the medians.
+#
+#   bench/found_speed.sh --run RUN_DIR | --seed-arch A.json --found-arch B.json
+#                        [--pairs 3] [--steps 20] [--threads 1] [--batch 64]
+#
+# Never run it beside another heavy process.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+case "${1:-}" in -h|--help|"") sed -n 2,10p "$0"; exit 0 ;; esac
+py=${PYTHON:-$HOME/.cache/figs/venv-torch-2.11.0/bin/python}
+[ -x "$py" ] || { echo "found_speed.sh: no venv python at $py: run scripts/setup.sh first" >&2; exit 2; }
+if [ ! -x target/debug/figs-found-speed ]; then
+  echo "building figs-found-speed (cargo build -p figs-bench)" >&2
+  cargo build -q -p figs-bench
+fi
+exec "$py" bench/found_speed.py "$@"

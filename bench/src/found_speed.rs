@@ -1,0 +1,89 @@
+//! figs' half of `bench/found_speed.sh`: times a training step (forward, cross-entropy,
+//! backward, Adam), inference at batch 64 and inference at batch 1 of one network (a
+//! found `arch.json` or the seed's `supernet.json`) with random weights, and prints one
+//! JSON line of milliseconds per call. `--write-module DIR` instead writes the network's
+//! PyTorch module (`DIR/model.py`) for `bench/found_torch.py`.
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use figs::device::MemoryFormat;
+use figs::graph::Graph;
+use figs::net::Net;
+use std::path::PathBuf;
+use std::time::Instant;
+use tch::nn::{self, OptimizerConfig};
+use tch::{Device, Kind, Tensor};
+
+#[derive(Parser)]
+struct Args {
+    /// A figs graph: a run's `arch.json` (found) or `supernet.json` (seed).
+    #[arg(long)]
+    arch: PathBuf,
+    /// Timed calls of each kind (after `--warmup` untimed ones).
+    #[arg(long, default_value_t = 20)]
+    steps: u32,
+    #[arg(long, default_value_t = 3)]
+    warmup: u32,
+    #[arg(long, default_value_t = 1)]
+    threads: i32,
+    #[arg(long, default_value_t = 64)]
+    batch: i64,
+    /// `auto` (figs' default), `channels-last` or `contiguous`.
+    #[arg(long, default_value = "auto")]
+    memory_format: String,
+    /// Write DIR/model.py for the graph and exit.
+    #[arg(long)]
+    write_module: Option<PathBuf>,
+}
+
+fn time_ms(warmup: u32, steps: u32, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    let start = Instant::now();
+    for _ in 0..steps {
+        f()?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e3 / steps as f64)
+}
+
+fn main() -> Result<()> {
+    // What the figs binary does first (malloc thresholds that keep freed memory).
+    // SAFETY: first thing in main, no other thread yet (mallopt is MT-unsafe).
+    unsafe {
+        figs::keep_freed_memory();
+    }
+    let a = Args::parse();
+    let g = Graph::load(&a.arch).with_context(|| format!("reading {}", a.arch.display()))?;
+    if let Some(dir) = &a.write_module {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("model.py"), figs::export::module_source(&g)?)?;
+        return Ok(());
+    }
+    tch::set_num_threads(a.threads);
+    tch::manual_seed(0);
+    let format: MemoryFormat = a.memory_format.parse()?;
+    let vs = nn::VarStore::new(Device::Cpu);
+    let mut net = Net::new(&vs.root(), &g)?;
+    net.set_channels_last(format.channels_last(Device::Cpu, &g));
+    let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
+    let i = g.input;
+    let shape = |n: i64| [n, i.channels as i64, i.height as i64, i.width as i64];
+    let x = Tensor::randn(shape(a.batch), (Kind::Float, Device::Cpu));
+    let y = Tensor::randint(g.classes as i64, [a.batch], (Kind::Int64, Device::Cpu));
+    let x1 = Tensor::randn(shape(1), (Kind::Float, Device::Cpu));
+    let train = time_ms(a.warmup, a.steps, || {
+        let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
+        opt.backward_step(&loss);
+        Ok(())
+    })?;
+    let _guard = tch::no_grad_guard();
+    let infer = time_ms(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
+    let infer1 = time_ms(a.warmup, a.steps * 4, || net.forward(&x1, false, None).map(|_| ()).map_err(Into::into))?;
+    let macs = figs::count::count(&g, &g.analyze()?).macs;
+    println!(
+        "{}",
+        serde_json::json!({"impl": "figs", "arch": a.arch, "macs": macs, "train_ms": train, "infer_ms": infer, "infer1_ms": infer1})
+    );
+    Ok(())
+}
