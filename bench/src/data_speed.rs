@@ -54,7 +54,10 @@ fn main() -> Result<()> {
             decode_file(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         }
         let s = start.elapsed().as_secs_f64();
-        println!("{}", serde_json::json!({"impl": "figs", "stage": "decode", "images": n, "seconds": s, "images_per_s": n as f64 / s}));
+        println!(
+            "{}",
+            serde_json::json!({"impl": "figs", "stage": "decode", "images": n, "seconds": s, "images_per_s": n as f64 / s})
+        );
         return Ok(());
     }
     let data = Dataset::of(Arc::new(ImageFolder::new(&listing, ImageOptions { size: a.size, workers: a.workers })));

@@ -30,8 +30,11 @@ fn figs_search_and_figs_pareto_read_an_image_folder() {
     let run = dir.path().join("run");
     let common = ["--device", "cpu", "--threads", "1", "--batch-size", "8", "--steps", "4", "--eval-every", "0"];
     let (ok, log) = figs(
-        &[&["search", "--data", &spec, "-p", "resolution=16", "--epochs", "0.2", "--out", run.to_str().unwrap()][..], &common[..]]
-            .concat(),
+        &[
+            &["search", "--data", &spec, "-p", "resolution=16", "--epochs", "0.2", "--out", run.to_str().unwrap()][..],
+            &common[..],
+        ]
+        .concat(),
     );
     assert!(ok, "{log}");
     // 60 files, a tenth held out as the test set.
@@ -44,7 +47,8 @@ fn figs_search_and_figs_pareto_read_an_image_folder() {
     let sweep = dir.path().join("sweep");
     let (ok, log) = figs(
         &[
-            &["pareto", "--data", &spec, "-p", "resolution=16", "--epochs", "0.2", "--budgets", "0.6", "--seeds", "1"][..],
+            &["pareto", "--data", &spec, "-p", "resolution=16", "--epochs", "0.2", "--budgets", "0.6", "--seeds", "1"]
+                [..],
             &["--methods", "figs,seed", "--out", sweep.to_str().unwrap()],
             &common[..8],
         ]
@@ -62,7 +66,8 @@ fn a_folder_without_class_directories_is_a_clear_error() {
     std::fs::create_dir(&flat).unwrap();
     std::fs::write(flat.join("a.jpg"), b"not really").unwrap();
     let spec = format!("imagefolder:{}", flat.display());
-    let (ok, log) = figs(&["search", "--data", &spec, "--steps", "1", "--out", dir.path().join("run").to_str().unwrap()]);
+    let (ok, log) =
+        figs(&["search", "--data", &spec, "--steps", "1", "--out", dir.path().join("run").to_str().unwrap()]);
     assert!(!ok);
     assert!(log.contains("has no class subdirectories") && log.contains("one directory per class"), "{log}");
     assert!(!log.contains("panicked"), "{log}");

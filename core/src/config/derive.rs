@@ -5,10 +5,10 @@
 //! [`Search`]: crate::search::Search
 
 use super::Config;
+use crate::data::{ImageOptions, LoadOptions};
 use crate::error::{Error, Result};
 use crate::gate::GateConfig;
 use crate::search::SearchConfig;
-use crate::data::{ImageOptions, LoadOptions};
 use crate::train::TrainConfig;
 use std::collections::BTreeMap;
 

@@ -60,20 +60,18 @@ impl Prefetch {
         for k in 0..n {
             let (data, plan, starts) = (data.clone(), plan.clone(), starts.clone());
             let (tx, r) = sync_channel(AHEAD);
-            let t = std::thread::Builder::new()
-                .name(format!("figs-prefetch-{k}"))
-                .spawn(move || {
-                    for &start in starts.iter().skip(k).step_by(n) {
-                        let end = batch_end(plan.order.len(), plan.batch, plan.drop_last, start).unwrap_or(start);
-                        let (a, b) = shard_part(start, end, plan.shard);
-                        let Ok((images, labels)) = gather(&data, &plan.order[a..b], plan.augment, pin) else {
-                            return;
-                        };
-                        if tx.send(HostBatch { start, images, labels }).is_err() {
-                            return; // the batches were dropped or moved elsewhere
-                        }
+            let t = std::thread::Builder::new().name(format!("figs-prefetch-{k}")).spawn(move || {
+                for &start in starts.iter().skip(k).step_by(n) {
+                    let end = batch_end(plan.order.len(), plan.batch, plan.drop_last, start).unwrap_or(start);
+                    let (a, b) = shard_part(start, end, plan.shard);
+                    let Ok((images, labels)) = gather(&data, &plan.order[a..b], plan.augment, pin) else {
+                        return;
+                    };
+                    if tx.send(HostBatch { start, images, labels }).is_err() {
+                        return; // the batches were dropped or moved elsewhere
                     }
-                });
+                }
+            });
             match t {
                 Ok(t) => {
                     rx.push(r);

@@ -135,7 +135,15 @@ mod tests {
 
     #[test]
     fn text_forms_read_back() {
-        for t in ["fashion-mnist", "fashion-mnist:/d", "idx:/d", "cifar10:/c", "imagefolder:/i", "synthetic", "synthetic:100"] {
+        for t in [
+            "fashion-mnist",
+            "fashion-mnist:/d",
+            "idx:/d",
+            "cifar10:/c",
+            "imagefolder:/i",
+            "synthetic",
+            "synthetic:100",
+        ] {
             assert_eq!(DataSource::parse(t).unwrap().text(), t);
         }
         assert_eq!(DataSource::parse("/some/dir").unwrap(), DataSource::Idx("/some/dir".into()));

@@ -123,7 +123,11 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
             format!("returns the tuple ({}), {} logits first", names.join(", "), g.classes)
         }
     };
-    let _ = writeln!(w, "    \"\"\"`{}` as found by figs: {}x{}x{} in, {returns}.\"\"\"\n", name, i.channels, i.height, i.width);
+    let _ = writeln!(
+        w,
+        "    \"\"\"`{}` as found by figs: {}x{}x{} in, {returns}.\"\"\"\n",
+        name, i.channels, i.height, i.width
+    );
     let _ = writeln!(w, "    def __init__(self):\n        super().__init__()\n        self._n = {{}}");
     let var = |s: Source| match s {
         Source::Input => "x".to_string(),

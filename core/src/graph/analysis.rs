@@ -243,7 +243,8 @@ impl Analysis {
 
         super::outputs::check(g, &outputs, &shapes)?;
 
-        let groups::Resolved { groups, map } = groups::resolve(g, &mut uf, &producer_of, &channels, input_group, &outputs);
+        let groups::Resolved { groups, map } =
+            groups::resolve(g, &mut uf, &producer_of, &channels, input_group, &outputs);
         let remap = |segs: &mut Vec<Seg>| {
             for s in segs.iter_mut() {
                 s.group = map[uf.find(s.group)];

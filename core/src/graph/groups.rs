@@ -79,7 +79,8 @@ pub(crate) fn resolve(
         }
         groups[map[root]].producers.push(i);
     }
-    let output_root = output_nodes.iter().flat_map(|&o| &channels[o]).map(|s| map[uf.find(s.group)]).collect::<Vec<_>>();
+    let output_root =
+        output_nodes.iter().flat_map(|&o| &channels[o]).map(|s| map[uf.find(s.group)]).collect::<Vec<_>>();
     for grp in groups.iter_mut() {
         grp.gated = grp.id != 0
             && !output_root.contains(&grp.id)

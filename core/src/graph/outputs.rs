@@ -41,7 +41,9 @@ pub(crate) fn resolve(g: &Graph) -> Result<Vec<usize>> {
     let mut out = Vec::with_capacity(g.outputs.len());
     for name in &g.outputs {
         let i = g.index_of(name).ok_or_else(|| {
-            Error::GraphGlobal(format!("`outputs` names `{name}`, which is not a node of the graph; name an existing node"))
+            Error::GraphGlobal(format!(
+                "`outputs` names `{name}`, which is not a node of the graph; name an existing node"
+            ))
         })?;
         if out.contains(&i) {
             return Err(Error::GraphGlobal(format!("`outputs` names `{name}` twice; name each output once")));

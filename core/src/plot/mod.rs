@@ -147,7 +147,15 @@ mod tests {
             lambda: 1.0,
         };
         let steps: Vec<StepMetrics> = (1..=5).map(step).collect();
-        let evals = vec![EvalMetrics { step: 5, loss: 0.5, accuracy: 0.4, more: Default::default(), cost: 95.0, alive: vec![], compacted: 0 }];
+        let evals = vec![EvalMetrics {
+            step: 5,
+            loss: 0.5,
+            accuracy: 0.4,
+            more: Default::default(),
+            cost: 95.0,
+            alive: vec![],
+            compacted: 0,
+        }];
         let p = search_curves("c", &steps, &evals, "accuracy", 100.0, &d.path().join("c")).unwrap();
         assert!(std::fs::read_to_string(&p[0]).unwrap().contains("validation"));
         png(&p[1]);

@@ -19,7 +19,13 @@ pub struct ParetoPoint {
 
 /// Draws `points` with cost (in `unit`) on x and accuracy on y.
 /// `metric` names the y axis: the task's headline metric (`accuracy`).
-pub fn pareto_chart(title: &str, points: &[ParetoPoint], metric: &str, unit: &str, stem: &Path) -> Result<Vec<PathBuf>> {
+pub fn pareto_chart(
+    title: &str,
+    points: &[ParetoPoint],
+    metric: &str,
+    unit: &str,
+    stem: &Path,
+) -> Result<Vec<PathBuf>> {
     render!(stem, (900, 600), draw(title, points, metric, unit))
 }
 

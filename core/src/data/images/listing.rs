@@ -28,7 +28,12 @@ pub fn list(root: &Path, progress: &mut dyn FnMut(usize)) -> Result<Listing> {
         if entry.1 {
             match entry.0.file_name().and_then(|n| n.to_str()) {
                 Some(name) => classes.push(name.to_string()),
-                None => return Err(bad(format!("the class directory {:?} has a name that is not UTF-8; rename it", entry.0))),
+                None => {
+                    return Err(bad(format!(
+                        "the class directory {:?} has a name that is not UTF-8; rename it",
+                        entry.0
+                    )))
+                }
             }
         }
     }

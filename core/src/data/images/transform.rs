@@ -95,7 +95,10 @@ pub struct Resampler {
 
 impl Default for Resampler {
     fn default() -> Self {
-        Resampler { resizer: Resizer::new(), options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)) }
+        Resampler {
+            resizer: Resizer::new(),
+            options: ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)),
+        }
     }
 }
 
