@@ -124,6 +124,10 @@ if [ ! -f /usr/include/turbojpeg.h ]; then
   apt_install libturbojpeg0-dev "libjpeg-turbo for image folders" ||
     { log "could not install libturbojpeg0-dev: install libjpeg-turbo's TurboJPEG library and headers"; exit 1; }
 fi
+# The turbojpeg crate finds the library with pkg-config.
+if ! command -v pkg-config >/dev/null; then
+  apt_install pkg-config "to find libturbojpeg" || { log "could not install pkg-config"; exit 1; }
+fi
 
 data=/usr/share/datasets/fashion-mnist
 if [ "${FIGS_SKIP_DATA:-0}" != 1 ] && [ ! -f "$data/train-images-idx3-ubyte.gz" ]; then
