@@ -12,10 +12,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 case "${1:-}" in -h|--help|"") sed -n 2,10p "$0"; exit 0 ;; esac
-py=${PYTHON:-$HOME/.cache/figs/venv-torch-2.11.0/bin/python}
-[ -x "$py" ] || { echo "found_speed.sh: no venv python at $py: run scripts/setup.sh first" >&2; exit 2; }
-if [ ! -x target/debug/figs-found-speed ]; then
-  echo "building figs-found-speed (cargo build -p figs-bench)" >&2
-  cargo build -q -p figs-bench
-fi
-exec "$py" bench/found_speed.py "$@"
+. bench/driver.sh
+bench_driver found_speed figs-found-speed "$@"

@@ -61,7 +61,7 @@ impl Task for Classification {
     }
 
     fn batch_metric(&self, outputs: &[Tensor], target: &Tensor) -> Tensor {
-        outputs[0].argmax(-1, false).eq_tensor(target).to_kind(Kind::Double).mean(Kind::Double)
+        top1_hits(&outputs[0], target).mean(Kind::Double)
     }
 
     fn metric_name(&self) -> &str {
@@ -74,6 +74,11 @@ impl Task for Classification {
     }
 }
 
+/// 1.0 where the highest logit is the label, else 0.0 (float64), per example.
+fn top1_hits(logits: &Tensor, target: &Tensor) -> Tensor {
+    logits.argmax(-1, false).eq_tensor(target).to_kind(Kind::Double)
+}
+
 /// Correct top-1 (and top-5) counts, kept on the device and read once at the end.
 struct Counts {
     task: Classification,
@@ -84,11 +89,10 @@ struct Counts {
 impl Evaluation for Counts {
     fn add(&mut self, outputs: &[Tensor], target: &Tensor) -> Result<()> {
         let logits = &outputs[0];
-        let hit = |t: Tensor| t.to_kind(Kind::Double).sum(Kind::Double);
-        let top1 = hit(logits.argmax(-1, false).eq_tensor(target));
+        let top1 = top1_hits(logits, target).sum(Kind::Double);
         let row = if self.task.top5() {
             let (_, idx) = logits.topk(5, -1, true, true);
-            let top5 = hit(idx.eq_tensor(&target.unsqueeze(-1)).any_dim(-1, false));
+            let top5 = idx.eq_tensor(&target.unsqueeze(-1)).any_dim(-1, false).to_kind(Kind::Double).sum(Kind::Double);
             Tensor::stack(&[top1, top5], 0)
         } else {
             top1.unsqueeze(0)
@@ -106,6 +110,12 @@ impl Evaluation for Counts {
         let names = ["accuracy", "top5"];
         Ok(names.iter().zip(sums).map(|(name, s)| (name.to_string(), s / self.n as f64)).collect())
     }
+}
+
+/// Metrics beyond the headline as text, each after `sep` (`, top5 0.9987`); empty when
+/// there are none.
+pub fn more_text(more: &std::collections::BTreeMap<String, f64>, sep: &str) -> String {
+    more.iter().map(|(k, v)| format!("{sep}{k} {v:.4}")).collect()
 }
 
 /// The task a network is trained for, as its graph names it.

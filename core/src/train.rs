@@ -74,7 +74,7 @@ pub struct TrainResult {
 impl TrainResult {
     /// The test metrics beyond the headline as text (`, top5 0.9987`), empty when none.
     pub fn more_text(&self) -> String {
-        self.test_more.iter().map(|(k, v)| format!(", {k} {v:.4}")).collect()
+        crate::task::more_text(&self.test_more, ", ")
     }
 }
 

@@ -65,7 +65,7 @@ pub struct EvalMetrics {
 impl EvalMetrics {
     /// The metrics beyond the headline as text (`  top5 0.9987`), empty when there are none.
     pub fn more_text(&self) -> String {
-        self.more.iter().map(|(k, v)| format!("  {k} {v:.4}")).collect()
+        crate::task::more_text(&self.more, "  ")
     }
 }
 

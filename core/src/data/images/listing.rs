@@ -57,14 +57,21 @@ pub fn list(root: &Path, progress: &mut dyn FnMut(usize)) -> Result<Listing> {
     Ok(Listing { classes, files })
 }
 
-/// Entries of `dir` as (path, is a directory), following links as `os.walk(followlinks=True)`.
+/// Entries of `dir` as (path, is a directory), following links as
+/// `os.walk(followlinks=True)`. The entry's type comes from the directory listing; only a
+/// link costs a `stat` (a 1.28 M-file folder would otherwise take one per file).
 fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
     let rd = std::fs::read_dir(dir).map_err(|e| Error::io("cannot list", dir, e))?;
     let mut out = Vec::new();
     for e in rd {
         let e = e.map_err(|e| Error::io("cannot list", dir, e))?;
         let p = e.path();
-        out.push((p.clone(), p.is_dir()));
+        let is_dir = match e.file_type() {
+            Ok(t) if t.is_symlink() => p.is_dir(),
+            Ok(t) => t.is_dir(),
+            Err(_) => p.is_dir(),
+        };
+        out.push((p, is_dir));
     }
     Ok(out)
 }
@@ -73,31 +80,35 @@ fn read_dir(dir: &Path) -> Result<Vec<(PathBuf, bool)>> {
 /// each subdirectory's, ordered by their paths as strings.
 fn walk(dir: &Path, class: i64, files: &mut Vec<(PathBuf, i64)>, progress: &mut dyn FnMut(usize)) -> Result<()> {
     // sorted(os.walk()) orders by the directory path as a string, so "a/b-c" comes before
-    // "a/b/x" ('-' < '/'): collect every directory first, then sort their paths.
-    let mut dirs = vec![dir.to_path_buf()];
-    let mut i = 0;
-    while i < dirs.len() {
-        let d = dirs[i].clone();
+    // "a/b/x" ('-' < '/'): list every directory once, keeping its files, then sort.
+    let mut dirs: Vec<(PathBuf, Vec<PathBuf>)> = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let mut names = Vec::new();
         for (p, is_dir) in read_dir(&d)? {
             if is_dir {
-                dirs.push(p);
+                todo.push(p);
+            } else if is_image(&p) {
+                names.push(p);
             }
         }
-        i += 1;
+        dirs.push((d, names));
     }
-    dirs.sort_by(|a, b| a.to_string_lossy().cmp(&b.to_string_lossy()));
-    for d in dirs {
-        let mut names: Vec<PathBuf> = read_dir(&d)?.into_iter().filter(|(_, is_dir)| !is_dir).map(|(p, _)| p).collect();
+    dirs.sort_by(|a, b| a.0.to_string_lossy().cmp(&b.0.to_string_lossy()));
+    for (_, mut names) in dirs {
         names.sort();
         for p in names {
-            let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
-            if ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str())) {
-                files.push((p, class));
-                if files.len() % 1000 == 0 {
-                    progress(files.len());
-                }
+            files.push((p, class));
+            if files.len() % 1000 == 0 {
+                progress(files.len());
             }
         }
     }
     Ok(())
+}
+
+/// Whether the file name ends in one of [`EXTENSIONS`] (any case).
+fn is_image(p: &Path) -> bool {
+    let ext = p.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase());
+    ext.is_some_and(|e| EXTENSIONS.contains(&e.as_str()))
 }

@@ -65,11 +65,6 @@ impl ImageFolder {
         ImageFolder { files: listing.files.clone().into(), classes: listing.classes.len(), options }
     }
 
-    /// The file of example `id`.
-    pub fn path(&self, id: usize) -> Option<&Path> {
-        self.files.get(id).map(|(p, _)| p.as_path())
-    }
-
     /// Example `id` as network pixels (HWC bytes, `size` × `size`): the training transform
     /// drawn from (`augment`, `id`), or the evaluation transform.
     pub fn pixels(&self, id: usize, augment: Option<u64>) -> Result<Rgb> {
