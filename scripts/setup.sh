@@ -2,7 +2,8 @@
 # One-time, idempotent set-up for figs on a fresh Debian machine with Rust and Python.
 #
 # - a venv with PyPI torch==2.11.0 (libtorch for tch 0.24), kept under the user's cache
-#   directory and keyed by the torch version, so a fresh clone (CI) reuses it;
+#   directory and keyed by the torch version, so a fresh clone (CI) reuses it, and with
+#   onnx/onnxruntime/onnxscript for the ONNX export;
 # - .cargo/config.toml (git-ignored, generated here) pointing tch at that libtorch and
 #   giving every binary, test and plugin an rpath, so nothing needs LD_LIBRARY_PATH
 #   (libtorch_cuda is linked by build/link_torch.rs, not here: a -l flag in rustflags
@@ -44,6 +45,17 @@ else
   # torchvision is used only by the golden-number scripts in tests/golden/ (not at run time).
   "$venv/bin/python" -m pip install --progress-bar on "torch==$TORCH_VERSION" "torchvision==0.26.0"
   torch_ok || { log "torch import check failed after install; see the pip output above"; exit 1; }
+fi
+
+# `figs export --onnx` (core/src/export/export_onnx.py): torch's TorchScript-based ONNX
+# exporter needs onnx, the check of the written file runs it in onnxruntime, and torch's
+# dynamo exporter (--dynamo) needs onnxscript. Versions tested with torch 2.11.0 on Python
+# 3.11; checked apart from torch so that an existing venv gets them too (120 MB installed).
+ONNX_PACKAGES=(onnx==1.23.2 onnxruntime==1.32.0 onnxscript==0.7.2)
+if ! "$venv/bin/python" -c 'import onnx, onnxruntime, onnxscript' 2>/dev/null; then
+  log "installing ${ONNX_PACKAGES[*]} (ONNX export)"
+  "$venv/bin/python" -m pip install --quiet "${ONNX_PACKAGES[@]}" ||
+    log "warning: could not install them; figs export --onnx will not work"
 fi
 
 torch_dir=$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')

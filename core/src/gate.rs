@@ -57,6 +57,19 @@ pub struct GateConfig {
     pub reg_source: RegSource,
     /// U is drawn from [eps, 1 − eps] so the logistic noise stays finite.
     pub eps: f64,
+    /// Searched widths are multiples of this: a gate opens and closes a block of this
+    /// many channels (gcd with the width where the supernet's width is not a multiple).
+    /// Left out of `config.json` at 1, as it was written before blocks existed.
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub width_multiple: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(k: &usize) -> bool {
+    *k == 1
 }
 
 /// The configuration's defaults (crate::config).
@@ -80,6 +93,9 @@ impl GateConfig {
         }
         if !(self.eps > 0.0 && self.eps < 0.5) {
             return bad("eps", format!("must be in (0, 0.5), got {}", self.eps));
+        }
+        if self.width_multiple == 0 {
+            return bad("width-multiple", "must be at least 1 (1: a gate per channel)".into());
         }
         if !self.init_logit.is_finite() {
             return bad("init-logit", "must be finite".into());

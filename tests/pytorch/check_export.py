@@ -4,9 +4,10 @@ the outputs figs computed for the same batch; counts its parameters and MACs wit
 Usage: python check_export.py DIR, where DIR holds model.py, arch.safetensors and
 batch.safetensors (tensors `x` and `output0`, `output1`, … — the network's outputs in
 order, written by tests/tests/export.rs). A network with one output returns a tensor, one
-with several a tuple. Prints one JSON object: outputs (how many the module returned),
-max_abs_diff, max_rel_diff (each output relative to its largest |value|, the worst of
-them), params, macs.
+with several a tuple. The module compiled by torch.jit.script must give them too. Prints
+one JSON object: outputs (how many the module returned), max_abs_diff, max_rel_diff (each
+output relative to its largest |value|, the worst of them, eager and scripted),
+script_max_rel_diff (the scripted module's alone), params, macs.
 MACs come from torch.utils.flop_counter.FlopCounterMode on one example (FLOPs / 2 of the
 conv and matmul kernels PyTorch actually runs), independent of figs' own counter.
 """
@@ -24,18 +25,26 @@ def main(d):
     spec.loader.exec_module(model)
     net = model.load().eval()
     batch = model.read_safetensors(f"{d}/batch.safetensors")
+    scripted = torch.jit.script(net)
     with torch.no_grad():
         out = net(batch["x"])
         outs = list(out) if isinstance(out, tuple) else [out]
         wants = [batch[f"output{i}"] for i in range(len(outs))]
-        diffs = [(o - w).abs().max().item() for o, w in zip(outs, wants)]
-        rel = [d / max(w.abs().max().item(), 1e-12) for d, w in zip(diffs, wants)]
+        by_script = scripted(batch["x"])
+        by_script = list(by_script) if isinstance(by_script, tuple) else [by_script]
+        assert len(by_script) == len(outs), f"{len(by_script)} outputs scripted, {len(outs)} eager"
+
+        def rel(got):
+            return [(o - w).abs().max().item() / max(w.abs().max().item(), 1e-12) for o, w in zip(got, wants)]
+
+        diffs = [(o - w).abs().max().item() for o, w in zip(outs + by_script, wants + wants)]
         with FlopCounterMode(display=False) as fc:
             net(batch["x"][:1])
     print(json.dumps({
         "outputs": len(outs),
         "max_abs_diff": max(diffs),
-        "max_rel_diff": max(rel),
+        "max_rel_diff": max(rel(outs) + rel(by_script)),
+        "script_max_rel_diff": max(rel(by_script)),
         "params": sum(p.numel() for p in net.parameters()),
         "macs": fc.get_total_flops() // 2,
     }))

@@ -27,6 +27,7 @@ impl Config {
             straight_through: g.straight_through,
             reg_source: g.reg_source,
             eps: GATE_NOISE_EPS,
+            width_multiple: g.width_multiple,
         }
     }
 

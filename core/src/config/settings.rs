@@ -69,6 +69,8 @@ section! {
             "what the regularizer sums per channel: prob (σ(a)) or sample (z)";
         init_logit: f64 = 2.5, "init-logit", finite,
             "initial gate logit a (2.5: p ≈ 0.92)";
+        width_multiple: usize = 1, "width-multiple", at_least_one,
+            "searched widths are multiples of K: a gate opens and closes K channels at once (8 suits CPU vector units and GPU tensor cores; 1: a gate per channel)";
     }
 }
 

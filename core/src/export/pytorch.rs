@@ -1,10 +1,12 @@
 //! A self-contained PyTorch module file for a graph: plain `torch.nn`, no figs import, a
 //! twenty-line safetensors reader of its own (so `torch` is all it needs), parameter names
-//! equal to the weight file's.
+//! equal to the weight file's. Its `forward` reaches every module by attribute, so
+//! `torch.jit.script`, `torch.jit.trace`, `torch.export` and the ONNX exporters take it.
 
 use crate::count::count;
 use crate::error::{Error, Result};
 use crate::graph::{Act, Graph, Op, Source};
+use std::collections::HashSet;
 use std::fmt::Write;
 
 const PRELUDE: &str = r#"import json
@@ -92,6 +94,9 @@ pub fn module_source(g: &Graph) -> Result<String> {
     // The graph's name goes into docstrings: keep it to characters that cannot end one.
     let name: String = g.name.chars().filter(|c| c.is_alphanumeric() || " _-.:/+()".contains(*c)).collect();
     let i = g.input;
+    let layers: HashSet<&str> = g.nodes.iter().filter(|n| owns_module(&n.op)).map(|n| n.name.as_str()).collect();
+    let hidden: Vec<&str> =
+        g.nodes.iter().map(|n| n.name.as_str()).filter(|n| layers.contains(n) && module_access(n, &layers).1).collect();
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(
@@ -123,12 +128,19 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
             format!("returns the tuple ({}), {} logits first", names.join(", "), g.classes)
         }
     };
-    let _ = writeln!(
-        w,
-        "    \"\"\"`{}` as found by figs: {}x{}x{} in, {returns}.\"\"\"\n",
-        name, i.channels, i.height, i.width
-    );
-    let _ = writeln!(w, "    def __init__(self):\n        super().__init__()\n        self._n = {{}}");
+    let _ = write!(w, "    \"\"\"`{}` as found by figs: {}x{}x{} in, {returns}.", name, i.channels, i.height, i.width);
+    if !hidden.is_empty() {
+        let more = if hidden.len() > 5 { format!(" and {} more", hidden.len() - 5) } else { String::new() };
+        let _ = write!(
+            w,
+            "\n\n    Nodes {}{more} have a name part that an nn.Module attribute hides: eager mode runs\n    \
+             this class, but torch.jit.script, torch.jit.trace and torch.export cannot reach\n    \
+             those modules; rename the nodes in figs to use them.\n    ",
+            hidden[..hidden.len().min(5)].join(", ")
+        );
+    }
+    let _ = writeln!(w, "\"\"\"\n");
+    let _ = writeln!(w, "    def __init__(self):\n        super().__init__()");
     let var = |s: Source| match s {
         Source::Input => "x".to_string(),
         Source::Node(j) => format!("v{j}"),
@@ -153,11 +165,11 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
             _ => None,
         };
         if let Some(m) = module {
-            let _ = writeln!(w, "        self._n[{:?}] = _put(self, {:?}, {m})", node.name, node.name);
+            let _ = writeln!(w, "        _put(self, {:?}, {m})", node.name);
         }
         let args: Vec<String> = a.inputs[k].iter().map(|&s| var(s)).collect();
         let x0 = &args[0];
-        let m = format!("self._n[{:?}]", node.name);
+        let m = module_access(&node.name, &layers).0;
         let expr = match &node.op {
             Op::Conv { .. } | Op::BatchNorm | Op::Linear { .. } => format!("{m}({x0})"),
             Op::Act { act } => match act {
@@ -209,10 +221,104 @@ def load(weights=None, device="cpu"):
     return net.to(device)
 "#;
 
+/// Whether `op` has parameters, i.e. a module in `model.py` (the `module` match above).
+fn owns_module(op: &Op) -> bool {
+    matches!(op, Op::Conv { .. } | Op::BatchNorm | Op::Linear { .. } | Op::Add { bias: true })
+}
+
+/// The public attributes of `nn.Module` (torch 2.11, `dir(nn.Module())`): a submodule of the
+/// same name is hidden behind them for `self.x`, `getattr`, and for TorchScript, tracing and
+/// torch.export too, which all reach submodules through `getattr`.
+const MODULE_ATTRS: &str =
+    "T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double \
+    dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule \
+    half ipu load_state_dict modules mtia named_buffers named_children named_modules named_parameters \
+    parameters register_backward_hook register_buffer register_forward_hook register_forward_pre_hook \
+    register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook \
+    register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook \
+    register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict to \
+    to_empty train training type xpu zero_grad";
+
+/// What `nn.Conv2d`, `nn.BatchNorm1d`/`2d`, `nn.Linear` and `Bias` add to that: they hide a
+/// module nested under a node that owns one (`a` a conv, `a.padding` a batch norm).
+const LAYER_ATTRS: &str =
+    "affine bias dilation eps groups in_channels in_features kernel_size momentum num_batches_tracked \
+    num_features out_channels out_features output_padding padding padding_mode reset_parameters \
+    reset_running_stats running_mean running_var stride track_running_stats transposed weight";
+
+const PY_KEYWORDS: &str =
+    "False None True and as assert async await break class continue def del elif else except finally for \
+    from global if import in is lambda nonlocal not or pass raise return try while with yield";
+
+/// How `forward` reaches the module of node `name` (`layers`: the nodes that own one), and
+/// whether an attribute hides one of its parts. Attribute syntax where a part is an
+/// identifier (`self.block0.dw.conv`), `getattr` with the literal where it is not
+/// (`getattr(self, "block-1")`; TorchScript takes both), `_modules` where the part is hidden
+/// (`self._modules["train"]`: eager mode only; no string reaches such a module in TorchScript,
+/// and a sanitized name would change the state-dict keys). Private names (`_x`) count as hidden
+/// since `nn.Module` keeps its own state under them.
+fn module_access(name: &str, layers: &HashSet<&str>) -> (String, bool) {
+    let (mut expr, mut path, mut any_hidden) = ("self".to_string(), String::new(), false);
+    for part in name.split('.') {
+        let hidden = part.starts_with('_')
+            || listed(MODULE_ATTRS, part)
+            || (layers.contains(path.as_str()) && listed(LAYER_ATTRS, part));
+        any_hidden |= hidden;
+        expr = if hidden {
+            format!("{expr}._modules[{part:?}]")
+        } else if is_identifier(part) {
+            format!("{expr}.{part}")
+        } else {
+            format!("getattr({expr}, {part:?})")
+        };
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(part);
+    }
+    (expr, any_hidden)
+}
+
+fn listed(words: &str, w: &str) -> bool {
+    words.split_whitespace().any(|x| x == w)
+}
+
+/// An ASCII Python identifier that is not a keyword.
+fn is_identifier(p: &str) -> bool {
+    let mut cs = p.chars();
+    cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && cs.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !listed(PY_KEYWORDS, p)
+}
+
 fn py_bool(b: bool) -> &'static str {
     if b {
         "True"
     } else {
         "False"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forward_reaches_each_module_by_a_path_torchscript_takes_unless_an_attribute_hides_it() {
+        let layers: HashSet<&str> =
+            ["a", "a.x", "a.padding", "plain.padding", "block-1.conv", "if.dw", "0.c", "train.conv"]
+                .into_iter()
+                .collect();
+        let at = |n: &str| module_access(n, &layers);
+        let ok = |s: &str| (s.to_string(), false);
+        assert_eq!(at("a"), ok("self.a"));
+        assert_eq!(at("a.x"), ok("self.a.x"));
+        assert_eq!(at("plain.padding"), ok("self.plain.padding"), "`padding` hides nothing in a plain container");
+        assert_eq!(at("block-1.conv"), ok(r#"getattr(self, "block-1").conv"#));
+        assert_eq!(at("if.dw"), ok(r#"getattr(self, "if").dw"#));
+        assert_eq!(at("0.c"), ok(r#"getattr(self, "0").c"#));
+        assert_eq!(at("a.padding"), (r#"self.a._modules["padding"]"#.to_string(), true), "a conv's own `padding`");
+        assert_eq!(at("train.conv"), (r#"self._modules["train"].conv"#.to_string(), true));
+        assert_eq!(at("_x"), (r#"self._modules["_x"]"#.to_string(), true));
     }
 }

@@ -12,7 +12,7 @@ pub use analysis::{Analysis, Seg, Shape, Source};
 pub use builder::{GraphBuilder, T};
 pub use groups::{Group, GroupId};
 pub use outputs::TaskKind;
-pub use prune::{prune, Folded, PruneReport};
+pub use prune::{prune, prune_keeping, Folded, PruneReport};
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};

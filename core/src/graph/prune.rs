@@ -10,15 +10,15 @@ use crate::error::{Error, Result};
 pub struct PruneReport {
     /// Nodes removed because their branch died (or no longer reaches the output).
     pub removed_nodes: Vec<String>,
-    /// Groups whose channels all died but which were kept at width 1, because removing
-    /// them would disconnect the network.
+    /// Groups whose channels all died but which were kept at width 1 (or one gate block),
+    /// because removing them would disconnect the network.
     pub kept_at_one: Vec<String>,
     /// Adds that lost an input which still carried a constant (a removed branch whose own
     /// channels died but whose output BN shift reached the stream): the export folds that
     /// constant into the add's bias.
     pub folded: Vec<Folded>,
     /// The width of every group in the pruned graph (the given alive counts, with the
-    /// groups in `kept_at_one` at 1).
+    /// groups in `kept_at_one` at 1 or one gate block).
     pub widths: Vec<usize>,
 }
 
@@ -39,7 +39,13 @@ pub struct Folded {
 /// residual branch, a parallel candidate). A dead group whose removal would disconnect the
 /// output is kept at one channel and listed in [`PruneReport::kept_at_one`]; only those.
 pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneReport)> {
-    if alive.len() != a.groups.len() {
+    prune_keeping(g, a, alive, &vec![1; a.groups.len()])
+}
+
+/// [`prune`], keeping a dead group that cannot go at `least[group]` channels instead of one
+/// (a whole gate block when widths are searched in blocks: `width-multiple`).
+pub fn prune_keeping(g: &Graph, a: &Analysis, alive: &[usize], least: &[usize]) -> Result<(Graph, PruneReport)> {
+    if alive.len() != a.groups.len() || least.len() != a.groups.len() {
         return Err(Error::GraphGlobal(format!(
             "prune got {} alive counts for {} groups",
             alive.len(),
@@ -65,7 +71,7 @@ pub fn prune(g: &Graph, a: &Analysis, alive: &[usize]) -> Result<(Graph, PruneRe
         dead_set.push(gid);
         if dead_nodes(g, a, &dead_set).1 {
             dead_set.pop();
-            alive[gid] = 1;
+            alive[gid] = least[gid].clamp(1, a.groups[gid].width);
             report.kept_at_one.push(a.groups[gid].name.clone());
         }
     }

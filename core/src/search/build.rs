@@ -53,9 +53,23 @@ impl Search {
             });
         }
         let source = regularizer.source();
+        let k = config.gate.width_multiple;
         let flat = (source == Source::Gates)
-            .then(|| gates::FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, config.gate.init_logit))
+            .then(|| {
+                let gated = |g: usize| analysis.groups[g].gated;
+                let block = |g: usize| gates::block_of(analysis.groups[g].width, k);
+                gates::FlatGates::new(&vs.root(), &analysis, gated, block, config.gate.init_logit)
+            })
             .flatten();
+        if k > 1 && source != Source::Gates {
+            return Err(Error::config(
+                "width-multiple",
+                format!(
+                    "`{}` ranks channels by BN γ, one by one, and has no gates to join into blocks; use width-multiple 1",
+                    regularizer.name()
+                ),
+            ));
+        }
         let gammas = if source == Source::BnGamma { gamma_producers(graph, &analysis) } else { Vec::new() };
         if config.compact_below.is_some() && source != Source::Gates {
             return Err(Error::config(
@@ -74,7 +88,8 @@ impl Search {
             })
             .collect();
         if let Some(t) = config.target {
-            target::check_reachable(t, cost0, &searched, &analysis, bound.as_ref(), regularizer.unit())?;
+            let least = |g: usize| flat.as_ref().map_or(1, |f| f.block(g));
+            target::check_reachable(t, cost0, &searched, &analysis, &least, bound.as_ref(), regularizer.unit())?;
         }
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
         let consts = step::StepConsts::new(&widths, searched, device, None);

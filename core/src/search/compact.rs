@@ -23,14 +23,16 @@ use tch::{nn, Tensor};
 pub const COMPACT_EVERY: u64 = 100;
 const _: () = assert!(COMPACT_EVERY % super::step::WINDOW == 0);
 
-/// Channels a group of `width` (`supernet_width` before any compaction) keeps when its
-/// logits are `a`: those at or above −`t`, at least one, and, where the supernet's width
-/// was a multiple of 8, rounded up to one: channels-last kernels on the CPU want blocks
-/// of 8 (docs/PERFORMANCE.md), and a compacted width of 23 would turn them off.
-fn keep_count(a: &[f64], t: f64, width: usize, supernet_width: usize) -> usize {
+/// Gates a group of `width` channels (`supernet_width` before any compaction), gated in
+/// blocks of `block` channels, keeps when its per-gate logits are `a`: those at or above
+/// −`t`, at least one, and, where the supernet's width was a multiple of 8, rounded up so
+/// the channels are too: channels-last kernels on the CPU want blocks of 8
+/// (docs/PERFORMANCE.md), and a compacted width of 23 would turn them off.
+fn keep_count(a: &[f64], t: f64, block: usize, width: usize, supernet_width: usize) -> usize {
     let n = a.iter().filter(|&&x| x >= -t).count().max(1);
-    if supernet_width % 8 == 0 {
-        n.div_ceil(8).saturating_mul(8).min(width)
+    if supernet_width % 8 == 0 && 8 % block == 0 {
+        let per = 8 / block;
+        n.div_ceil(per).saturating_mul(per).min(width / block)
     } else {
         n
     }
@@ -57,18 +59,19 @@ impl Search {
         let mut keep = Vec::with_capacity(self.analysis.groups.len());
         let mut removed = 0;
         for g in &self.analysis.groups {
-            let Some((offset, width)) = f.span(g.id) else {
+            let Some((offset, blocks, b)) = f.block_span(g.id) else {
                 keep.push((0..g.width as i64).collect());
                 continue;
             };
-            let a = &logits[offset as usize..(offset + width) as usize];
-            let n = keep_count(a, t, g.width, self.supernet_analysis.groups[g.id].width);
+            let a = &logits[offset as usize..(offset + blocks) as usize];
+            let n = keep_count(a, t, b as usize, g.width, self.supernet_analysis.groups[g.id].width);
             // The n highest logits (those at or above −T, and the best of the rest).
-            let mut k: Vec<i64> = (0..width).collect();
+            let mut k: Vec<i64> = (0..blocks).collect();
             k.sort_by(|&x, &y| a[y as usize].total_cmp(&a[x as usize]));
             k.truncate(n);
             k.sort_unstable();
-            removed += (width as usize) - k.len();
+            let k: Vec<i64> = k.into_iter().flat_map(|j| j * b..(j + 1) * b).collect();
+            removed += g.width - k.len();
             keep.push(k);
         }
         if removed > 0 {
@@ -129,7 +132,8 @@ impl Search {
         let analysis = graph.analyze()?;
         let vs = nn::VarStore::new(self.device);
         let mut net = Net::new(&vs.root(), &graph)?;
-        let gates = FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, 0.0);
+        let blocks = self.gate_blocks();
+        let gates = FlatGates::new(&vs.root(), &analysis, |g| analysis.groups[g].gated, |g| blocks[g], 0.0);
         let mut fresh = vs.variables();
         if fresh.len() != weights.len() {
             return Err(Error::Session(format!(
@@ -153,7 +157,8 @@ impl Search {
         opt.load_state(self.opt.steps(), moments)?;
         let bound = self.regularizer.bind(&graph, &self.config.regularizer_params)?;
         let widths: Vec<usize> = analysis.groups.iter().map(|g| g.width).collect();
-        let searched = (0..widths.len()).filter(|&g| gates.as_ref().is_some_and(|f| f.span(g).is_some())).collect();
+        let searched =
+            (0..widths.len()).filter(|&g| gates.as_ref().is_some_and(|f| f.block_span(g).is_some())).collect();
         let consts = StepConsts::new(&widths, searched, self.device, Some(self.consts.supernet_width()));
         self.kept = self.kept.iter().zip(keep).map(|(old, k)| k.iter().map(|&c| old[c as usize]).collect()).collect();
         self.graph = graph;
@@ -185,13 +190,23 @@ mod tests {
     #[test]
     fn a_group_keeps_its_open_channels_in_blocks_of_8_and_never_none() {
         let a = [3.0, -2.5, 0.1, -1.9, -7.0];
-        assert_eq!(keep_count(&a, 2.0, 5, 5), 3, "−2.5 and −7 go; the width was not a block of 8");
-        assert_eq!(keep_count(&a, 2.0, 5, 16), 5, "rounded up to 8, capped at the current width");
+        assert_eq!(keep_count(&a, 2.0, 1, 5, 5), 3, "−2.5 and −7 go; the width was not a block of 8");
+        assert_eq!(keep_count(&a, 2.0, 1, 5, 16), 5, "rounded up to 8, capped at the current width");
         let low = [-9.0; 24];
-        assert_eq!(keep_count(&low, 2.0, 24, 24), 8, "a block of 8 at least");
-        assert_eq!(keep_count(&low, 2.0, 24, 23), 1, "and at least one");
+        assert_eq!(keep_count(&low, 2.0, 1, 24, 24), 8, "a block of 8 at least");
+        assert_eq!(keep_count(&low, 2.0, 1, 24, 23), 1, "and at least one");
         let mut mixed = [-9.0; 48];
         mixed[..17].fill(1.0);
-        assert_eq!(keep_count(&mixed, 2.0, 48, 48), 24);
+        assert_eq!(keep_count(&mixed, 2.0, 1, 48, 48), 24);
+    }
+
+    #[test]
+    fn gate_blocks_are_kept_whole() {
+        // Six gates of 8 channels: two open blocks are 16 channels, a multiple of 8 already.
+        let a = [1.0, -5.0, 0.5, -3.0, -9.0, -9.0];
+        assert_eq!(keep_count(&a, 2.0, 8, 48, 48), 2);
+        // Gates of 4 on a width of 48: three open gates round up to four (16 channels).
+        let b = [1.0, 1.0, 1.0, -9.0, -9.0, -9.0, -9.0, -9.0, -9.0, -9.0, -9.0, -9.0];
+        assert_eq!(keep_count(&b, 2.0, 4, 48, 48), 4);
     }
 }

@@ -25,13 +25,32 @@ impl Search {
         }
     }
 
-    /// Per searched group, a detached score that is above 0 exactly for the channels the
-    /// export keeps: the gate logit, or `|γ| − threshold` with a BN-γ source.
-    pub(super) fn score(&self, g: usize) -> Option<Tensor> {
+    /// Per searched group, a detached score per gate that is above 0 exactly for the gates
+    /// the export keeps (the gate logit, or `|γ| − threshold` with a BN-γ source), and how
+    /// many channels a gate holds (`width-multiple`; 1 with BN γ).
+    pub(super) fn block_score(&self, g: usize) -> Option<(Tensor, usize)> {
         match self.source() {
-            Source::Gates => self.logits(g).map(|a| a.detach()),
-            Source::BnGamma => self.gamma_vector(g).map(|v| v.detach() - self.config.gamma_threshold),
+            Source::Gates => {
+                let f = self.gates.as_ref()?;
+                f.block_logits(g).map(|a| (a.detach(), f.block(g)))
+            }
+            Source::BnGamma => self.gamma_vector(g).map(|v| (v.detach() - self.config.gamma_threshold, 1)),
         }
+    }
+
+    /// [`Search::block_score`] per channel.
+    pub(super) fn score(&self, g: usize) -> Option<Tensor> {
+        self.block_score(g).map(|(s, b)| spread(s, b))
+    }
+
+    /// Channels per gate of group `g` (1 for groups without gates).
+    pub(super) fn gate_block(&self, g: usize) -> usize {
+        self.gates.as_ref().map_or(1, |f| f.block(g))
+    }
+
+    /// [`Search::gate_block`] of every group.
+    pub(super) fn gate_blocks(&self) -> Vec<usize> {
+        (0..self.analysis.groups.len()).map(|g| self.gate_block(g)).collect()
     }
 
     /// The gates of the network [`Search::export`] returns, for its group `widths`
@@ -41,14 +60,15 @@ impl Search {
     pub(super) fn deterministic_gates(&self, widths: &[usize]) -> Vec<Option<Tensor>> {
         (0..self.analysis.groups.len())
             .map(|g| {
-                self.score(g).map(|s| {
+                self.block_score(g).map(|(s, b)| {
                     let open = gate::deterministic(&s);
-                    let k = widths[g] as i64;
+                    // Widths are whole blocks: target fitting and pruning count in blocks.
+                    let k = (widths[g] / b) as i64;
                     if f64::try_from(open.sum(Kind::Float)).ok() == Some(k as f64) {
-                        return open;
+                        return spread(open, b);
                     }
                     let (_, idx) = s.topk(k, 0, true, false);
-                    s.zeros_like().index_fill(0, &idx, 1.0)
+                    spread(s.zeros_like().index_fill(0, &idx, 1.0), b)
                 })
             })
             .collect()
@@ -86,25 +106,32 @@ impl Search {
     }
 
     /// Sets the gate logits of group `group` (a notebook's "what if", or a test that needs
-    /// a group closed); the optimizer's moments are kept. After a compaction, give one per
-    /// channel still in the supernet ([`Search::kept_channels`]).
+    /// a group closed); the optimizer's moments are kept. One per gate: per channel, or
+    /// per block with `width-multiple` above 1; after a compaction, for the channels still
+    /// in the supernet ([`Search::kept_channels`]).
     pub fn set_gate_logits(&mut self, group: &str, values: &[f64]) -> Result<()> {
         let Some(g) = self.analysis.groups.iter().position(|g| g.name == group) else {
             return Err(Error::config("group", format!("no channel group `{group}`; `gates` lists them")));
         };
-        let Some(mut a) = self.logits(g) else {
+        let Some(mut a) = self.gates.as_ref().and_then(|f| f.block_logits(g)) else {
             return Err(Error::config(
                 "group",
                 format!("group `{group}` has no gate logits (ungated, or the regularizer uses BN γ)"),
             ));
         };
+        let block = self.gate_block(g);
         let width = self.analysis.groups[g].width;
-        if values.len() != width || values.iter().any(|v| !v.is_finite()) {
+        let n = width / block;
+        if values.len() != n || values.iter().any(|v| !v.is_finite()) {
             let cut = self.supernet_analysis.groups[g].width - width;
-            let note = if cut > 0 { format!(" ({cut} of its channels were compacted away)") } else { String::new() };
+            let mut note =
+                if cut > 0 { format!(" ({cut} of its channels were compacted away)") } else { String::new() };
+            if block > 1 {
+                note += &format!(", one per block of {block} channels");
+            }
             return Err(Error::config(
                 "group",
-                format!("group `{group}` needs {width} finite logits{note}, got {}", values.len()),
+                format!("group `{group}` needs {n} finite logits{note}, got {}", values.len()),
             ));
         }
         let v = Tensor::from_slice(values).to_kind(a.kind()).to_device(a.device());
@@ -118,7 +145,13 @@ impl Search {
     pub fn alive_counts(&self) -> Vec<usize> {
         let mut counts = self.open_counts();
         if let Some(target) = self.config.target {
-            self.close_to_target(&mut counts, target);
+            // A closed group that pruning keeps (removing it would cut the network) costs
+            // one channel or block: fitting counts it, or the export lands above the target.
+            let floor = match prune_keeping(&self.graph, &self.analysis, &counts, &self.gate_blocks()) {
+                Ok((_, r)) => counts.iter().zip(r.widths).map(|(&c, w)| if c == 0 { w } else { 0 }).collect(),
+                Err(_) => vec![0; counts.len()],
+            };
+            self.close_to_target(&mut counts, target, &floor);
         }
         counts
     }
@@ -214,6 +247,15 @@ impl Search {
     /// The found architecture: the supernet graph pruned to the channels with a score above
     /// 0 (gate logit, or |γ| above the threshold), fitted to the target in target mode.
     pub fn export(&self) -> Result<(Graph, PruneReport)> {
-        prune(&self.graph, &self.analysis, &self.alive_counts())
+        prune_keeping(&self.graph, &self.analysis, &self.alive_counts(), &self.gate_blocks())
+    }
+}
+
+/// A value per gate as a value per channel (`b` channels per gate).
+fn spread(t: Tensor, b: usize) -> Tensor {
+    if b == 1 {
+        t
+    } else {
+        t.repeat_interleave_self_int(b as i64, 0, None)
     }
 }

@@ -29,7 +29,7 @@ use crate::device::device_name;
 use crate::error::{Error, Result};
 use crate::export::Exported;
 use crate::gate;
-use crate::graph::{prune, Analysis, Graph, PruneReport};
+use crate::graph::{prune_keeping, Analysis, Graph, PruneReport};
 use crate::net::Net;
 use crate::optim::Optim;
 use crate::regularizer::{check_cost, BoundRegularizer, Regularizer, Source};

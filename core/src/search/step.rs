@@ -214,8 +214,10 @@ impl Search {
         let cfg = &self.config.gate;
         let tau = cfg.tau_at(self.step, self.config.steps);
         let gamma = self.source() == Source::BnGamma;
-        // Gates: one draw over the flat logits, a view per group.
-        let z_flat = self.gates.as_ref().map(|f| gate::sample(&f.flat, tau, cfg.straight_through, cfg.eps));
+        // Gates: one draw over the flat logits (one per gate block), spread over the
+        // channels, a view per group.
+        let z_flat =
+            self.gates.as_ref().map(|f| f.channels(&gate::sample(&f.flat, tau, cfg.straight_through, cfg.eps)));
         let z: Vec<Option<Tensor>> = match (&self.gates, &z_flat) {
             (Some(f), Some(zf)) => f.views(zf),
             _ => (0..self.analysis.groups.len()).map(|_| None).collect(),
@@ -232,7 +234,7 @@ impl Search {
             (Some(f), Some(zf)) if !gamma => {
                 let value = match cfg.reg_source {
                     RegSource::Sample => zf.shallow_clone(),
-                    RegSource::Prob => gate::probabilities(&f.flat),
+                    RegSource::Prob => f.channels(&gate::probabilities(&f.flat)),
                 };
                 r = f.views(&value);
                 Some(f.group_sums(&gate::open_in_sample(zf)))
@@ -277,7 +279,7 @@ impl Search {
         let above = match self.config.target {
             Some(t) => {
                 let counts = match &self.gates {
-                    Some(f) => Some(f.group_sums(&f.flat.detach().gt(0.0))),
+                    Some(f) => Some(f.group_sums(&f.channels(&f.flat.detach().gt(0.0)))),
                     None => {
                         let c: Vec<Tensor> = self
                             .consts
