@@ -23,6 +23,8 @@ def run(impl, arch, module, graph, a):
                "--input", f"{i['channels']},{i['height']},{i['width']}", "--classes", str(graph["classes"])] + common
         if impl == "torch-cl":
             cmd.append("--channels-last")
+        if impl == "onnxruntime":
+            cmd.append("--onnx")
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
@@ -48,7 +50,7 @@ def main():
         subprocess.run([FIGS, "--arch", arch, "--write-module", module], check=True)
         with open(arch) as f:
             nets[name] = (arch, module, json.load(f))
-    impls = ["figs", "torch", "torch-cl"]
+    impls = ["figs", "torch", "torch-cl", "onnxruntime"]
     got = {(n, i): [] for n in nets for i in impls}
     macs = {}
     for r in range(a.pairs):
@@ -58,20 +60,34 @@ def main():
                 got[(name, impl)].append(res)
                 if impl == "figs":
                     macs[name] = res["macs"]
-                print(f"  {name:<5} {impl:<8} " + "  ".join(f"{k[:-3]} {res[k]:8.2f} ms" for k in KINDS), flush=True)
+                print(f"  {name:<5} {impl:<11} " + "  ".join(f"{k[:-3]} {show(res[k]):>8} ms" for k in KINDS), flush=True)
     print(f"\nfound / seed (medians of {a.pairs} alternating rounds, {a.threads} thread(s), batch {a.batch});"
           f" MACs ratio {macs['found'] / macs['seed']:.3f}")
-    print("impl      train step  infer b64  infer b1")
+    print("impl         train step  infer b64  infer b1")
     for impl in impls:
-        med = {k: [statistics.median(x[k] for x in got[(n, impl)]) for n in ("found", "seed")] for k in KINDS}
-        print(f"{impl:<8}  " + "  ".join(f"{med[k][0] / med[k][1]:>9.3f}" for k in KINDS))
+        med = {k: [median(got[(n, impl)], k) for n in ("found", "seed")] for k in KINDS}
+        print(f"{impl:<11}  " + "  ".join(f"{ratio(*med[k]):>9}" for k in KINDS))
     print("\nmedian ms (seed -> found)")
     for impl in impls:
         cells = []
         for k in KINDS:
-            s, f = (statistics.median(x[k] for x in got[(n, impl)]) for n in ("seed", "found"))
-            cells.append(f"{k[:-3]} {s:.2f} -> {f:.2f}")
-        print(f"{impl:<8}  " + "  ".join(cells))
+            s, f = (median(got[(n, impl)], k) for n in ("seed", "found"))
+            cells.append(f"{k[:-3]} {show(s)} -> {show(f)}")
+        print(f"{impl:<11}  " + "  ".join(cells))
+
+
+def median(results, k):
+    """None where the implementation does not do that kind (onnxruntime does not train)."""
+    values = [x[k] for x in results if x[k] is not None]
+    return statistics.median(values) if values else None
+
+
+def show(v):
+    return "-" if v is None else f"{v:.2f}"
+
+
+def ratio(found, seed):
+    return "-" if found is None or seed is None else f"{found / seed:.3f}"
 
 
 if __name__ == "__main__":

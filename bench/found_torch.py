@@ -1,8 +1,10 @@
 """PyTorch's half of bench/found_speed.sh: times a training step (forward, cross-entropy,
 backward, Adam), inference at batch 64 and at batch 1 of a figs-exported module (model.py,
-random weights) in NCHW or channels-last; prints one JSON line of milliseconds per call.
+random weights) in NCHW or channels-last; with --onnx, inference only, in onnxruntime (the
+module exported as figs' `export --onnx` does); prints one JSON line of milliseconds per
+call.
 
-Usage: python found_torch.py --module DIR --input C,H,W --classes K [--channels-last]
+Usage: python found_torch.py --module DIR --input C,H,W --classes K [--channels-last | --onnx]
        [--steps 20] [--warmup 3] [--threads 1] [--batch 64]
 """
 import argparse
@@ -28,6 +30,7 @@ def main():
     p.add_argument("--input", required=True)
     p.add_argument("--classes", type=int, required=True)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--onnx", action="store_true")
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=1)
@@ -40,6 +43,8 @@ def main():
     spec.loader.exec_module(m)
     net = m.FoundNet()
     c, h, w = (int(v) for v in a.input.split(","))
+    if a.onnx:
+        return onnx_runtime(net.eval(), (c, h, w), a)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     net = net.to(memory_format=fmt)
     x = torch.randn(a.batch, c, h, w).to(memory_format=fmt)
@@ -62,6 +67,28 @@ def main():
         i1 = time_ms(a.warmup, a.steps * 4, lambda: net(x1))
     impl = "torch-cl" if a.channels_last else "torch"
     print(json.dumps({"impl": impl, "train_ms": t, "infer_ms": i64, "infer1_ms": i1}))
+
+
+def onnx_runtime(net, shape, a):
+    import os
+    import tempfile
+    import warnings
+
+    import onnxruntime as ort
+
+    path = os.path.join(tempfile.mkdtemp(prefix="figs-found-onnx-"), "model.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(2, *shape),), path, input_names=["input"], opset_version=17,
+                          dynamo=False, dynamic_axes={"input": {0: "batch"}})
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = o.inter_op_num_threads = a.threads
+    session = ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+    x = torch.randn(a.batch, *shape).numpy()
+    x1 = torch.randn(1, *shape).numpy()
+    i64 = time_ms(a.warmup, a.steps, lambda: session.run(None, {"input": x}))
+    i1 = time_ms(a.warmup, a.steps * 4, lambda: session.run(None, {"input": x1}))
+    print(json.dumps({"impl": "onnxruntime", "train_ms": None, "infer_ms": i64, "infer1_ms": i1}))
 
 
 if __name__ == "__main__":

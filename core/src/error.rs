@@ -40,6 +40,10 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// `figs export --onnx` failed: PyTorch's exporter or the onnxruntime check.
+    #[error("ONNX export of {path}: {message}")]
+    Onnx { path: PathBuf, message: String },
+
     /// A JSON document could not be parsed or written.
     #[error("{path}: {source}")]
     Json {

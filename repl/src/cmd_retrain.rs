@@ -23,6 +23,10 @@ pub struct ExportArgs {
     /// of the search's: `figs export --from runs/x/arch.json --pytorch out/`.
     #[arg(long, value_name = "ARCH", requires = "pytorch", conflicts_with = "file")]
     from: Option<PathBuf>,
+    /// Also write DIR/model.onnx (PyTorch's exporter, in the Python setup made: see
+    /// docs/FORMATS.md), checked against model.py with onnxruntime and TorchScript.
+    #[arg(long, requires = "pytorch")]
+    onnx: bool,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -65,20 +69,37 @@ fn paths(files: &[PathBuf]) -> String {
 }
 
 pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
+    let onnx = |dir: &std::path::Path| -> Result<Option<serde_json::Value>> {
+        if !a.onnx {
+            return Ok(None);
+        }
+        let (file, report) = figs::export::onnx::write_onnx(dir)?;
+        if !a.json {
+            let d = |k: &str| report[k].as_f64().map_or("?".into(), |v| format!("{v:.1e}"));
+            println!(
+                "wrote {} (opset {}); against model.py: onnxruntime {}, torch.jit.script {} (relative max difference)",
+                file.display(),
+                report["opset"],
+                d("onnxruntime_max_rel_diff"),
+                d("script_max_rel_diff")
+            );
+        }
+        Ok(Some(report))
+    };
     if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
         let files = Exported::load(from)?.save_pytorch(dir)?;
-        if a.json {
-            println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
-        } else {
+        if !a.json {
             println!("wrote {}", paths(&files));
+        }
+        let onnx = onnx(dir)?;
+        if a.json {
+            println!("{}", serde_json::to_string_pretty(&json!({ "files": files, "onnx": onnx }))?);
         }
         return Ok(());
     }
     let file = a.file.unwrap_or_else(|| sh.core.out_dir().join("arch.json"));
     let r = sh.core.export_to(&file, a.pytorch.as_deref())?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
-    } else {
+    if !a.json {
         println!("exported {} params, {} MACs: {}", human(r.params as f64), human(r.macs as f64), paths(&r.files));
         if !r.removed_nodes.is_empty() {
             println!("removed nodes (dead branches): {}", r.removed_nodes.join(", "));
@@ -89,6 +110,17 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         if !r.folded.is_empty() {
             println!("constants of removed branches folded into the bias of: {}", r.folded.join(", "));
         }
+    }
+    let onnx = match &a.pytorch {
+        Some(dir) => onnx(dir)?,
+        None => None,
+    };
+    if a.json {
+        let mut v = serde_json::to_value(&r)?;
+        if let Some(o) = onnx {
+            v["onnx"] = o;
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     }
     if let Some(hint) = &r.hint {
         eprintln!("note: {hint}");

@@ -45,7 +45,7 @@ impl Selection for ParetoRecipe {
     }
 }
 
-const PARETO: [&str; 13] = [
+const PARETO: [&str; 14] = [
     "space",
     "param",
     "data",
@@ -55,6 +55,7 @@ const PARETO: [&str; 13] = [
     "lambda",
     "lr",
     "gate-lr",
+    "width-multiple",
     "batch-size",
     "epochs",
     "device",

@@ -7,12 +7,15 @@ order, written by tests/tests/export.rs). A network with one output returns a te
 with several a tuple. The module compiled by torch.jit.script must give them too. Prints
 one JSON object: outputs (how many the module returned), max_abs_diff, max_rel_diff (each
 output relative to its largest |value|, the worst of them, eager and scripted),
-script_max_rel_diff (the scripted module's alone), params, macs.
+script_max_rel_diff (the scripted module's alone), params, macs; and when DIR holds
+model.onnx (written by `figs export --onnx`), onnx_max_rel_diff: onnxruntime's outputs on the
+same batch against figs'.
 MACs come from torch.utils.flop_counter.FlopCounterMode on one example (FLOPs / 2 of the
 conv and matmul kernels PyTorch actually runs), independent of figs' own counter.
 """
 import importlib.util
 import json
+import os
 import sys
 
 import torch
@@ -40,7 +43,15 @@ def main(d):
         diffs = [(o - w).abs().max().item() for o, w in zip(outs + by_script, wants + wants)]
         with FlopCounterMode(display=False) as fc:
             net(batch["x"][:1])
-    print(json.dumps({
+    report = {}
+    if os.path.exists(f"{d}/model.onnx"):
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(f"{d}/model.onnx", providers=["CPUExecutionProvider"])
+        by_ort = [torch.from_numpy(o) for o in session.run(None, {"input": batch["x"].numpy()})]
+        assert len(by_ort) == len(outs), f"{len(by_ort)} outputs in onnxruntime, {len(outs)} eager"
+        report["onnx_max_rel_diff"] = max(rel(by_ort))
+    print(json.dumps(report | {
         "outputs": len(outs),
         "max_abs_diff": max(diffs),
         "max_rel_diff": max(rel(outs) + rel(by_script)),

@@ -13,7 +13,9 @@
 //! - the exported graph, built with the exported weights, gives the supernet's logits
 //!   (deterministic gates, eval mode) on the same batch to 1e-4 relative;
 //! - the generated PyTorch module, run by the venv's torch (tests/pytorch/check_export.py),
-//!   gives them too, and PyTorch counts the same parameters and MACs as figs.
+//!   gives them too, eager and compiled by `torch.jit.script`, and PyTorch counts the same
+//!   parameters and MACs as figs;
+//! - its ONNX file (`figs::export::onnx`, PyTorch's exporter) gives them in onnxruntime.
 
 use figs::count::count;
 use figs::data::synthetic;
@@ -309,6 +311,9 @@ fn check(ctx: &str, s: &Search, x: &Tensor) -> f64 {
 
     let dir = tempfile::tempdir().unwrap();
     e.save_pytorch(dir.path()).unwrap();
+    // ONNX too: its own check (onnxruntime and TorchScript against eager), then figs' batch.
+    let (_, onnx) = figs::export::onnx::write_onnx(dir.path()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    assert!(onnx["onnxruntime_max_rel_diff"].as_f64().unwrap() <= 1e-4, "{ctx}: {onnx}");
     // `output0` is the logits; `output1`… the further outputs a graph names.
     let mut batch = vec![("x".to_string(), x.shallow_clone())];
     batch.extend(want.into_iter().enumerate().map(|(i, t)| (format!("output{i}"), t)));
@@ -317,6 +322,8 @@ fn check(ctx: &str, s: &Search, x: &Tensor) -> f64 {
     assert_eq!(py["outputs"].as_u64().unwrap() as usize, got.len(), "{ctx}: outputs of the PyTorch module: {py}");
     let d_py = py["max_rel_diff"].as_f64().unwrap();
     assert!(d_py < 1e-4, "{ctx}: the PyTorch module differs from the supernet by {d_py:.3e} (relative): {py}");
+    let d_onnx = py["onnx_max_rel_diff"].as_f64().unwrap_or_else(|| panic!("{ctx}: no ONNX check: {py}"));
+    assert!(d_onnx < 1e-4, "{ctx}: the ONNX file differs from the supernet by {d_onnx:.3e} (relative): {py}");
     let c = count(&e.graph, &e.graph.analyze().unwrap());
     assert_eq!(py["params"].as_u64().unwrap(), c.params, "{ctx}: parameters, PyTorch vs figs");
     assert_eq!(py["macs"].as_u64().unwrap(), c.macs, "{ctx}: MACs, PyTorch vs figs");
@@ -387,4 +394,24 @@ fn retraining_from_the_search_starts_where_the_search_ended() {
     let extra = vec![("nope.weight".to_string(), Tensor::zeros([1], (Kind::Float, Device::Cpu)))];
     let err = build_with_weights(&back.graph, &extra, Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("`nope.weight`") && err.contains("another architecture"), "{err}");
+}
+
+#[test]
+fn an_onnx_file_figs_did_not_write_is_kept() {
+    let data = synthetic(64, 16, (1, 16, 16), 10, 1);
+    let cfg = SearchConfig { device: DeviceChoice::Cpu, batch_size: 16, ..SearchConfig::default() };
+    let s = Search::new(&mobilenet(), &data.train, cfg, figs_tests::flops()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    s.export_network().unwrap().save_pytorch(dir.path()).unwrap();
+    let theirs = dir.path().join("model.onnx");
+    std::fs::write(&theirs, b"someone else's model").unwrap();
+    let e = figs::export::onnx::write_onnx(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("figs did not write it"), "{e}");
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's model");
+    // One figs wrote is replaced.
+    std::fs::remove_file(&theirs).unwrap();
+    figs::export::onnx::write_onnx(dir.path()).unwrap();
+    let (again, report) = figs::export::onnx::write_onnx(dir.path()).unwrap();
+    assert_eq!(again, theirs);
+    assert!(report["onnxruntime_max_rel_diff"].as_f64().unwrap() <= 1e-4, "{report}");
 }

@@ -100,10 +100,14 @@ def export(net, shape, names, out, opset, dynamo):
     return outputs
 
 
-def written_opset(path):
+def mark(path):
+    """Sets the producer to `figs` (figs replaces a model.onnx only if it carries this mark,
+    which the protobuf holds in its first bytes) and returns the opset written."""
     import onnx
 
     model = onnx.load(path, load_external_data=False)
+    model.producer_name, model.producer_version = "figs", f"torch {__import__('torch').__version__}"
+    onnx.save(model, path)
     return next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
 
 
@@ -155,6 +159,8 @@ def main(argv):
     p.add_argument("--no-check", action="store_true", help="export only; skip the onnxruntime and TorchScript check")
     a = p.parse_args(argv)
     out = os.path.abspath(a.out or os.path.join(a.run_dir, "model.onnx"))
+    # Written beside and renamed at the end: a failed export leaves what was there.
+    part = out + ".part"
     exporter = "dynamo" if a.dynamo else "torchscript"
     try:
         import torch
@@ -167,26 +173,30 @@ def main(argv):
                 "the ONNX exporter cannot reach them: rename those nodes in figs"
             )
         try:
-            outputs = export(net, shape, names, out, a.opset or DEFAULT_OPSET[exporter], a.dynamo)
+            outputs = export(net, shape, names, part, a.opset or DEFAULT_OPSET[exporter], a.dynamo)
         except Exception as e:
             raise Failure(f"torch.onnx.export failed: {type(e).__name__}: {first_line(e)}") from None
         report = {
             "onnx": out,
             "exporter": exporter,
-            "opset": written_opset(out),
+            "opset": mark(part),
             "torch": torch.__version__,
             "input": ["batch", *shape],
             "outputs": outputs,
         }
         if not a.no_check:
-            report.update(check(net, shape, out))
+            report.update(check(net, shape, part))
             worst = max(report["onnxruntime_max_rel_diff"], report["script_max_rel_diff"])
             if worst > TOLERANCE:
                 print(json.dumps(report))
                 raise Failure(f"the exported network differs from model.py by {worst:.3e} (relative), over {TOLERANCE}")
+        os.replace(part, out)
     except Failure as e:
         print(f"export_onnx.py: {e}", file=sys.stderr)
         return 1
+    finally:
+        if os.path.exists(part):
+            os.remove(part)
     print(json.dumps(report))
     return 0
 

@@ -5,6 +5,7 @@
 //! Invariant (DESIGN §9): with deterministic gates in eval mode, the supernet and the
 //! exported network with its exported weights compute the same logits.
 
+pub mod onnx;
 mod pytorch;
 pub(crate) mod safetensors_file;
 mod weights;
@@ -34,12 +35,6 @@ pub struct Exported {
 
 /// The PyTorch module file that [`Exported::save_pytorch`] writes.
 pub const MODULE_FILE: &str = "model.py";
-
-/// The Python script that writes `model.onnx` for a directory [`Exported::save_pytorch`] wrote
-/// and checks it (onnxruntime and TorchScript against eager PyTorch, printing JSON): run as
-/// `python - DIR [--out FILE]` with this text on standard input. In the binary, so that an
-/// installed or copied figs needs no layout of its own to find it.
-pub const ONNX_SCRIPT: &str = include_str!("export_onnx.py");
 
 /// Where the weights of the architecture file `arch` live: beside it, same stem,
 /// `.safetensors` (`runs/x/arch.json` → `runs/x/arch.safetensors`).

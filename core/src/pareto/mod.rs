@@ -106,6 +106,10 @@ pub struct Recipe {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub width_params: BTreeMap<String, String>,
     pub batch_size: usize,
+    /// FiGS' `width-multiple`: its gates open and close blocks of this many channels (1: a
+    /// gate per channel, as every recipe before it had).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub width_multiple: usize,
     /// Retraining epochs, the same for every network.
     pub retrain_epochs: f64,
     pub device: DeviceChoice,
@@ -134,10 +138,19 @@ impl Recipe {
             gamma_lambda,
             width_params,
             batch_size: c.search.batch_size,
+            width_multiple: c.gates.width_multiple,
             retrain_epochs: c.retrain.epochs,
             device: c.run.device,
         }
     }
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(k: &usize) -> bool {
+    *k == 1
 }
 
 fn default_gamma_lambda() -> f64 {

@@ -32,6 +32,7 @@ impl Sweep {
         } else {
             c.search.lr = r.lr;
             c.search.lambda = r.lambda;
+            c.gates.width_multiple = r.width_multiple;
         }
         c
     }
