@@ -105,7 +105,7 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
             println!("removed nodes (dead branches): {}", r.removed_nodes.join(", "));
         }
         if !r.kept_at_one.is_empty() {
-            println!("kept at width 1 to stay connected: {}", r.kept_at_one.join(", "));
+            println!("kept at one channel (or gate block) to stay connected: {}", r.kept_at_one.join(", "));
         }
         if !r.folded.is_empty() {
             println!("constants of removed branches folded into the bias of: {}", r.folded.join(", "));

@@ -371,11 +371,15 @@ fn export_writes_weights_and_a_pytorch_module_and_retrain_can_start_from_them() 
     let retrained = json_after(&stdout, "retrain found --init search --epochs 0.25 --json");
     assert_eq!(retrained["result"]["init"], "search", "{retrained}");
 
-    // In a shell, an earlier export converts without a search.
+    // In a shell, an earlier export converts without a search, to ONNX too.
     let arch = out.join("arch.json");
-    let o = figs().args(["export", "--from"]).arg(&arch).arg("--pytorch").arg(&pt2).output().unwrap();
+    let o = figs().args(["export", "--onnx", "--from"]).arg(&arch).arg("--pytorch").arg(&pt2).output().unwrap();
     let (stdout, stderr) = text(&o);
     assert!(o.status.success() && pt2.join("model.py").is_file(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(pt2.join("model.onnx").is_file() && stdout.contains("onnxruntime"), "stdout:\n{stdout}");
+    let o = figs().args(["export", "--onnx"]).arg(&arch).output().unwrap();
+    let (_, stderr) = text(&o);
+    assert!(!o.status.success() && stderr.contains("--pytorch"), "--onnx needs the module's directory: {stderr}");
     assert_eq!(
         std::fs::read(pt2.join("arch.safetensors")).unwrap(),
         std::fs::read(out.join("arch.safetensors")).unwrap()

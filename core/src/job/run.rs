@@ -244,7 +244,7 @@ impl Job {
         }
         if !exported.kept_at_one.is_empty() {
             ctx.say(&format!(
-                "groups that died but were kept at width 1 to keep the network connected: {}",
+                "groups that died but were kept at one channel (or gate block) to keep the network connected: {}",
                 exported.kept_at_one.join(", ")
             ));
         }

@@ -290,7 +290,7 @@ impl ExportReport {
             rows.push(("removed nodes", self.removed_nodes.join(", ")));
         }
         if !self.kept_at_one.is_empty() {
-            rows.push(("kept at width 1", self.kept_at_one.join(", ")));
+            rows.push(("kept at one channel or block", self.kept_at_one.join(", ")));
         }
         if let Some(h) = &self.hint {
             rows.push(("note", h.clone()));
