@@ -20,6 +20,7 @@ pub mod gate;
 pub mod graph;
 pub(crate) mod io;
 pub mod job;
+pub mod latency;
 mod malloc;
 pub mod net;
 pub mod optim;

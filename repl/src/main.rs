@@ -10,6 +10,7 @@ mod cmd_gates;
 mod cmd_pareto;
 mod cmd_plot;
 mod cmd_plugins;
+mod cmd_profile;
 mod cmd_retrain;
 mod cmd_search;
 mod cmd_steps;

@@ -20,6 +20,7 @@ mod target;
 pub use crate::optim::Optimizer;
 pub use compact::COMPACT_EVERY;
 pub use config::SearchConfig;
+pub(crate) use gates::block_of as gate_block_of;
 pub use metrics::{EvalMetrics, GroupAlive, StepMetrics};
 pub use step::{host_reads, WINDOW};
 

@@ -1,0 +1,240 @@
+//! Timing: each conv or linear layer of a graph (with the batch norm and activation that
+//! follow it) alone, on a grid of channel counts, and whole networks, in evaluation mode with
+//! random weights — what `figs profile` writes and what a table's prediction is checked
+//! against.
+
+use super::{grid, LatencyTable, LayerTable, TableKey};
+use crate::error::Result;
+use crate::graph::{Act, Analysis, Graph, Op};
+use crate::net::Net;
+use std::time::Instant;
+use tch::{nn, Device, Kind, Tensor};
+
+/// The libtorch binding whose kernels a table times (the pair the workspace pins).
+pub const LIBRARY: &str = "tch 0.24.0, libtorch 2.11.0";
+
+/// How to measure.
+#[derive(Debug, Clone)]
+pub struct ProfileOptions {
+    pub device: Device,
+    pub batch: i64,
+    /// libtorch's intra-op threads during the measurement (set by the caller; recorded).
+    pub threads: i32,
+    /// The grid steps in multiples of this (`width-multiple`).
+    pub block: usize,
+    /// Grid points per axis.
+    pub points: usize,
+    pub channels_last: bool,
+}
+
+/// The device as a table key names it: the CPU's model, or `cuda:N`.
+pub fn device_label(d: Device) -> String {
+    match d {
+        Device::Cpu => {
+            let model = std::fs::read_to_string("/proc/cpuinfo")
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find(|l| l.starts_with("model name"))
+                        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+                })
+                .unwrap_or_else(|| "unknown".into());
+            format!("cpu: {model}")
+        }
+        other => crate::device::device_name(other),
+    }
+}
+
+/// The key of a table for `g` measured with `o`.
+pub fn key(g: &Graph, o: &ProfileOptions) -> TableKey {
+    let text = serde_json::to_string(g).unwrap_or_default();
+    TableKey {
+        device: device_label(o.device),
+        library: LIBRARY.into(),
+        threads: o.threads,
+        batch: o.batch,
+        channels_last: o.channels_last,
+        graph: format!("{}:{:016x}", g.name, super::fnv(text.as_bytes())),
+    }
+}
+
+/// One layer to time: the conv or linear node, and the batch norm and activation that take
+/// its output alone.
+struct Unit {
+    node: usize,
+    bn: bool,
+    act: Option<Act>,
+}
+
+fn units(g: &Graph) -> Vec<Unit> {
+    let only_consumer = |name: &str| {
+        let mut c = g.nodes.iter().enumerate().filter(|(_, n)| n.inputs.iter().any(|i| i == name));
+        match (c.next(), c.next()) {
+            (Some((j, _)), None) => Some(j),
+            _ => None,
+        }
+    };
+    let mut out = Vec::new();
+    for (i, n) in g.nodes.iter().enumerate() {
+        if !matches!(n.op, Op::Conv { .. } | Op::Linear { .. }) {
+            continue;
+        }
+        let bn = only_consumer(&n.name).filter(|&j| g.nodes[j].op == Op::BatchNorm);
+        let act = bn.and_then(|j| only_consumer(&g.nodes[j].name)).and_then(|k| match g.nodes[k].op {
+            Op::Act { act } => Some(act),
+            _ => None,
+        });
+        out.push(Unit { node: i, bn: bn.is_some(), act });
+    }
+    out
+}
+
+/// Milliseconds per call of `f`: the median of 5 rounds, each long enough (≥ 2 ms, at least
+/// 3 calls) that the clock's resolution does not matter.
+fn time_ms(device: Device, mut f: impl FnMut()) -> f64 {
+    let sync = || {
+        if let Device::Cuda(i) = device {
+            tch::Cuda::synchronize(i as i64);
+        }
+    };
+    for _ in 0..3 {
+        f();
+    }
+    sync();
+    let start = Instant::now();
+    f();
+    sync();
+    let once = start.elapsed().as_secs_f64().max(1e-6);
+    let calls = ((2e-3 / once).ceil() as usize).clamp(3, 10_000);
+    let mut rounds: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..calls {
+                f();
+            }
+            sync();
+            t.elapsed().as_secs_f64() * 1e3 / calls as f64
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[2]
+}
+
+fn activate(x: Tensor, act: Option<Act>) -> Tensor {
+    match act {
+        None => x,
+        Some(Act::Relu) => x.relu(),
+        Some(Act::Relu6) => x.clamp(0.0, 6.0),
+        Some(Act::HardSwish) => x.hardswish(),
+        Some(Act::Swish) => x.silu(),
+        Some(Act::Sigmoid) => x.sigmoid(),
+    }
+}
+
+/// Time of one unit with `ci` input and `co` output channels.
+fn time_unit(g: &Graph, a: &Analysis, u: &Unit, ci: i64, co: i64, o: &ProfileOptions) -> f64 {
+    let node = &g.nodes[u.node];
+    let si = a.source_shape(a.inputs[u.node][0]);
+    let opt = (Kind::Float, o.device);
+    let _guard = tch::no_grad_guard();
+    let bn = |x: Tensor| -> Tensor {
+        if !u.bn {
+            return x;
+        }
+        let (w, b, m, v) =
+            (Tensor::ones([co], opt), Tensor::zeros([co], opt), Tensor::zeros([co], opt), Tensor::ones([co], opt));
+        x.batch_norm(Some(&w), Some(&b), Some(&m), Some(&v), false, 0.1, 1e-5, false)
+    };
+    match node.op {
+        Op::Conv { kernel, stride, padding, depthwise, bias, .. } => {
+            let k = kernel as i64;
+            let (groups, per) = if depthwise { (co, 1) } else { (1, ci) };
+            let mut x = Tensor::randn([o.batch, ci, si.h as i64, si.w as i64], opt);
+            let mut w = Tensor::randn([co, per, k, k], opt) * 0.1;
+            if o.channels_last {
+                x = crate::device::to_channels_last(&x);
+                w = crate::device::to_channels_last(&w);
+            }
+            let b = bias.then(|| Tensor::zeros([co], opt));
+            let (s, p) = (stride as i64, padding as i64);
+            time_ms(o.device, || {
+                let y = x.conv2d(&w, b.as_ref(), [s, s], [p, p], [1, 1], groups);
+                let _ = activate(bn(y), u.act);
+            })
+        }
+        Op::Linear { bias, .. } => {
+            let per = if si.flat { 1 } else { (si.h * si.w) as i64 };
+            let x = Tensor::randn([o.batch, ci * per], opt);
+            let w = Tensor::randn([co, ci * per], opt) * 0.1;
+            let b = bias.then(|| Tensor::zeros([co], opt));
+            time_ms(o.device, || {
+                let _ = activate(bn(x.linear(&w, b.as_ref())), u.act);
+            })
+        }
+        _ => 0.0,
+    }
+}
+
+/// Milliseconds per forward pass of `g` in evaluation mode, random weights, batch `batch`.
+pub fn time_network(g: &Graph, device: Device, batch: i64, channels_last: bool) -> Result<f64> {
+    let vs = nn::VarStore::new(device);
+    let mut net = Net::new(&vs.root(), g)?;
+    net.set_channels_last(channels_last);
+    let i = g.input;
+    let x = Tensor::randn([batch, i.channels as i64, i.height as i64, i.width as i64], (Kind::Float, device));
+    let _guard = tch::no_grad_guard();
+    let mut failed = None;
+    let ms = time_ms(device, || {
+        if let Err(e) = net.forward(&x, false, None) {
+            failed = Some(e);
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(ms),
+    }
+}
+
+/// Measures the latency table of `g` with `o`, calling `progress(done, total)` after each
+/// timed grid point.
+pub fn profile(g: &Graph, o: &ProfileOptions, mut progress: impl FnMut(usize, usize)) -> Result<LatencyTable> {
+    let a = g.analyze()?;
+    let gated = |segs: &[crate::graph::Seg]| segs.iter().any(|s| a.groups[s.group].gated);
+    let width = |segs: &[crate::graph::Seg]| segs.iter().map(|s| s.width).sum::<usize>();
+    let mut plan = Vec::new();
+    for u in units(g) {
+        let (ins, outs) = (a.source_channels(a.inputs[u.node][0]), &a.channels[u.node]);
+        let axis = |segs: &[crate::graph::Seg]| {
+            if gated(segs) {
+                grid(width(segs), o.block, o.points)
+            } else {
+                vec![width(segs) as f64]
+            }
+        };
+        let depthwise = matches!(g.nodes[u.node].op, Op::Conv { depthwise: true, .. });
+        let ins = if depthwise { Vec::new() } else { axis(ins) };
+        plan.push((u, ins, axis(outs)));
+    }
+    let total: usize = plan.iter().map(|(_, i, o)| i.len().max(1) * o.len()).sum();
+    let mut done = 0;
+    let mut layers = Vec::with_capacity(plan.len());
+    let mut full = 0.0;
+    for (u, ins, outs) in plan {
+        let rows: Vec<Option<f64>> = if ins.is_empty() { vec![None] } else { ins.iter().map(|&c| Some(c)).collect() };
+        let mut ms = Vec::with_capacity(rows.len());
+        for ci in &rows {
+            let mut row = Vec::with_capacity(outs.len());
+            for &co in &outs {
+                let ci = ci.unwrap_or(co);
+                row.push(time_unit(g, &a, &u, ci as i64, co as i64, o));
+                done += 1;
+                progress(done, total);
+            }
+            ms.push(row);
+        }
+        full += ms.last().and_then(|r| r.last()).copied().unwrap_or(0.0);
+        layers.push(LayerTable { node: g.nodes[u.node].name.clone(), ins, outs, ms });
+    }
+    let supernet_ms = time_network(g, o.device, o.batch, o.channels_last)?;
+    Ok(LatencyTable { key: key(g, o), block: o.block, layers, rest_ms: supernet_ms - full, supernet_ms })
+}

@@ -1,0 +1,100 @@
+//! Latency tables (issue 28): what `figs profile` measures and how a table predicts. The
+//! mechanics only — layers, grids, interpolation at the measured points, the cache key,
+//! the check of random sub-networks — because timings in a test on a shared 2-core machine
+//! would make it flaky; how well a table predicts is measured by bench/latency_table.sh
+//! (docs/PERFORMANCE.md, "Latency tables").
+
+use figs::graph::Op;
+use figs::latency::check::sample;
+use figs::latency::measure::{key, profile, ProfileOptions};
+use figs::latency::{cache_path, LatencyTable};
+use tch::Device;
+
+fn options() -> ProfileOptions {
+    ProfileOptions { device: Device::Cpu, batch: 2, threads: 1, block: 8, points: 3, channels_last: true }
+}
+
+#[test]
+fn a_table_times_every_layer_on_its_grid_and_predicts_the_supernet_it_measured() {
+    let g = figs_tests::tiny_mobilenet();
+    let a = g.analyze().unwrap();
+    let mut calls = 0;
+    let t = profile(&g, &options(), |done, total| {
+        calls += 1;
+        assert!(done <= total);
+    })
+    .unwrap();
+    let layers = g.nodes.iter().filter(|n| matches!(n.op, Op::Conv { .. } | Op::Linear { .. })).count();
+    assert_eq!(t.layers.len(), layers);
+    let points: usize = t.layers.iter().map(|l| l.ms.len() * l.outs.len()).sum();
+    assert_eq!(calls, points, "one progress call per timed point");
+    for l in &t.layers {
+        let node = &g.nodes[g.index_of(&l.node).unwrap()];
+        if let Op::Conv { depthwise: true, .. } = node.op {
+            assert!(l.ins.is_empty() && l.ms.len() == 1, "{}: a depthwise conv has one axis", l.node);
+        }
+        assert!(l.ms.iter().flatten().all(|&v| v > 0.0 && v.is_finite()), "{}: {:?}", l.node, l.ms);
+        // Multiples of the block, or an ungated width (the image's 1 channel, 10 classes).
+        for &c in l.ins.iter().chain(&l.outs) {
+            assert!(c as usize % 8 == 0 || c == 1.0 || c == 10.0, "{}: grid point {c}", l.node);
+        }
+    }
+    // At full width the prediction is the supernet's measured time, by construction.
+    let full: Vec<f64> = a.groups.iter().map(|g| g.width as f64).collect();
+    let bound = t.bind(&g, &a).unwrap();
+    assert!((bound.predict(&full) - t.supernet_ms).abs() < 1e-9);
+    let half: Vec<f64> =
+        a.groups.iter().map(|g| if g.gated { (g.width / 2).max(8) as f64 } else { g.width as f64 }).collect();
+    assert!(bound.predict(&half).is_finite());
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("t.json");
+    t.save(&file).unwrap();
+    assert_eq!(LatencyTable::load(&file).unwrap(), t);
+
+    // A graph without one of the table's layers is refused, naming it.
+    let other = figs_tests::tiny_mobilenet_for(1, 16, 10);
+    let mut renamed = other.clone();
+    let conv = renamed.nodes.iter().position(|n| n.name == "head.conv").unwrap();
+    renamed.nodes[conv].name = "head.conv2".into();
+    for n in &mut renamed.nodes {
+        for i in &mut n.inputs {
+            if i == "head.conv" {
+                *i = "head.conv2".into();
+            }
+        }
+    }
+    let e = t.bind(&renamed, &renamed.analyze().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("head.conv") && e.contains("profile"), "{e}");
+}
+
+#[test]
+fn the_cache_key_tells_set_ups_apart() {
+    let g = figs_tests::tiny_mobilenet();
+    let o = options();
+    let base = cache_path(&key(&g, &o));
+    assert_eq!(base, cache_path(&key(&g, &o)));
+    for other in [
+        ProfileOptions { threads: 2, ..options() },
+        ProfileOptions { batch: 1, ..options() },
+        ProfileOptions { channels_last: false, ..options() },
+    ] {
+        assert_ne!(cache_path(&key(&g, &other)), base);
+    }
+    assert_ne!(cache_path(&key(&figs_tests::tiny_mobilenet_for(3, 16, 10), &o)), base);
+}
+
+#[test]
+fn random_sub_networks_are_built_timed_and_predicted() {
+    let g = figs_tests::tiny_mobilenet();
+    let t = profile(&g, &ProfileOptions { points: 2, ..options() }, |_, _| {}).unwrap();
+    let s = sample(&g, &t, 3, 7, Device::Cpu, |_, _| {}).unwrap();
+    assert_eq!(s.len(), 3);
+    let a = g.analyze().unwrap();
+    for x in &s {
+        assert!(x.measured_ms > 0.0 && x.predicted_ms.is_finite(), "{x:?}");
+        for grp in a.groups.iter().filter(|g| g.gated) {
+            assert_eq!(x.widths[grp.id] % 8, 0, "{x:?}");
+        }
+    }
+}
