@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-resnet -p figs-fbnet \
-  -p figs-flops -p figs-model-size -p figs-latency -p figs-gamma-flops
+  -p figs-flops -p figs-model-size -p figs-latency -p figs-latency-table -p figs-gamma-flops
 exec target/debug/figs search "$@"

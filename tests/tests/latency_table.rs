@@ -98,3 +98,53 @@ fn random_sub_networks_are_built_timed_and_predicted() {
         }
     }
 }
+
+#[test]
+fn the_latency_table_regularizer_reports_the_table_and_lands_a_target() {
+    use figs::data::synthetic;
+    use figs::device::DeviceChoice;
+    use figs::gate::GateConfig;
+    use figs::regularizer::Regularizer;
+    use figs::search::{Search, SearchConfig};
+    use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+
+    let g = figs_tests::tiny_mobilenet();
+    let t = profile(&g, &ProfileOptions { points: 2, ..options() }, |_, _| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("table.json");
+    t.save(&file).unwrap();
+    let reg = figs::plugin::find_regularizer("latency_table").unwrap();
+    let params = BTreeMap::from([("table".to_string(), file.display().to_string())]);
+    let a = g.analyze().unwrap();
+    let full: Vec<f64> = a.groups.iter().map(|g| g.width as f64).collect();
+    let bound = reg.bind(&g, &params).unwrap();
+    let seconds = bound.reported(&full).unwrap();
+    assert!((seconds - t.supernet_ms * 1e-3).abs() < 1e-12, "{seconds} s vs the table's {} ms", t.supernet_ms);
+
+    // A missing table is an error that says how to make one.
+    let none = BTreeMap::from([("table".to_string(), dir.path().join("none.json").display().to_string())]);
+    let e = reg.bind(&g, &none).err().expect("no table, no binding").to_string();
+    assert!(e.contains("none.json"), "{e}");
+
+    // Target mode in the table's unit: the export's predicted latency is at or below it.
+    let min: Vec<f64> = a.groups.iter().map(|g| if g.gated { 8.0 } else { g.width as f64 }).collect();
+    let target = 0.5 * (bound.reported(&min).unwrap() + seconds);
+    let data = synthetic(256, 16, (1, 16, 16), 10, 3);
+    let cfg = SearchConfig {
+        device: DeviceChoice::Cpu,
+        batch_size: 32,
+        steps: 40,
+        lambda: 1.0,
+        gate_lr: 0.2,
+        target: Some(target),
+        regularizer_params: params,
+        gate: GateConfig { width_multiple: 8, ..GateConfig::default() },
+        ..SearchConfig::default()
+    };
+    let mut s = Search::new(&g, &data.train, cfg, Arc::new(reg)).unwrap();
+    s.run(40, &AtomicBool::new(false), |_| {}).unwrap();
+    let landed = s.current_cost();
+    assert!(landed <= target, "the export's predicted latency {landed} s is above the target {target} s");
+}
