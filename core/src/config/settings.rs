@@ -20,7 +20,7 @@ section! {
         param: Vec<String> = Vec::new(), "param", any,
             "space parameter NAME=VALUE (repeatable); resolution, channels and classes default to the data set's";
         regularizer: String = "flops".into(), "regularizer", name,
-            "regularizer plugin: flops, model_size, latency, gamma_flops";
+            "regularizer plugin: flops, model_size, latency, latency_table (figs profile), gamma_flops";
         reg_param: Vec<String> = Vec::new(), "reg-param", any,
             "regularizer parameter NAME=VALUE (repeatable), e.g. hardware=cpu";
         lambda: f64 = 0.5, "lambda", non_negative,
