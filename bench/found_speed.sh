@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Found-network speed: the time of a training step (batch 64, Adam), of inference at
 # batch 64 and at batch 1, of a run's found network (arch.json) and its seed
-# (supernet.json), in figs and in PyTorch through the exported model.py (NCHW and
-# channels-last), alternating side by side, with random weights; prints each measurement,
+# (supernet.json), in figs, in PyTorch through the exported model.py (NCHW and
+# channels-last) and in onnxruntime (inference), alternating side by side, with random weights; prints each measurement,
 # the found/seed ratio per implementation and kind next to the MACs ratio, and the medians.
 #
 #   bench/found_speed.sh --run RUN_DIR | --seed-arch A.json --found-arch B.json
