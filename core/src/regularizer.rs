@@ -78,6 +78,30 @@ pub trait BoundRegularizer: Send {
 
 /// Checks what a regularizer returned: one finite floating-point value that carries a
 /// gradient whenever some `r` does. A penalty without one would silently do nothing.
+/// A first-order penalty: `Σ_g grad[g] · Σ r[g]` over the groups with per-channel values,
+/// plus `grad[g] · alive[g]` (a constant) for the others — how a cost whose derivative in
+/// the alive counts is known at `alive` (`latency`, `latency_table`) penalises.
+pub fn first_order_penalty(grad: &[f64], r: &[Option<Tensor>], alive: &[f64]) -> Tensor {
+    let mut constant = 0.0;
+    let mut total: Option<Tensor> = None;
+    for (g, c) in grad.iter().enumerate() {
+        match r.get(g).and_then(Option::as_ref) {
+            Some(r) => {
+                let term = r.sum(Kind::Float) * *c;
+                total = Some(match total {
+                    Some(t) => t + term,
+                    None => term,
+                });
+            }
+            None => constant += c * alive.get(g).copied().unwrap_or(0.0),
+        }
+    }
+    match total {
+        Some(t) => t + constant,
+        None => Tensor::from(constant).to_kind(Kind::Float),
+    }
+}
+
 pub fn check_penalty(name: &str, t: &Tensor, r: &[Option<Tensor>]) -> Result<()> {
     check_shape_and_kind(name, t)?;
     let v = t.double_value(&[]);

@@ -16,7 +16,7 @@ use figs::regularizer::{BoundRegularizer, Regularizer};
 use figs::space::{ParamSpec, Params};
 use roofline::Roofline;
 use std::collections::BTreeMap;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Latency;
@@ -58,25 +58,7 @@ impl Regularizer for Latency {
 
 impl BoundRegularizer for Roofline {
     fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> figs::Result<Tensor> {
-        let grad = self.gradient(alive);
-        let mut constant = 0.0;
-        let mut total: Option<Tensor> = None;
-        for (g, c) in grad.iter().enumerate() {
-            match r.get(g).and_then(Option::as_ref) {
-                Some(r) => {
-                    let term = r.sum(Kind::Float) * *c;
-                    total = Some(match total {
-                        Some(t) => t + term,
-                        None => term,
-                    });
-                }
-                None => constant += c * alive.get(g).copied().unwrap_or(0.0),
-            }
-        }
-        Ok(match total {
-            Some(t) => t + constant,
-            None => Tensor::from(constant).to_kind(Kind::Float),
-        })
+        Ok(figs::regularizer::first_order_penalty(&self.gradient(alive), r, alive))
     }
 
     fn reported(&self, alive: &[f64]) -> figs::Result<f64> {

@@ -13,7 +13,7 @@ use figs::regularizer::{BoundRegularizer, Regularizer};
 use figs::space::{ParamSpec, Params};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct LatencyTableReg;
@@ -124,25 +124,7 @@ impl Measured {
 
 impl BoundRegularizer for Measured {
     fn penalty(&self, r: &[Option<Tensor>], alive: &[f64]) -> figs::Result<Tensor> {
-        let grad = self.gradient(alive);
-        let mut constant = 0.0;
-        let mut total: Option<Tensor> = None;
-        for (g, c) in grad.iter().enumerate() {
-            match r.get(g).and_then(Option::as_ref) {
-                Some(r) => {
-                    let term = r.sum(Kind::Float) * *c;
-                    total = Some(match total {
-                        Some(t) => t + term,
-                        None => term,
-                    });
-                }
-                None => constant += c * alive.get(g).copied().unwrap_or(0.0),
-            }
-        }
-        Ok(match total {
-            Some(t) => t + constant,
-            None => Tensor::from(constant).to_kind(Kind::Float),
-        })
+        Ok(figs::regularizer::first_order_penalty(&self.gradient(alive), r, alive))
     }
 
     fn reported(&self, alive: &[f64]) -> figs::Result<f64> {
