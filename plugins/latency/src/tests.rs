@@ -3,6 +3,7 @@
 use super::*;
 use figs::graph::{GraphBuilder, InputSpec};
 use hardware::Hardware;
+use tch::Kind;
 
 /// 1×8×8 input → conv3x3 (4) + BN → global pool → linear (2).
 fn graph() -> Graph {
