@@ -35,7 +35,7 @@ run() {
   shift
   echo "== $name: figs profile, then $samples random sub-networks"
   local start=$SECONDS
-  target/debug/figs profile --space mobilenet_v2 "$@" --batch "$batch" --threads "$threads" --points "$points" \
+  target/debug/figs profile --space mobilenet_v2 "$@" --width-multiple 8 --batch "$batch" --threads "$threads" --points "$points" \
     --again --out "$tmp/$name.json"
   echo "   (profiled in $((SECONDS - start)) s)"
   OMP_NUM_THREADS=$threads target/debug/figs-latency-check --table "$tmp/$name.json" --space mobilenet_v2 "$@" \

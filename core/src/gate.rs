@@ -64,11 +64,11 @@ pub struct GateConfig {
     pub width_multiple: usize,
 }
 
-fn one() -> usize {
+pub(crate) fn one() -> usize {
     1
 }
 
-fn is_one(k: &usize) -> bool {
+pub(crate) fn is_one(k: &usize) -> bool {
     *k == 1
 }
 

@@ -30,9 +30,10 @@ pub struct ProfileArgs {
     /// libtorch threads during the measurement.
     #[arg(long, default_value_t = 1)]
     threads: i32,
-    /// The widths the search reaches: multiples of this (the search's width-multiple).
-    #[arg(long, default_value_t = 8)]
-    width_multiple: usize,
+    /// The widths the search reaches: multiples of this (the search's width-multiple;
+    /// default: the configuration's).
+    #[arg(long)]
+    width_multiple: Option<usize>,
     /// Grid points per channel axis (more: finer interpolation, longer measurement).
     #[arg(long, default_value_t = 5)]
     points: usize,
@@ -63,12 +64,13 @@ pub fn run(a: ProfileArgs) -> Result<()> {
             bail!("give an architecture file (figs profile runs/x/supernet.json) or a space (--space NAME)")
         }
     };
-    if a.batch < 1 || a.threads < 1 || a.width_multiple < 1 || a.points < 2 {
+    let width_multiple = a.width_multiple.unwrap_or(figs::config::Config::default().gates.width_multiple);
+    if a.batch < 1 || a.threads < 1 || width_multiple < 1 || a.points < 2 {
         bail!("--batch, --threads and --width-multiple must be at least 1, --points at least 2");
     }
     let device = a.device.resolve()?;
     let channels_last = match a.memory_format {
-        MemoryFormat::Auto => device == tch::Device::Cpu && a.width_multiple % 8 == 0,
+        MemoryFormat::Auto => device == tch::Device::Cpu && width_multiple % 8 == 0,
         MemoryFormat::ChannelsLast => true,
         MemoryFormat::Contiguous => false,
     };
@@ -76,11 +78,15 @@ pub fn run(a: ProfileArgs) -> Result<()> {
         device,
         batch: a.batch,
         threads: a.threads,
-        block: a.width_multiple,
+        block: width_multiple,
         points: a.points,
         channels_last,
     };
     let path = a.out.clone().unwrap_or_else(|| cache_path(&key(&graph, &o)));
+    // figs replaces only a table it wrote: anything else at --out is refused and stays.
+    if path.exists() && LatencyTable::load(&path).is_err() {
+        bail!("{} exists and is not a latency table figs wrote; give another --out", path.display());
+    }
     let cached = !a.again && path.is_file();
     let table = if cached {
         let t = LatencyTable::load(&path)?;

@@ -310,3 +310,19 @@ fn small_mistakes_get_clear_errors_and_piped_scripts_report_failure() {
     assert!(o.stderr.len() < 3000, "{} bytes of error", o.stderr.len());
     assert!(run("get lr\n".into()).status.success());
 }
+
+#[test]
+fn profile_never_overwrites_a_file_it_did_not_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("table.json");
+    std::fs::write(&theirs, b"someone else's notes").unwrap();
+    let o = figs()
+        .args(["profile", "--space", "mobilenet_v2", "-p", "resolution=16", "-p", "channels=1", "-p", "classes=10"])
+        .args(["--again", "--points", "2", "--out"])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("not a latency table"), "{stderr}");
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's notes");
+}

@@ -159,8 +159,12 @@ def main(argv):
     p.add_argument("--no-check", action="store_true", help="export only; skip the onnxruntime and TorchScript check")
     a = p.parse_args(argv)
     out = os.path.abspath(a.out or os.path.join(a.run_dir, "model.onnx"))
-    # Written beside and renamed at the end: a failed export leaves what was there.
-    part = out + ".part"
+    # Written under a fresh name beside it and renamed at the end: a failed export leaves
+    # what was there, and no other file is touched.
+    import tempfile
+
+    fd, part = tempfile.mkstemp(prefix=".model-", suffix=".onnx.part", dir=os.path.dirname(out))
+    os.close(fd)
     exporter = "dynamo" if a.dynamo else "torchscript"
     try:
         import torch

@@ -108,7 +108,7 @@ pub struct Recipe {
     pub batch_size: usize,
     /// FiGS' `width-multiple`: its gates open and close blocks of this many channels (1: a
     /// gate per channel, as every recipe before it had).
-    #[serde(default = "one", skip_serializing_if = "is_one")]
+    #[serde(default = "crate::gate::one", skip_serializing_if = "crate::gate::is_one")]
     pub width_multiple: usize,
     /// Retraining epochs, the same for every network.
     pub retrain_epochs: f64,
@@ -143,14 +143,6 @@ impl Recipe {
             device: c.run.device,
         }
     }
-}
-
-fn one() -> usize {
-    1
-}
-
-fn is_one(k: &usize) -> bool {
-    *k == 1
 }
 
 fn default_gamma_lambda() -> f64 {
