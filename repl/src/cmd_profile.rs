@@ -37,6 +37,10 @@ pub struct ProfileArgs {
     /// Grid points per channel axis (more: finer interpolation, longer measurement).
     #[arg(long, default_value_t = 5)]
     points: usize,
+    /// Passes over every point, each point keeping its fastest (a shared machine's slow
+    /// spells then do not land in the table).
+    #[arg(long, default_value_t = 7)]
+    passes: usize,
     /// Layout: auto (channels-last on the CPU when width-multiple is a multiple of 8, as
     /// figs runs such networks), channels-last or contiguous.
     #[arg(long, default_value = "auto")]
@@ -65,8 +69,8 @@ pub fn run(a: ProfileArgs) -> Result<()> {
         }
     };
     let width_multiple = a.width_multiple.unwrap_or(figs::config::Config::default().gates.width_multiple);
-    if a.batch < 1 || a.threads < 1 || width_multiple < 1 || a.points < 2 {
-        bail!("--batch, --threads and --width-multiple must be at least 1, --points at least 2");
+    if a.batch < 1 || a.threads < 1 || width_multiple < 1 || a.points < 2 || a.passes < 1 {
+        bail!("--batch, --threads, --width-multiple and --passes must be at least 1, --points at least 2");
     }
     let device = a.device.resolve()?;
     let channels_last = match a.memory_format {
@@ -81,6 +85,7 @@ pub fn run(a: ProfileArgs) -> Result<()> {
         block: width_multiple,
         points: a.points,
         channels_last,
+        passes: a.passes,
     };
     let path = a.out.clone().unwrap_or_else(|| cache_path(&key(&graph, &o)));
     // figs replaces only a table it wrote: anything else at --out is refused and stays.

@@ -2,6 +2,11 @@
 //! follow it) alone, on a grid of channel counts, and whole networks, in evaluation mode with
 //! random weights — what `figs profile` writes and what a table's prediction is checked
 //! against.
+//!
+//! Every point is timed in several passes spread over the whole measurement and keeps its
+//! fastest: a shared machine slows down for seconds at a time (this project's 2-core host ran
+//! 1.7–2.5× slower for 1–3 s in every 5, 2026-12-06), and a table must not record which
+//! layer happened to be timed in such a spell.
 
 use super::{grid, LatencyTable, LayerTable, TableKey};
 use crate::error::Result;
@@ -25,6 +30,8 @@ pub struct ProfileOptions {
     /// Grid points per axis.
     pub points: usize,
     pub channels_last: bool,
+    /// Passes over every grid point; each point keeps its fastest pass.
+    pub passes: usize,
 }
 
 /// The device as a table key names it: the CPU's model, or `cuda:N`.
@@ -47,15 +54,20 @@ pub fn device_label(d: Device) -> String {
 
 /// The key of a table for `g` measured with `o`.
 pub fn key(g: &Graph, o: &ProfileOptions) -> TableKey {
-    let text = serde_json::to_string(g).unwrap_or_default();
     TableKey {
         device: device_label(o.device),
         library: LIBRARY.into(),
         threads: o.threads,
         batch: o.batch,
         channels_last: o.channels_last,
-        graph: format!("{}:{:016x}", g.name, super::fnv(text.as_bytes())),
+        graph: graph_id(g),
     }
+}
+
+/// A graph as a table key names it: its name and a hash of its JSON.
+pub fn graph_id(g: &Graph) -> String {
+    let text = serde_json::to_string(g).unwrap_or_default();
+    format!("{}:{:016x}", g.name, super::fnv(text.as_bytes()))
 }
 
 /// One layer to time: the conv or linear node, and the batch norm and activation that take
@@ -175,28 +187,43 @@ fn time_unit(g: &Graph, a: &Analysis, u: &Unit, ci: i64, co: i64, o: &ProfileOpt
     }
 }
 
-/// Milliseconds per forward pass of `g` in evaluation mode, random weights, batch `batch`.
-pub fn time_network(g: &Graph, device: Device, batch: i64, channels_last: bool) -> Result<f64> {
-    let vs = nn::VarStore::new(device);
-    let mut net = Net::new(&vs.root(), g)?;
-    net.set_channels_last(channels_last);
-    let i = g.input;
-    let x = Tensor::randn([batch, i.channels as i64, i.height as i64, i.width as i64], (Kind::Float, device));
-    let _guard = tch::no_grad_guard();
-    let mut failed = None;
-    let ms = time_ms(device, || {
-        if let Err(e) = net.forward(&x, false, None) {
-            failed = Some(e);
+/// A network built once and timed as often as asked: a forward pass in evaluation mode,
+/// random weights.
+pub struct NetworkTimer {
+    _vs: nn::VarStore,
+    net: Net,
+    x: Tensor,
+    device: Device,
+}
+
+impl NetworkTimer {
+    pub fn new(g: &Graph, device: Device, batch: i64, channels_last: bool) -> Result<NetworkTimer> {
+        let vs = nn::VarStore::new(device);
+        let mut net = Net::new(&vs.root(), g)?;
+        net.set_channels_last(channels_last);
+        let i = g.input;
+        let x = Tensor::randn([batch, i.channels as i64, i.height as i64, i.width as i64], (Kind::Float, device));
+        Ok(NetworkTimer { _vs: vs, net, x, device })
+    }
+
+    /// Milliseconds per forward pass (one measurement: the median of 5 rounds).
+    pub fn ms(&self) -> Result<f64> {
+        let _guard = tch::no_grad_guard();
+        let mut failed = None;
+        let ms = time_ms(self.device, || {
+            if let Err(e) = self.net.forward(&self.x, false, None) {
+                failed = Some(e);
+            }
+        });
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(ms),
         }
-    });
-    match failed {
-        Some(e) => Err(e),
-        None => Ok(ms),
     }
 }
 
 /// Measures the latency table of `g` with `o`, calling `progress(done, total)` after each
-/// timed grid point.
+/// timed point of each pass.
 pub fn profile(g: &Graph, o: &ProfileOptions, mut progress: impl FnMut(usize, usize)) -> Result<LatencyTable> {
     let a = g.analyze()?;
     let gated = |segs: &[crate::graph::Seg]| segs.iter().any(|s| a.groups[s.group].gated);
@@ -215,26 +242,89 @@ pub fn profile(g: &Graph, o: &ProfileOptions, mut progress: impl FnMut(usize, us
         let ins = if depthwise { Vec::new() } else { axis(ins) };
         plan.push((u, ins, axis(outs)));
     }
-    let total: usize = plan.iter().map(|(_, i, o)| i.len().max(1) * o.len()).sum();
+    // Every (layer, row, column) to time; a depthwise layer's row takes its output count.
+    let mut points = Vec::new();
+    for (l, (_, ins, outs)) in plan.iter().enumerate() {
+        for r in 0..ins.len().max(1) {
+            for c in 0..outs.len() {
+                points.push((l, r, c));
+            }
+        }
+    }
+    // Sub-networks with every gated group at k/points of its width (the last: the supernet).
+    let levels: Vec<Vec<f64>> =
+        (1..=o.points).map(|k| uniform_widths(&a, o.block, k as f64 / o.points as f64)).collect();
+    let timers = levels
+        .iter()
+        .map(|w| {
+            let widths: Vec<usize> = w.iter().map(|&x| x as usize).collect();
+            let (pruned, _) = crate::graph::prune(g, &a, &widths)?;
+            NetworkTimer::new(&pruned, o.device, o.batch, o.channels_last)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let passes = o.passes.max(1);
+    let total = passes * (points.len() + timers.len());
+    let mut best = vec![f64::INFINITY; points.len()];
+    let mut whole = vec![f64::INFINITY; timers.len()];
     let mut done = 0;
+    for _ in 0..passes {
+        for (&(l, r, c), b) in points.iter().zip(best.iter_mut()) {
+            let (u, ins, outs) = &plan[l];
+            let co = outs[c];
+            let ci = ins.get(r).copied().unwrap_or(co);
+            *b = b.min(time_unit(g, &a, u, ci as i64, co as i64, o));
+            done += 1;
+            progress(done, total);
+        }
+        for (t, w) in timers.iter().zip(whole.iter_mut()) {
+            *w = w.min(t.ms()?);
+            done += 1;
+            progress(done, total);
+        }
+    }
+    let mut times = best.into_iter();
     let mut layers = Vec::with_capacity(plan.len());
     let mut full = 0.0;
     for (u, ins, outs) in plan {
-        let rows: Vec<Option<f64>> = if ins.is_empty() { vec![None] } else { ins.iter().map(|&c| Some(c)).collect() };
-        let mut ms = Vec::with_capacity(rows.len());
-        for ci in &rows {
-            let mut row = Vec::with_capacity(outs.len());
-            for &co in &outs {
-                let ci = ci.unwrap_or(co);
-                row.push(time_unit(g, &a, &u, ci as i64, co as i64, o));
-                done += 1;
-                progress(done, total);
-            }
-            ms.push(row);
-        }
+        let ms: Vec<Vec<f64>> =
+            (0..ins.len().max(1)).map(|_| (0..outs.len()).filter_map(|_| times.next()).collect()).collect();
         full += ms.last().and_then(|r| r.last()).copied().unwrap_or(0.0);
         layers.push(LayerTable { node: g.nodes[u.node].name.clone(), ins, outs, ms });
     }
-    let supernet_ms = time_network(g, o.device, o.batch, o.channels_last)?;
-    Ok(LatencyTable { key: key(g, o), block: o.block, layers, rest_ms: supernet_ms - full, supernet_ms })
+    let supernet_ms = whole.last().copied().unwrap_or(f64::NAN);
+    let mut table = LatencyTable {
+        key: key(g, o),
+        block: o.block,
+        layers,
+        rest_ms: supernet_ms - full,
+        supernet_ms,
+        rest_curve: vec![],
+    };
+    let bound = table.bind(g, &a)?;
+    let mut curve: Vec<[f64; 2]> = levels
+        .iter()
+        .zip(&whole)
+        .map(|(alive, &ms)| {
+            let layers = bound.layers_ms(alive);
+            [layers, ms - layers]
+        })
+        .collect();
+    curve.sort_by(|x, y| x[0].total_cmp(&y[0]));
+    table.rest_curve = curve;
+    Ok(table)
+}
+
+/// Every gated group at `fraction` of its width, rounded to whole blocks (at least one).
+fn uniform_widths(a: &Analysis, block: usize, fraction: f64) -> Vec<f64> {
+    a.groups
+        .iter()
+        .map(|gr| {
+            if !gr.gated {
+                return gr.width as f64;
+            }
+            let b = crate::search::gate_block_of(gr.width, block);
+            let blocks = ((fraction * (gr.width / b) as f64).round() as usize).clamp(1, gr.width / b);
+            (blocks * b) as f64
+        })
+        .collect()
 }

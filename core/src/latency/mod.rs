@@ -2,9 +2,10 @@
 //! batch norm and activation that follow it) on one device, on a grid of the channel counts
 //! the search can reach, so the latency of any sub-network is predicted by interpolation
 //! (issue 28). `figs profile` measures a table ([`measure::profile`]) and caches it on disk
-//! keyed by device, library, threads, batch and graph; [`LatencyTable::predict`] sums the
-//! layers at given alive counts plus what the table did not time (adds, pooling, the
-//! framework's per-call cost), measured once on the whole supernet.
+//! keyed by device, library, threads, batch and graph; [`Bound::predict`] sums the layers at
+//! given alive counts plus what timing them alone misses (adds, pooling, per-call costs, and
+//! layers running slower inside a network whose activations leave the caches), measured on
+//! uniformly narrowed sub-networks and interpolated by the layers' sum.
 
 pub mod check;
 pub mod measure;
@@ -48,11 +49,16 @@ pub struct LatencyTable {
     /// Channels per step of the grid's reachable widths (`width-multiple`).
     pub block: usize,
     pub layers: Vec<LayerTable>,
-    /// The whole supernet's measured time minus its layers' at full width: adds, pooling,
-    /// flatten and per-call costs, taken as constant.
+    /// The whole supernet's measured time minus its layers' at full width.
     pub rest_ms: f64,
     /// The whole supernet's measured time, for the record.
     pub supernet_ms: f64,
+    /// `[layers' sum, measured − layers' sum]` in milliseconds for sub-networks with every
+    /// gated group narrowed alike (1/points, 2/points, … of its width), by rising sum: what a
+    /// prediction adds to its layers' sum, interpolated. A table without it (written before
+    /// 2026-12-06) adds `rest_ms` throughout.
+    #[serde(default)]
+    pub rest_curve: Vec<[f64; 2]>,
 }
 
 /// Which channel groups a table layer's axes count, found in the graph it is bound to.
@@ -100,16 +106,27 @@ impl LatencyTable {
 impl Bound {
     /// Predicted milliseconds with `alive[g]` channels per group.
     pub fn predict(&self, alive: &[f64]) -> f64 {
+        let layers = self.layers_ms(alive);
+        layers + self.rest_ms(layers)
+    }
+
+    /// The timed layers' sum alone.
+    pub fn layers_ms(&self, alive: &[f64]) -> f64 {
         let count =
             |s: &[Seg]| -> f64 { s.iter().map(|s| alive.get(s.group).copied().unwrap_or(s.width as f64)).sum() };
-        let layers: f64 = self
-            .table
-            .layers
-            .iter()
-            .zip(&self.segs)
-            .map(|(l, (ins, outs))| interpolate(l, count(ins), count(outs)))
-            .sum();
-        layers + self.table.rest_ms
+        self.table.layers.iter().zip(&self.segs).map(|(l, (ins, outs))| interpolate(l, count(ins), count(outs))).sum()
+    }
+
+    /// What a network whose layers sum to `layers` ms spends beyond them: the rest curve
+    /// interpolated, held at its ends.
+    fn rest_ms(&self, layers: f64) -> f64 {
+        let c = &self.table.rest_curve;
+        if c.is_empty() {
+            return self.table.rest_ms;
+        }
+        let xs: Vec<f64> = c.iter().map(|p| p[0]).collect();
+        let (i, j, t) = bracket(&xs, layers);
+        lerp(c[i][1], c[j][1], t)
     }
 
     pub fn table(&self) -> &LatencyTable {

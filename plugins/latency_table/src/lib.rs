@@ -52,17 +52,14 @@ impl Regularizer for LatencyTableReg {
 /// The cached table of `graph` measured on this machine's CPU; an error says how to make
 /// one, or which to choose when several fit (other threads, batch or layout).
 fn cached_table(graph: &Graph) -> figs::Result<PathBuf> {
-    let probe = figs::latency::measure::key(
-        graph,
-        &figs::latency::measure::ProfileOptions {
-            device: tch::Device::Cpu,
-            batch: 1,
-            threads: 1,
-            block: 8,
-            points: 5,
-            channels_last: true,
-        },
-    );
+    let probe = figs::latency::TableKey {
+        device: figs::latency::measure::device_label(tch::Device::Cpu),
+        library: figs::latency::measure::LIBRARY.into(),
+        threads: 1,
+        batch: 1,
+        channels_last: true,
+        graph: figs::latency::measure::graph_id(graph),
+    };
     let dir = figs::latency::cache_path(&probe).parent().map(Path::to_path_buf).unwrap_or_default();
     let mut fits = Vec::new();
     if let Ok(entries) = std::fs::read_dir(&dir) {
