@@ -45,7 +45,7 @@ impl Selection for ParetoRecipe {
     }
 }
 
-const PARETO: [&str; 14] = [
+const PARETO: [&str; 15] = [
     "space",
     "param",
     "data",
@@ -56,6 +56,7 @@ const PARETO: [&str; 14] = [
     "lr",
     "gate-lr",
     "width-multiple",
+    "compact",
     "batch-size",
     "epochs",
     "device",

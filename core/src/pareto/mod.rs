@@ -110,6 +110,10 @@ pub struct Recipe {
     /// gate per channel, as every recipe before it had).
     #[serde(default = "crate::gate::one", skip_serializing_if = "crate::gate::is_one")]
     pub width_multiple: usize,
+    /// FiGS' `compact`: every 100 steps its searches remove the gated channels whose logit
+    /// is below −T (None: off, as every recipe before it had; γ points never compact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact: Option<f64>,
     /// Retraining epochs, the same for every network.
     pub retrain_epochs: f64,
     pub device: DeviceChoice,
@@ -139,6 +143,7 @@ impl Recipe {
             width_params,
             batch_size: c.search.batch_size,
             width_multiple: c.gates.width_multiple,
+            compact: c.search.compact,
             retrain_epochs: c.retrain.epochs,
             device: c.run.device,
         }
@@ -304,5 +309,22 @@ mod tests {
         assert_eq!(parse_point("figs:0.25:2").unwrap(), Point { method: Method::Figs, budget: 0.25, seed: 2 });
         assert!(parse_point("figs:0.25").unwrap_err().to_string().contains("METHOD:BUDGET:SEED"));
         assert!(parse_point("bogus:0.25:1").unwrap_err().to_string().contains("unknown method"));
+    }
+
+    #[test]
+    fn a_recipe_compacts_figs_points_only_and_old_recipes_read_as_off() {
+        let mut c = crate::config::Config::default();
+        c.search.compact = Some(2.0);
+        let recipe = Recipe::from_config(&c, BTreeMap::new(), "data".into(), (0.1, 0.5), BTreeMap::new());
+        let sweep = Sweep { dir: PathBuf::from("unused"), recipe: recipe.clone() };
+        let at = |method| Point { method, budget: 0.5, seed: 1 };
+        assert_eq!(sweep.config(&at(Method::Figs)).search.compact, Some(2.0));
+        assert_eq!(sweep.config(&at(Method::Gamma)).search.compact, None, "γ has no logits to compact by");
+        // A results directory from before the setting holds no `compact`: it reads as off,
+        // so its recipe still equals one made without --compact.
+        let off = Recipe { compact: None, ..recipe };
+        let text = serde_json::to_string(&off).unwrap();
+        assert!(!text.contains("compact"));
+        assert_eq!(serde_json::from_str::<Recipe>(&text).unwrap(), off);
     }
 }

@@ -33,6 +33,7 @@ impl Sweep {
             c.search.lr = r.lr;
             c.search.lambda = r.lambda;
             c.gates.width_multiple = r.width_multiple;
+            c.search.compact = r.compact;
         }
         c
     }
