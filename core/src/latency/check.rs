@@ -66,14 +66,10 @@ pub fn sample(
                 if !g.gated {
                     return g.width;
                 }
-                let blocks = match sampling {
-                    Sampling::PerGroup => rng.gen_range(1..=most),
-                    Sampling::Sized => {
-                        let f: f64 = rng.gen_range(0.5 * size..=1.5 * size);
-                        ((f * most as f64).round() as usize).clamp(1, most)
-                    }
-                };
-                blocks * block
+                match sampling {
+                    Sampling::PerGroup => rng.gen_range(1..=most) * block,
+                    Sampling::Sized => super::width_at(g.width, b, rng.gen_range(0.5 * size..=1.5 * size)),
+                }
             })
             .collect();
         let (pruned, _) = prune(supernet, &a, &widths)?;

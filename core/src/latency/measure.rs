@@ -318,13 +318,6 @@ pub fn profile(g: &Graph, o: &ProfileOptions, mut progress: impl FnMut(usize, us
 fn uniform_widths(a: &Analysis, block: usize, fraction: f64) -> Vec<f64> {
     a.groups
         .iter()
-        .map(|gr| {
-            if !gr.gated {
-                return gr.width as f64;
-            }
-            let b = crate::search::gate_block_of(gr.width, block);
-            let blocks = ((fraction * (gr.width / b) as f64).round() as usize).clamp(1, gr.width / b);
-            (blocks * b) as f64
-        })
+        .map(|gr| if gr.gated { super::width_at(gr.width, block, fraction) as f64 } else { gr.width as f64 })
         .collect()
 }

@@ -182,6 +182,14 @@ pub fn grid(w: usize, block: usize, points: usize) -> Vec<f64> {
     g
 }
 
+/// A gated group of `width` channels searched in blocks of `block` at `fraction` of its
+/// width: whole blocks, rounded, at least one.
+pub(crate) fn width_at(width: usize, block: usize, fraction: f64) -> usize {
+    let b = crate::search::gate_block_of(width, block);
+    let most = width / b;
+    ((fraction * most as f64).round() as usize).clamp(1, most) * b
+}
+
 /// Where `figs profile` caches a table: `$XDG_CACHE_HOME` (or `~/.cache`)
 /// `/figs/latency/<graph name>-<hash of the key>.json`.
 pub fn cache_path(key: &TableKey) -> PathBuf {
