@@ -3,7 +3,7 @@
 #
 # - a venv with PyPI torch==2.11.0 (libtorch for tch 0.24), kept under the user's cache
 #   directory and keyed by the torch version, so a fresh clone (CI) reuses it, and with
-#   onnx/onnxruntime/onnxscript for the ONNX export;
+#   onnx/onnxruntime/onnxscript for the ONNX export and pycocotools for the COCO tests;
 # - .cargo/config.toml (git-ignored, generated here) pointing tch at that libtorch and
 #   giving every binary, test and plugin an rpath, so nothing needs LD_LIBRARY_PATH
 #   (libtorch_cuda is linked by build/link_torch.rs, not here: a -l flag in rustflags
@@ -56,6 +56,14 @@ if ! "$venv/bin/python" -c 'import onnx, onnxruntime, onnxscript' 2>/dev/null; t
   log "installing ${ONNX_PACKAGES[*]} (ONNX export)"
   "$venv/bin/python" -m pip install --quiet "${ONNX_PACKAGES[@]}" ||
     log "warning: could not install them; figs export --onnx will not work"
+fi
+
+# pycocotools is the reference the COCO evaluation is tested against
+# (tests/tests/coco_eval.rs); figs itself does not need it.
+if ! "$venv/bin/python" -c 'import pycocotools.cocoeval' 2>/dev/null; then
+  log "installing pycocotools==2.0.11 (the COCO evaluation's test reference)"
+  "$venv/bin/python" -m pip install --quiet pycocotools==2.0.11 ||
+    log "warning: could not install it; tests/tests/coco_eval.rs will fail"
 fi
 
 torch_dir=$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')

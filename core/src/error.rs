@@ -44,6 +44,10 @@ pub enum Error {
     #[error("ONNX export of {path}: {message}")]
     Onnx { path: PathBuf, message: String },
 
+    /// A COCO-format file (ground truth or detections) is not what COCO's tools read.
+    #[error("COCO file {path}: {message}")]
+    Coco { path: PathBuf, message: String },
+
     /// A JSON document could not be parsed or written.
     #[error("{path}: {source}")]
     Json {

@@ -13,6 +13,7 @@ pub mod config;
 pub mod cost;
 pub mod count;
 pub mod data;
+pub mod detect;
 pub mod device;
 pub mod error;
 pub mod export;

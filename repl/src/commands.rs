@@ -3,8 +3,8 @@
 
 use crate::shell::Shell;
 use crate::{
-    cmd_cost, cmd_data, cmd_gates, cmd_pareto, cmd_plot, cmd_plugins, cmd_profile, cmd_retrain, cmd_search, cmd_steps,
-    cmd_supernet,
+    cmd_cost, cmd_data, cmd_detect, cmd_gates, cmd_pareto, cmd_plot, cmd_plugins, cmd_profile, cmd_retrain, cmd_search,
+    cmd_steps, cmd_supernet,
 };
 use anyhow::Result;
 use clap::{CommandFactory, Parser, Subcommand};
@@ -30,6 +30,9 @@ pub enum Command {
     /// Measure a space's latency table on a device: every conv and linear layer on a grid
     /// of the widths the search reaches, cached on disk (docs/PERFORMANCE.md).
     Profile(cmd_profile::ProfileArgs),
+    /// Score a detector's boxes against COCO-format ground truth: the twelve numbers of
+    /// pycocotools' COCOeval (mAP@[.5:.95], mAP@.5, …, AR@100 large).
+    DetectEval(cmd_detect::DetectEvalArgs),
     /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, synthetic) or show
     /// the current one.
     Data(cmd_data::DataArgs),
@@ -129,6 +132,7 @@ fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
         Command::Plugins(a) => cmd_plugins::run(a)?,
         Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
         Command::Profile(a) => cmd_profile::run(a)?,
+        Command::DetectEval(a) => cmd_detect::run(a)?,
         Command::Data(a) => cmd_data::run(sh, a)?,
         Command::Supernet(c) => cmd_supernet::run(sh, c)?,
         Command::Regularizer(a) => cmd_steps::regularizer(sh, a)?,

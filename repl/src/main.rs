@@ -6,6 +6,7 @@
 // main job in one go), `cmd_steps` the session's step-by-step search commands.
 mod cmd_cost;
 mod cmd_data;
+mod cmd_detect;
 mod cmd_gates;
 mod cmd_pareto;
 mod cmd_plot;
