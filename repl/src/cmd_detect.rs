@@ -1,9 +1,11 @@
-//! `figs detect-eval`: COCO's twelve box numbers for any detector's results, computed as
-//! pycocotools' `COCOeval` computes them, so figs' detectors can be checked against other
-//! tools and other tools against pycocotools.
+//! Detection commands. `figs detect-eval`: COCO's twelve box numbers for any detector's
+//! results, computed as pycocotools' `COCOeval` computes them, so figs' detectors can be
+//! checked against other tools and other tools against pycocotools.
+//! `figs make-detection-set`: a COCO-format folder of Fashion-MNIST items on canvases.
 
 use anyhow::Result;
 use clap::Args;
+use figs::detect::canvas::{make_detection_set, CanvasOptions};
 use figs::detect::coco::{load_detections, Instances};
 use figs::detect::coco_eval::summary_lines;
 use figs::detect::{evaluate, STAT_NAMES};
@@ -40,5 +42,55 @@ pub fn run(a: DetectEvalArgs) -> Result<()> {
             a.gt.display()
         );
     }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct MakeSetArgs {
+    /// The folder to make (must not exist, or be empty): OUT/train, OUT/val,
+    /// OUT/annotations/instances_{train,val}.json.
+    out: PathBuf,
+    /// Training canvases (from Fashion-MNIST's training items).
+    #[arg(long, default_value_t = CanvasOptions::default().train)]
+    train: usize,
+    /// Validation canvases (from Fashion-MNIST's test items).
+    #[arg(long, default_value_t = CanvasOptions::default().val)]
+    val: usize,
+    /// Canvas side in pixels.
+    #[arg(long, default_value_t = CanvasOptions::default().size)]
+    size: usize,
+    /// Smallest side of a pasted item's 28×28 frame, in pixels.
+    #[arg(long, default_value_t = CanvasOptions::default().min_item)]
+    min_item: usize,
+    /// Largest side of a pasted item's frame, in pixels.
+    #[arg(long, default_value_t = CanvasOptions::default().max_item)]
+    max_item: usize,
+    /// At most this many objects on a canvas.
+    #[arg(long, default_value_t = CanvasOptions::default().max_objects)]
+    max_objects: usize,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// The Fashion-MNIST IDX files (Debian's dataset-fashion-mnist by default).
+    #[arg(long, default_value = figs::data::FASHION_MNIST_DIR)]
+    fashion_mnist: PathBuf,
+}
+
+pub fn make_set(a: MakeSetArgs) -> Result<()> {
+    let o = CanvasOptions {
+        train: a.train,
+        val: a.val,
+        size: a.size,
+        min_item: a.min_item,
+        max_item: a.max_item,
+        max_objects: a.max_objects,
+        seed: a.seed,
+    };
+    let pb = crate::format::bar((o.train + o.val) as u64, "canvases");
+    let made = make_detection_set(&a.fashion_mnist, &a.out, &o, &mut |done, _| pb.set_position(done as u64))?;
+    pb.finish_and_clear();
+    for (split, images, objects) in made.splits {
+        println!("{split}: {images} canvases, {objects} objects");
+    }
+    println!("wrote {} (COCO format: images in train/ and val/, boxes in annotations/)", a.out.display());
     Ok(())
 }

@@ -33,6 +33,9 @@ pub enum Command {
     /// Score a detector's boxes against COCO-format ground truth: the twelve numbers of
     /// pycocotools' COCOeval (mAP@[.5:.95], mAP@.5, …, AR@100 large).
     DetectEval(cmd_detect::DetectEvalArgs),
+    /// Make a COCO-format detection set here: Fashion-MNIST items pasted at random scales
+    /// and positions onto noisy or textured canvases (docs/DETECTION.md).
+    MakeDetectionSet(cmd_detect::MakeSetArgs),
     /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, synthetic) or show
     /// the current one.
     Data(cmd_data::DataArgs),
@@ -133,6 +136,7 @@ fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
         Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
         Command::Profile(a) => cmd_profile::run(a)?,
         Command::DetectEval(a) => cmd_detect::run(a)?,
+        Command::MakeDetectionSet(a) => cmd_detect::make_set(a)?,
         Command::Data(a) => cmd_data::run(sh, a)?,
         Command::Supernet(c) => cmd_supernet::run(sh, c)?,
         Command::Regularizer(a) => cmd_steps::regularizer(sh, a)?,

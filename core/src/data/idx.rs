@@ -13,9 +13,46 @@ pub const FASHION_MNIST_DIR: &str = "/usr/share/datasets/fashion-mnist";
 const FILES: [&str; 4] =
     ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"];
 
+/// The four IDX files as bytes, checked: images row-major, one byte per pixel.
+pub struct RawIdx {
+    pub train: RawSplit,
+    pub test: RawSplit,
+    pub height: usize,
+    pub width: usize,
+    pub classes: usize,
+}
+
+pub struct RawSplit {
+    /// `labels.len() * height * width` bytes.
+    pub pixels: Vec<u8>,
+    pub labels: Vec<u8>,
+}
+
 /// Loads a directory holding the four MNIST-style IDX files (gzipped or not). Pixels are
 /// scaled to [0, 1] and normalised with the training set's mean and standard deviation.
 pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
+    let raw = read_idx_dir(dir)?;
+    let (h, w, classes) = (raw.height, raw.width, raw.classes);
+    // Kept as bytes; batches are normalised as they are drawn (Dataset::decode).
+    let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).view([n as i64, 1, h as i64, w as i64]);
+    let train_images = to_tensor(&raw.train.pixels, raw.train.labels.len());
+    let scaled = train_images.to_kind(Kind::Float) / 255.0;
+    let normalize = super::Normalize { mean: scaled.mean(Kind::Float), std: scaled.std(true) };
+    drop(scaled);
+    let labels = |l: &[u8]| Tensor::from_slice(l).to_kind(Kind::Int64);
+    Ok(TrainTest {
+        train: Dataset::from_bytes(train_images, labels(&raw.train.labels), classes, normalize.clone()),
+        test: Dataset::from_bytes(
+            to_tensor(&raw.test.pixels, raw.test.labels.len()),
+            labels(&raw.test.labels),
+            classes,
+            normalize,
+        ),
+    })
+}
+
+/// Reads and checks the four IDX files of `dir` (sizes agree, labels are classes).
+pub fn read_idx_dir(dir: &Path) -> Result<RawIdx> {
     if !dir.is_dir() {
         return Err(Error::Data {
             path: dir.into(),
@@ -91,16 +128,12 @@ pub fn load_idx_dir(dir: &Path) -> Result<TrainTest> {
             ),
         });
     }
-    // Kept as bytes; batches are normalised as they are drawn (Dataset::decode).
-    let to_tensor = |px: &[u8], n: usize| Tensor::from_slice(px).view([n as i64, 1, h as i64, w as i64]);
-    let train_images = to_tensor(&train_x, train_y.len());
-    let scaled = train_images.to_kind(Kind::Float) / 255.0;
-    let normalize = super::Normalize { mean: scaled.mean(Kind::Float), std: scaled.std(true) };
-    drop(scaled);
-    let labels = |l: &[u8]| Tensor::from_slice(l).to_kind(Kind::Int64);
-    Ok(TrainTest {
-        train: Dataset::from_bytes(train_images, labels(&train_y), classes, normalize.clone()),
-        test: Dataset::from_bytes(to_tensor(&test_x, test_y.len()), labels(&test_y), classes, normalize),
+    Ok(RawIdx {
+        train: RawSplit { pixels: train_x, labels: train_y },
+        test: RawSplit { pixels: test_x, labels: test_y },
+        height: h,
+        width: w,
+        classes,
     })
 }
 

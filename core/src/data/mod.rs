@@ -8,7 +8,7 @@ mod batches;
 mod cifar;
 mod examples;
 mod fingerprint;
-mod idx;
+pub(crate) mod idx;
 pub mod images;
 mod prefetch;
 mod source;

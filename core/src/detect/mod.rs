@@ -1,6 +1,7 @@
 //! Object detection: COCO's file formats and its box evaluation, so that figs' detectors
 //! and anyone else's are scored by the same numbers (`figs detect-eval`).
 
+pub mod canvas;
 pub mod coco;
 pub mod coco_eval;
 
