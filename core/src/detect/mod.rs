@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod coco;
 pub mod coco_eval;
 pub mod ssd;
+pub mod task;
 
 pub use coco::{Detection, Instances};
 pub use coco_eval::{evaluate, CocoStats, STAT_NAMES};
