@@ -235,13 +235,8 @@ impl Net {
                 (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
                 (Op::BatchNorm, Layer::Bn(m)) => m.forward_t(x0, train),
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
-                (Op::Act { act }, _) => match act {
-                    Act::Relu => x0.relu(),
-                    Act::Relu6 => x0.relu6(),
-                    Act::HardSwish => x0.hardswish(),
-                    Act::Swish => x0.silu(),
-                    Act::Sigmoid => x0.sigmoid(),
-                },
+                (Op::Act { act }, _) => activate(x0, *act),
+                (Op::Mul, _) => x0 * ins[1],
                 (Op::Add { .. }, layer) => {
                     let sum = ins[1..].iter().fold(x0.shallow_clone(), |acc, t| acc + *t);
                     match layer {
@@ -306,6 +301,27 @@ impl Net {
         } else {
             v.view([1, -1, 1, 1])
         }
+    }
+}
+
+/// Trainable parameters of the tch model built for `g` on the CPU (what
+/// [`crate::count::count`] must say; the golden tests compare both with torchvision's).
+pub fn built_params(g: &Graph) -> Result<i64> {
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let _net = Net::new(&vs.root(), g)?;
+    Ok(vs.trainable_variables().iter().map(|t| t.numel() as i64).sum())
+}
+
+/// One activation, the same in the supernet, the exported network's figs build and the
+/// latency profile.
+pub(crate) fn activate(x: &Tensor, act: Act) -> Tensor {
+    match act {
+        Act::Relu => x.relu(),
+        Act::Relu6 => x.relu6(),
+        Act::HardSwish => x.hardswish(),
+        Act::Swish => x.silu(),
+        Act::Sigmoid => x.sigmoid(),
+        Act::HardSigmoid => x.hardsigmoid(),
     }
 }
 

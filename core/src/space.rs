@@ -130,3 +130,14 @@ pub fn parse_kv(items: &[String]) -> Result<BTreeMap<String, String>> {
     }
     Ok(m)
 }
+
+/// torchvision's `_make_divisible(v, divisor)`: round to a multiple of `divisor`, never
+/// down by more than 10 % (its MobileNets' channel rounding).
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let mut new_v = (((v + d / 2.0) as usize) / divisor * divisor).max(divisor);
+    if (new_v as f64) < 0.9 * v {
+        new_v += divisor;
+    }
+    new_v
+}

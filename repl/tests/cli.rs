@@ -112,8 +112,9 @@ fn cost_of_an_arch_file_and_a_bad_one() {
 #[test]
 fn every_bundled_space_and_regularizer_pair_runs_from_the_shell() {
     let dir = tempfile::tempdir().unwrap();
-    let spaces: [(&str, &[&str]); 3] = [
+    let spaces: [(&str, &[&str]); 4] = [
         ("mobilenet_v2", &["-p", "width=0.35"]),
+        ("mobilenet_v3", &["-p", "width=0.35"]),
         ("resnet", &["-p", "width=0.25"]),
         ("fbnet", &["-p", "kernels=3,5", "-p", "width=0.5"]),
     ];

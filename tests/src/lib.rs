@@ -4,7 +4,6 @@ use figs::graph::Graph;
 use figs::regularizer::{CostRegularizer, Regularizer};
 use figs_mobilenet_v2::{Config, Stage};
 use std::sync::Arc;
-use tch::nn;
 
 /// The FLOPs regularizer, linked (the `flops` plugin exports the same value).
 pub fn flops() -> Arc<dyn Regularizer> {
@@ -13,9 +12,7 @@ pub fn flops() -> Arc<dyn Regularizer> {
 
 /// Number of trainable parameters of the tch model that figs builds for `g`.
 pub fn built_params(g: &Graph) -> i64 {
-    let vs = nn::VarStore::new(tch::Device::Cpu);
-    let _net = figs::net::Net::new(&vs.root(), g).expect("graph builds");
-    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    figs::net::built_params(g).expect("graph builds")
 }
 
 /// A MobileNetV2 small enough for a search of a few dozen steps in a test: 1×16×16 input,

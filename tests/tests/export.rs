@@ -1,6 +1,7 @@
 //! The export is the network the search evaluated (DESIGN §9, issue 8).
 //!
-//! For every bundled space (MobileNetV2, ResNet basic and bottleneck, FBNet) a short search
+//! For every bundled space (MobileNetV2, MobileNetV3, ResNet basic and bottleneck, FBNet) a
+//! short search
 //! with a large λ runs on synthetic data; then named groups are closed on purpose, so that
 //! every case the export must handle occurs in every run whatever the search did by itself:
 //! a residual block whose expansion died (its projection BN's shift must be folded into the
@@ -62,6 +63,9 @@ fn space(name: &str, params: &[(&str, &str)], r: usize) -> Graph {
 fn mobilenet() -> Graph {
     space("mobilenet_v2", &[("width", "0.5")], 16)
 }
+fn mobilenet_v3() -> Graph {
+    space("mobilenet_v3", &[("preset", "tiny"), ("width", "0.5")], 16)
+}
 fn resnet_basic() -> Graph {
     space("resnet", &[("width", "0.25"), ("depth", "20")], 16)
 }
@@ -121,7 +125,7 @@ const FBNET_CLOSE: &[&str] = &[
     "block3.k5e6.expand.conv",
 ];
 
-const CASES: [Case; 9] = [
+const CASES: [Case; 10] = [
     // block2 has a skip (its add must get the folded shift); block1 has none (kept at 1).
     Case {
         name: "mobilenet_v2",
@@ -129,6 +133,21 @@ const CASES: [Case; 9] = [
         resolution: 16,
         close: &["block2.expand.conv", "block1.expand.conv"],
         half: &[],
+        regularizer: "flops",
+        lambda: 8.0,
+        target: None,
+        folds: true,
+        keeps_one: true,
+    },
+    // block4 (skip): its expansion dies, so its squeeze-and-excitation with it and the
+    // projection's shift is folded; block0 and block5: every squeeze channel dies, which
+    // would leave the block scaled by a constant, so one is kept.
+    Case {
+        name: "mobilenet_v3 (squeeze-and-excitation, hard-sigmoid, mul)",
+        graph: mobilenet_v3,
+        resolution: 16,
+        close: &["block4.expand.conv", "block0.se.fc1", "block5.se.fc1"],
+        half: &["block6.se.fc1", "block6.expand.conv"],
         regularizer: "flops",
         lambda: 8.0,
         target: None,

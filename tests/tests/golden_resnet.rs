@@ -12,9 +12,7 @@ use figs::count::count;
 /// Parameters of the tch model figs builds (not `figs_tests::built_params`, which would
 /// link the MobileNetV2 plugin crate into this binary too).
 fn built_params(g: &figs::graph::Graph) -> i64 {
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let _net = figs::net::Net::new(&vs.root(), g).unwrap();
-    vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
+    figs::net::built_params(g).unwrap()
 }
 
 #[test]

@@ -17,7 +17,7 @@ fn small_params(space: &str) -> BTreeMap<String, String> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     match space {
-        "mobilenet_v2" => p.insert("width".into(), "0.5".into()),
+        "mobilenet_v2" | "mobilenet_v3" => p.insert("width".into(), "0.5".into()),
         "resnet" => p.insert("width".into(), "0.25".into()),
         _ => p.insert("kernels".into(), "3,5".into()),
     };
@@ -32,7 +32,7 @@ const REGULARIZERS: [(&str, &[(&str, &str)]); 4] =
 fn every_space_searches_with_every_regularizer() {
     let data = synthetic(256, 32, (1, 16, 16), 10, 5);
     let cancel = AtomicBool::new(false);
-    for name in ["mobilenet_v2", "resnet", "fbnet"] {
+    for name in ["mobilenet_v2", "mobilenet_v3", "resnet", "fbnet"] {
         let space = figs::plugin::find(name).unwrap();
         let g = space.build(&small_params(name)).unwrap();
         for (reg_name, params) in REGULARIZERS {

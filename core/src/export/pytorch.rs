@@ -178,6 +178,7 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
                 Act::HardSwish => format!("F.hardswish({x0})"),
                 Act::Swish => format!("F.silu({x0})"),
                 Act::Sigmoid => format!("torch.sigmoid({x0})"),
+                Act::HardSigmoid => format!("F.hardsigmoid({x0})"),
             },
             Op::Add { bias } => {
                 let sum = args.join(" + ");
@@ -188,6 +189,7 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
                 }
             }
             Op::Concat => format!("torch.cat([{}], 1)", args.join(", ")),
+            Op::Mul => format!("{x0} * {}", args[1]),
             Op::AvgPool { kernel, stride, padding } => format!("F.avg_pool2d({x0}, {kernel}, {stride}, {padding})"),
             Op::MaxPool { kernel, stride, padding } => format!("F.max_pool2d({x0}, {kernel}, {stride}, {padding})"),
             Op::GlobalAvgPool => format!("F.adaptive_avg_pool2d({x0}, 1)"),

@@ -217,6 +217,31 @@ impl Analysis {
                     }
                     (*s0, c0.clone())
                 }
+                Op::Mul => {
+                    if ins.len() != 2 {
+                        return Err(err(format!(
+                            "mul takes an image and its per-channel scale, got {} inputs",
+                            ins.len()
+                        )));
+                    }
+                    let ((s0, c0), (s1, c1)) = (&ins[0], &ins[1]);
+                    if s0.flat || s1.flat || (s1.c, s1.h, s1.w) != (s0.c, 1, 1) {
+                        return Err(err(format!(
+                            "mul scales `{}` ({}x{}x{}) by `{}`, which must be {}x1x1 (a global average pool's shape); give the scale the image's width",
+                            node.inputs[0], s0.c, s0.h, s0.w, node.inputs[1], s0.c
+                        )));
+                    }
+                    if c1.len() != c0.len() || c1.iter().zip(c0).any(|(a, b)| a.width != b.width) {
+                        return Err(err(format!(
+                            "mul scales `{}` by `{}`, whose channels are concatenated from different groups",
+                            node.inputs[0], node.inputs[1]
+                        )));
+                    }
+                    for (a, b) in c1.iter().zip(c0) {
+                        uf.union(a.group, b.group);
+                    }
+                    (*s0, c0.clone())
+                }
                 Op::Concat => {
                     if ins.len() < 2 {
                         return Err(err(format!("concat needs at least two inputs, got {}", ins.len())));
@@ -280,7 +305,7 @@ impl Analysis {
                 _ => gate_after[i] = true,
             }
         }
-        check_closed_stays_zero(g, &channels, &groups, &gate_after)?;
+        check_closed_stays_zero(g, &channels, &groups, &gate_after, &consumers)?;
         Ok(Analysis { inputs, outputs, shapes, channels, input_channels, input_shape, groups, gate_after, consumers })
     }
 
@@ -311,7 +336,13 @@ impl Analysis {
 /// be the exported network. A batch norm that is not the gate's position (after an add or a
 /// concat, or after a conv with several consumers) adds its shift to a closed channel, and a
 /// sigmoid maps 0 to 0.5; both are refused here, naming the node.
-fn check_closed_stays_zero(g: &Graph, channels: &[Vec<Seg>], groups: &[Group], gate_after: &[bool]) -> Result<()> {
+fn check_closed_stays_zero(
+    g: &Graph,
+    channels: &[Vec<Seg>],
+    groups: &[Group],
+    gate_after: &[bool],
+    consumers: &[Vec<usize>],
+) -> Result<()> {
     for (i, node) in g.nodes.iter().enumerate() {
         let Some(seg) = channels[i].iter().find(|s| groups[s.group].gated) else { continue };
         let group = &groups[seg.group].name;
@@ -324,11 +355,17 @@ fn check_closed_stays_zero(g: &Graph, channels: &[Vec<Seg>], groups: &[Group], g
                     ),
                 ));
             }
-            Op::Act { act: super::Act::Sigmoid } => {
+            // A gate (a squeeze-and-excitation's scale) may be 0.5 on a closed channel:
+            // the mul it feeds multiplies it with that channel's zero.
+            Op::Act { act: super::Act::Sigmoid | super::Act::HardSigmoid }
+                if !consumers[i]
+                    .iter()
+                    .all(|&j| g.nodes[j].op == Op::Mul && g.nodes[j].inputs.get(1) == Some(&node.name)) =>
+            {
                 return Err(Error::graph(
                     &node.name,
                     format!(
-                        "sigmoid maps a closed (zero) channel of group `{group}` to 0.5, so the searched network would not be the exported one; use an activation with f(0) = 0 (relu, relu6, hard_swish, swish) or mark the producer of `{group}` `searchable: false`"
+                        "this sigmoid maps a closed (zero) channel of group `{group}` to 0.5, so the searched network would not be the exported one; use an activation with f(0) = 0 (relu, relu6, hard_swish, swish), use it only as the scale of a mul, or mark the producer of `{group}` `searchable: false`"
                     ),
                 ));
             }

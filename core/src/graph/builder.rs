@@ -124,6 +124,11 @@ impl GraphBuilder {
         self.node(name, Op::Add { bias: false }, xs, c)
     }
 
+    /// `x` times a per-channel `scale` (`[C, 1, 1]`, a squeeze-and-excitation's gate).
+    pub fn mul(&mut self, name: &str, x: &T, scale: &T) -> T {
+        self.node(name, Op::Mul, &[x, scale], x.channels)
+    }
+
     pub fn concat(&mut self, name: &str, xs: &[&T]) -> T {
         let c = xs.iter().map(|t| t.channels).sum();
         self.node(name, Op::Concat, xs, c)

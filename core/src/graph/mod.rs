@@ -64,6 +64,8 @@ pub enum Act {
     HardSwish,
     Swish,
     Sigmoid,
+    /// `relu6(x + 3) / 6`: squeeze-and-excitation's gate in MobileNetV3.
+    HardSigmoid,
 }
 
 fn yes() -> bool {
@@ -106,6 +108,9 @@ pub enum Op {
     },
     /// Channel concatenation; its output is a composite of the input groups.
     Concat,
+    /// An image tensor times a per-channel scale of the same channels (`[C, 1, 1]`, e.g.
+    /// squeeze-and-excitation's); unions the channel groups of its two inputs.
+    Mul,
     AvgPool {
         kernel: usize,
         #[serde(default = "one")]
@@ -159,6 +164,7 @@ impl Op {
             Op::Act { .. } => "act",
             Op::Add { .. } => "add",
             Op::Concat => "concat",
+            Op::Mul => "mul",
             Op::AvgPool { .. } => "avg_pool",
             Op::MaxPool { .. } => "max_pool",
             Op::GlobalAvgPool => "global_avg_pool",

@@ -149,7 +149,7 @@ fn constants(g: &Graph, a: &Analysis, dead: &[bool], alive: &[usize]) -> Vec<boo
             continue;
         }
         let makes = match node.op {
-            Op::BatchNorm | Op::Act { act: super::Act::Sigmoid } => true,
+            Op::BatchNorm | Op::Act { act: super::Act::Sigmoid | super::Act::HardSigmoid } => true,
             Op::Conv { bias, .. } | Op::Linear { bias, .. } | Op::Add { bias } => bias,
             _ => false,
         };
@@ -158,9 +158,13 @@ fn constants(g: &Graph, a: &Analysis, dead: &[bool], alive: &[usize]) -> Vec<boo
     c
 }
 
-/// Which nodes die when `groups` are removed, and whether an output dies with them.
+/// Which nodes die when `groups` are removed, and whether that cuts the network: an
+/// output dies, or a mul loses its scale but not its image (a squeeze-and-excitation whose
+/// squeeze channels all died still scales the block by a constant, which the pruned graph
+/// could not express: such a group is kept at one channel instead).
 fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
     let mut dead = vec![false; g.nodes.len()];
+    let mut cut = false;
     for (i, node) in g.nodes.iter().enumerate() {
         let in_dead: Vec<bool> = a.inputs[i].iter().map(|s| matches!(s, Source::Node(j) if dead[*j])).collect();
         dead[i] = if node.op.is_producer() {
@@ -168,12 +172,16 @@ fn dead_nodes(g: &Graph, a: &Analysis, groups: &[usize]) -> (Vec<bool>, bool) {
         } else {
             match node.op {
                 Op::Add { .. } | Op::Concat => in_dead.iter().all(|&d| d),
+                Op::Mul => {
+                    cut |= in_dead[1] && !in_dead[0];
+                    in_dead[0]
+                }
                 _ => in_dead.iter().any(|&d| d),
             }
         };
     }
     let out_dead = a.outputs.iter().any(|&o| dead[o]);
-    (dead, out_dead)
+    (dead, cut || out_dead)
 }
 
 /// Live nodes from which an output can be reached over live edges.

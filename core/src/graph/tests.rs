@@ -326,3 +326,57 @@ fn a_graph_without_outputs_or_task_writes_neither() {
     let back = Graph::from_json(&json).unwrap();
     assert_eq!(back.task, TaskKind::Classification);
 }
+
+/// A residual block whose branch is conv e (E) → squeeze-and-excitation (squeeze group S,
+/// its second conv joins E through the mul) → conv p (joins R).
+fn se_residual() -> Graph {
+    residual(|b, r| {
+        let e = b.conv("e", r, 8, 1, 1);
+        let e = b.act("e_act", &e, Act::Relu);
+        let s = b.global_avg_pool("se_pool", &e);
+        let conv =
+            |out| Op::Conv { out, kernel: 1, stride: 1, padding: 0, depthwise: false, bias: true, searchable: true };
+        let s = b.node("se_fc1", conv(2), &[&s], 2);
+        let s = b.act("se_relu", &s, Act::Relu);
+        let s = b.node("se_fc2", conv(8), &[&s], 8);
+        let s = b.act("se_gate", &s, Act::HardSigmoid);
+        let e = b.mul("se_scale", &e, &s);
+        b.conv("p", &e, 4, 1, 1)
+    })
+}
+
+#[test]
+fn a_mul_joins_the_scale_to_the_image_and_its_sigmoid_is_allowed() {
+    let g = se_residual();
+    let a = g.analyze().unwrap();
+    let names: Vec<&str> = a.groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["input", "r", "e", "se_fc1", "fc"], "se_fc2 is in e's group");
+    // The hard-sigmoid gives 0.5 on closed channels but only scales them (zero) in the mul;
+    // fed anywhere else it is refused.
+    let mut bad = g.clone();
+    let at = bad.index_of("se_gate").unwrap() + 1;
+    bad.nodes.insert(at, Node { name: "leak".into(), op: Op::Act { act: Act::Relu }, inputs: vec!["se_gate".into()] });
+    let e = err_of(&bad);
+    assert!(e.contains("node `se_gate`") && e.contains("0.5"), "{e}");
+    let mut wrong_shape = g.clone();
+    let m = wrong_shape.index_of("se_scale").unwrap();
+    wrong_shape.nodes[m].inputs = vec!["e_act".into(), "e_act".into()];
+    assert!(err_of(&wrong_shape).contains("must be 8x1x1"), "{}", err_of(&wrong_shape));
+}
+
+#[test]
+fn a_squeeze_that_dies_is_kept_at_one_and_an_expansion_that_dies_takes_its_squeeze() {
+    let g = se_residual();
+    let a = g.analyze().unwrap();
+    // Every squeeze channel dies: the block would still be scaled by hardsigmoid(bias), a
+    // constant the pruned graph cannot hold, so the squeeze keeps one channel.
+    let (p, report) = prune(&g, &a, &[1, 4, 8, 0, 2]).unwrap();
+    assert_eq!(report.kept_at_one, ["se_fc1"]);
+    assert!(report.removed_nodes.is_empty(), "{:?}", report.removed_nodes);
+    let fc1 = &p.nodes[p.index_of("se_fc1").unwrap()];
+    assert!(matches!(fc1.op, Op::Conv { out: 1, .. }));
+    // The expansion dies: the whole branch with its squeeze-and-excitation goes.
+    let (p, report) = prune(&g, &a, &[1, 4, 0, 2, 2]).unwrap();
+    assert!(report.kept_at_one.is_empty());
+    assert!(p.index_of("se_scale").is_none() && p.index_of("se_fc2").is_none() && p.index_of("p").is_none());
+}

@@ -135,11 +135,7 @@ fn time_ms(device: Device, mut f: impl FnMut()) -> f64 {
 fn activate(x: Tensor, act: Option<Act>) -> Tensor {
     match act {
         None => x,
-        Some(Act::Relu) => x.relu(),
-        Some(Act::Relu6) => x.clamp(0.0, 6.0),
-        Some(Act::HardSwish) => x.hardswish(),
-        Some(Act::Swish) => x.silu(),
-        Some(Act::Sigmoid) => x.sigmoid(),
+        Some(act) => crate::net::activate(&x, act),
     }
 }
 

@@ -98,15 +98,7 @@ impl Config {
     }
 }
 
-/// torchvision's `_make_divisible(v, 8)`: round to a multiple of 8, never down by > 10 %.
-pub fn make_divisible(v: f64, divisor: usize) -> usize {
-    let d = divisor as f64;
-    let mut new_v = (((v + d / 2.0) as usize) / divisor * divisor).max(divisor);
-    if (new_v as f64) < 0.9 * v {
-        new_v += divisor;
-    }
-    new_v
-}
+pub use figs::space::make_divisible;
 
 /// Builds the MobileNetV2 graph of `cfg`.
 pub fn build(cfg: &Config) -> Result<Graph> {
