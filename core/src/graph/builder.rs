@@ -119,6 +119,25 @@ impl GraphBuilder {
         })
     }
 
+    /// depthwise conv → batch norm → activation in a scope called `name` (an inverted
+    /// residual block's middle).
+    pub fn dwconv_bn_act(&mut self, name: &str, x: &T, kernel: usize, stride: usize, act: Act) -> T {
+        self.scope(name, |b| {
+            let y = b.dwconv("conv", x, kernel, stride);
+            let y = b.bn("bn", &y);
+            b.act("act", &y, act)
+        })
+    }
+
+    /// conv → batch norm in a scope called `name`, no activation (a linear bottleneck's
+    /// projection).
+    pub fn conv_bn(&mut self, name: &str, x: &T, out: usize, kernel: usize, stride: usize) -> T {
+        self.scope(name, |b| {
+            let y = b.conv("conv", x, out, kernel, stride);
+            b.bn("bn", &y)
+        })
+    }
+
     pub fn add(&mut self, name: &str, xs: &[&T]) -> T {
         let c = xs.first().map(|t| t.channels).unwrap_or(0);
         self.node(name, Op::Add { bias: false }, xs, c)

@@ -117,15 +117,8 @@ fn superblock(b: &mut GraphBuilder, x: &T, out_c: usize, stride: usize, cfg: &Co
         for &e in &cfg.expansions {
             let y = b.scope(&format!("k{k}e{e}"), |b| {
                 let y = b.conv_bn_act("expand", x, x.channels * e, 1, 1, Act::Relu);
-                let y = b.scope("dw", |b| {
-                    let z = b.dwconv("conv", &y, k, stride);
-                    let z = b.bn("bn", &z);
-                    b.act("act", &z, Act::Relu)
-                });
-                b.scope("project", |b| {
-                    let z = b.conv("conv", &y, out_c, 1, 1);
-                    b.bn("bn", &z)
-                })
+                let y = b.dwconv_bn_act("dw", &y, k, stride, Act::Relu);
+                b.conv_bn("project", &y, out_c, 1, 1)
             });
             branches.push(y);
         }

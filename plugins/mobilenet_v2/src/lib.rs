@@ -153,15 +153,8 @@ fn inverted_residual(
     if t != 1 {
         y = b.conv_bn_act("expand", &y, hidden, 1, 1, Act::Relu6);
     }
-    y = b.scope("dw", |b| {
-        let z = b.dwconv("conv", &y, 3, stride);
-        let z = b.bn("bn", &z);
-        b.act("act", &z, Act::Relu6)
-    });
-    let y = b.scope("project", |b| {
-        let z = b.conv("conv", &y, out_c, 1, 1);
-        b.bn("bn", &z)
-    });
+    y = b.dwconv_bn_act("dw", &y, 3, stride, Act::Relu6);
+    let y = b.conv_bn("project", &y, out_c, 1, 1);
     if stride == 1 && x.channels == out_c {
         b.add("add", &[x, &y])
     } else {

@@ -167,18 +167,11 @@ fn inverted_residual(b: &mut GraphBuilder, x: &T, expanded: usize, out: usize, b
     if expanded != x.channels {
         y = b.conv_bn_act("expand", &y, expanded, 1, 1, act);
     }
-    y = b.scope("dw", |b| {
-        let z = b.dwconv("conv", &y, blk.kernel, blk.stride);
-        let z = b.bn("bn", &z);
-        b.act("act", &z, act)
-    });
+    y = b.dwconv_bn_act("dw", &y, blk.kernel, blk.stride, act);
     if blk.se {
         y = b.scope("se", |b| squeeze_excite(b, &y));
     }
-    let y = b.scope("project", |b| {
-        let z = b.conv("conv", &y, out, 1, 1);
-        b.bn("bn", &z)
-    });
+    let y = b.conv_bn("project", &y, out, 1, 1);
     if blk.stride == 1 && x.channels == out {
         b.add("add", &[x, &y])
     } else {
