@@ -327,3 +327,15 @@ fn profile_never_overwrites_a_file_it_did_not_write() {
     assert!(!o.status.success() && stderr.contains("not a latency table"), "{stderr}");
     assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's notes");
 }
+
+#[test]
+fn a_regularizer_plugins_bind_error_names_it_once() {
+    let o = figs()
+        .args(["cost", "--space", "mobilenet_v2", "-p", "preset=small", "-r", "latency", "-R", "hardware=nope"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(err.contains("has no entry `nope`") && err.contains("cpu, h200"), "{err}");
+    assert_eq!(err.matches("regularizer `latency`").count(), 1, "{err}");
+}

@@ -103,7 +103,12 @@ pub unsafe fn reg_bind_trampoline<R: Regularizer>(
         } else {
             serde_json::from_slice(params).map_err(|e| format!("parameters are not a JSON object of strings: {e}"))?
         };
-        bound = Some(reg.bind(&g, &p).map_err(|e| e.to_string())?);
+        // The host names the regularizer itself: pass only the message of the plugin's own
+        // `Error::Regularizer`, or the error says "regularizer `x`:" twice.
+        bound = Some(reg.bind(&g, &p).map_err(|e| match e {
+            crate::Error::Regularizer { message, .. } => message,
+            e => e.to_string(),
+        })?);
         Ok(String::new())
     });
     match (code, bound) {
