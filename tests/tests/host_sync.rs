@@ -99,6 +99,8 @@ const ALLOWED: &[(&str, usize, &str)] = &[
     ("regularizer.rs", 1, "check_penalty: the host form's check, counted by the test above"),
     ("train.rs", 2, "retraining and its evaluation, after the search"),
     ("task.rs", 1, "an evaluation's metrics, read once at its end"),
+    ("detect/ssd.rs", 3, "a detector's boxes for its evaluation, after the step"),
+    ("detect/task.rs", 3, "the default boxes once per task; the evaluation's detections and ground truth"),
     ("export/weights.rs", 2, "export's check of folded constants"),
     ("export/safetensors_file.rs", 1, "reading a weights file"),
     ("data/fingerprint.rs", 2, "the data's fingerprint, once per Search::new"),
