@@ -68,7 +68,8 @@ pub struct MakeSetArgs {
     /// At most this many objects on a canvas.
     #[arg(long, default_value_t = CanvasOptions::default().max_objects)]
     max_objects: usize,
-    #[arg(long, default_value_t = 0)]
+    /// Seed of the canvases (each canvas draws from its own seed derived from it).
+    #[arg(long, default_value_t = CanvasOptions::default().seed)]
     seed: u64,
     /// The Fashion-MNIST IDX files (Debian's dataset-fashion-mnist by default).
     #[arg(long, default_value = figs::data::FASHION_MNIST_DIR)]
