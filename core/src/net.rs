@@ -264,6 +264,7 @@ impl Net {
                 (Op::Flatten, _) => x0.flatten(1, -1),
                 (Op::Dropout { p }, _) => x0.dropout(*p, train),
                 (Op::Identity, _) => x0.shallow_clone(),
+                (Op::PerBox { values }, _) => per_box(&ins, *values as i64),
                 _ => unreachable!("layers are built from the same graph"),
             };
             if let (Some(gates), false) = (gate_here, gated) {
@@ -310,6 +311,18 @@ pub fn built_params(g: &Graph) -> Result<i64> {
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let _net = Net::new(&vs.root(), g)?;
     Ok(vs.trainable_variables().iter().map(|t| t.numel() as i64).sum())
+}
+
+/// Head outputs `[N, K·values, H, W]` as `[N, Σ H·W·K, values]`, torchvision's SSD order.
+fn per_box(ins: &[&Tensor], values: i64) -> Tensor {
+    let parts: Vec<Tensor> = ins
+        .iter()
+        .map(|t| {
+            let [n, _, h, w] = t.size()[..] else { unreachable!("analysis checked per_box inputs are images") };
+            t.view([n, -1, values, h, w]).permute([0, 3, 4, 1, 2]).reshape([n, -1, values])
+        })
+        .collect();
+    Tensor::cat(&parts, 1)
 }
 
 /// One activation, the same in the supernet, the exported network's figs build and the

@@ -2,8 +2,8 @@
 //! their names: the search step, retraining and evaluation ask it instead of assuming
 //! cross-entropy and accuracy, and a network's outputs (one or several, see
 //! [`crate::graph::TaskKind`]) reach it as a slice. [`Classification`] (cross-entropy,
-//! top-1 and top-5 accuracy) is the only task yet; detection (SSD's loss, COCO mAP) is the
-//! next, and its metrics are not sums over batches, hence [`Evaluation`].
+//! top-1 and top-5 accuracy) and detection ([`crate::detect::task::Detection`]: SSD's loss,
+//! COCO mAP, whose metrics are not sums over batches, hence [`Evaluation`]).
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TaskKind};
@@ -119,10 +119,11 @@ pub fn more_text(more: &std::collections::BTreeMap<String, f64>, sep: &str) -> S
 }
 
 /// The task a network is trained for, as its graph names it.
-pub fn of(graph: &Graph) -> Arc<dyn Task> {
-    match graph.task {
+pub fn of(graph: &Graph) -> Result<Arc<dyn Task>> {
+    Ok(match graph.task {
         TaskKind::Classification => Arc::new(Classification { classes: graph.classes }),
-    }
+        TaskKind::Detection => Arc::new(crate::detect::task::Detection::for_graph(graph)?),
+    })
 }
 
 #[cfg(test)]

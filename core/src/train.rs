@@ -139,7 +139,7 @@ pub fn train_network(
     let start = std::time::Instant::now();
     let device = cfg.device.resolve()?;
     let analysis = graph.analyze()?;
-    let task = crate::task::of(graph);
+    let task = crate::task::of(graph)?;
     tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
     let mut net = Net::new(&vs.root(), graph)?;

@@ -6,7 +6,8 @@ Run with the project's venv (scripts/setup.sh installs torch 2.11.0 and torchvis
 
 Parameters: sum of numel over model.parameters() (conv/linear weights and biases, BN γ/β).
 MACs: conv and linear layers only, out_h·out_w·out_c·(in_c/groups)·kh·kw resp. in·out,
-measured with forward hooks on a 1×3×224×224 input.
+measured with forward hooks on a 1×3×224×224 input (detectors: 1×3×320×320, backbone and
+head, whose convs are all of them).
 """
 import json
 import torch
@@ -34,6 +35,42 @@ def count(model, shape=(1, 3, 224, 224)):
     return {"params": sum(p.numel() for p in model.parameters()), "macs": macs}
 
 
+class _Detector(torch.nn.Module):
+    """An SSD's backbone and head alone: the class logits and box offsets per default box
+    (its transform and post-processing hold no convs)."""
+
+    def __init__(self, ssd):
+        super().__init__()
+        self.ssd = ssd
+
+    def forward(self, x):
+        return self.ssd.head(list(self.ssd.backbone(x).values()))
+
+
+def ssdlite320_mobilenet_v3_large(num_classes=91):
+    from torchvision.models.detection import ssdlite320_mobilenet_v3_large as build
+
+    return _Detector(build(weights=None, weights_backbone=None, num_classes=num_classes))
+
+
+def ssdlite_mobilenet_v3_small(num_classes=91, size=320):
+    """torchvision has no builder for it: its own pieces, as ssdlite320_mobilenet_v3_large
+    puts them together (reduced tail, C4 tap at the last strided block, six maps)."""
+    from functools import partial
+    from torchvision.models.detection import ssdlite
+    from torchvision.models.detection import _utils as det_utils
+    from torchvision.models.detection.anchor_utils import DefaultBoxGenerator
+    from torchvision.models.detection.ssd import SSD
+
+    norm = partial(torch.nn.BatchNorm2d, eps=0.001, momentum=0.03)
+    backbone = torchvision.models.mobilenet_v3_small(norm_layer=norm, reduced_tail=True)
+    backbone = ssdlite._mobilenet_extractor(backbone, 6, norm)
+    anchors = DefaultBoxGenerator([[2, 3] for _ in range(6)], min_ratio=0.2, max_ratio=0.95)
+    channels = det_utils.retrieve_out_channels(backbone, (size, size))
+    head = ssdlite.SSDLiteHead(channels, anchors.num_anchors_per_location(), num_classes, norm)
+    return _Detector(SSD(backbone, anchors, (size, size), num_classes, head=head))
+
+
 if __name__ == "__main__":
     out = {
         "torch": torch.__version__,
@@ -45,6 +82,9 @@ if __name__ == "__main__":
         "mobilenet_v3_small": count(torchvision.models.mobilenet_v3_small()),
         "mobilenet_v3_large_width_0.75": count(torchvision.models.mobilenet_v3_large(width_mult=0.75)),
         "mobilenet_v3_large_reduced_tail": count(torchvision.models.mobilenet_v3_large(reduced_tail=True)),
+        "ssdlite320_mobilenet_v3_large": count(ssdlite320_mobilenet_v3_large(), (1, 3, 320, 320)),
+        "ssdlite320_mobilenet_v3_large_11_classes": count(ssdlite320_mobilenet_v3_large(11), (1, 3, 320, 320)),
+        "ssdlite320_mobilenet_v3_small_11_classes": count(ssdlite_mobilenet_v3_small(11), (1, 3, 320, 320)),
         "resnet18": count(torchvision.models.resnet18()),
         "resnet34": count(torchvision.models.resnet34()),
         "resnet50": count(torchvision.models.resnet50()),

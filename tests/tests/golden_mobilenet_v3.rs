@@ -1,4 +1,5 @@
-//! MobileNetV3 at 224×224 / 1000 classes must be torchvision's network (its own test
+//! MobileNetV3 at 224×224 / 1000 classes, and SSDLite on it at 320×320, must be
+//! torchvision's networks (its own test
 //! binary: two plugin crates linked into one binary clash on the plugin entry symbol, so
 //! nothing of `figs_tests`, which links MobileNetV2's).
 //!
@@ -27,4 +28,26 @@ fn mobilenet_v3_matches_torchvision() {
     }
     let g = v3(&V3::large(1.0, 224, 1000)).unwrap();
     assert_eq!(built_params(&g).unwrap(), 5_483_032, "the tch model figs builds has the counted parameters");
+}
+
+/// torchvision's `ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None)` (its
+/// published 3,440,060 parameters and 0.583 GFLOPS, counted as MACs), with 11 classes, and
+/// SSDLite on `mobilenet_v3_small` put together from torchvision's own pieces
+/// (tests/golden/torchvision_counts.py).
+#[test]
+fn ssdlite_matches_torchvision() {
+    use figs_mobilenet_v3::{build as v3, Config as V3, Head};
+    let det = |cfg: V3| V3 { reduced_tail: true, head: Head::SsdLite, ..cfg };
+    let cases = [
+        ("large, 91 classes", det(V3::large(1.0, 320, 91)), 3_440_060, 583_171_904),
+        ("large, 11 classes", det(V3::large(1.0, 320, 11)), 2_331_260, 423_305_024),
+        ("small, 11 classes", det(V3::small(1.0, 320, 11)), 1_035_788, 118_212_544),
+    ];
+    for (name, cfg, params, macs) in cases {
+        let g = v3(&cfg).unwrap();
+        let c = count(&g, &g.analyze().unwrap());
+        assert_eq!((c.params, c.macs), (params, macs), "{name}");
+    }
+    let g = v3(&det(V3::large(1.0, 320, 91))).unwrap();
+    assert_eq!(built_params(&g).unwrap(), 3_440_060, "the tch model figs builds has the counted parameters");
 }

@@ -10,10 +10,12 @@
 //! COCO's size ranges are areas in pixels, so mAP small / medium / large are those of the
 //! network's input; a set resized on the way in scores them on the resized boxes.
 
+use super::boxes::DefaultBoxes;
 use super::coco::{Annotation, Category, Detection as CocoDetection, Image, Instances};
 use super::coco_eval::{evaluate, STAT_NAMES};
 use super::ssd::{detections, ssd_loss, DetectOptions, Truth};
 use crate::error::{Error, Result};
+use crate::graph::{detection_maps, Graph};
 use crate::task::{Evaluation, Task};
 use tch::{Device, Kind, Tensor};
 
@@ -34,6 +36,24 @@ impl Detection {
     pub fn new(classes: usize, anchors: &Tensor, image: (usize, usize), options: DetectOptions) -> Result<Self> {
         let anchors = Vec::<f32>::try_from(anchors.to_kind(Kind::Float).contiguous().view([-1]))?;
         Ok(Detection { classes, anchors, image, options })
+    }
+
+    /// The task of a detection graph: SSDLite's default boxes on the feature maps its heads
+    /// read (sizes from the graph), each with as many boxes per cell as SSDLite places.
+    pub fn for_graph(graph: &Graph) -> Result<Self> {
+        let a = graph.analyze()?;
+        let maps = detection_maps(graph, &a);
+        let boxes = DefaultBoxes::ssdlite(maps.len());
+        for ((h, w, k), want) in maps.iter().zip(boxes.per_location()) {
+            if *k != want {
+                return Err(Error::GraphGlobal(format!(
+                    "the detection head on the {h}x{w} feature map predicts {k} boxes per cell, but SSDLite's default boxes are {want} per cell; give its prediction convs {want}·values channels"
+                )));
+            }
+        }
+        let grids: Vec<(usize, usize)> = maps.iter().map(|&(h, w, _)| (h, w)).collect();
+        let image = (graph.input.height, graph.input.width);
+        Self::new(graph.classes, &boxes.boxes(image, &grids), image, DetectOptions::default())
     }
 
     fn anchors(&self, device: Device) -> Tensor {

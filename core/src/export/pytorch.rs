@@ -5,7 +5,7 @@
 
 use crate::count::count;
 use crate::error::{Error, Result};
-use crate::graph::{Act, Graph, Op, Source};
+use crate::graph::{Act, Graph, Op, Source, TaskKind};
 use std::collections::HashSet;
 use std::fmt::Write;
 
@@ -76,6 +76,12 @@ def _put(root, path, module):
         module._modules.update(old._modules)
     root._modules[leaf] = module
     return module
+
+
+def per_box(x, values: int):
+    """A head's [N, K*values, H, W] as [N, H*W*K, values]: torchvision's SSD box order."""
+    n, _, h, w = x.shape
+    return x.view(n, -1, values, h, w).permute(0, 3, 4, 1, 2).reshape(n, -1, values)
 "#;
 
 /// The Python source of `model.py` for `g`.
@@ -116,12 +122,20 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
         h = i.height,
         w = i.width,
         classes = g.classes,
-        got = if a.outputs.len() == 1 { "logits" } else { "logits, *rest" },
+        got = match (g.task, a.outputs.len()) {
+            (TaskKind::Detection, _) => "logits, offsets",
+            (_, 1) => "logits",
+            _ => "logits, *rest",
+        },
         version = env!("CARGO_PKG_VERSION"),
     );
     w.push_str(PRELUDE);
     let _ = writeln!(w, "\n\nclass FoundNet(nn.Module):");
     let returns = match a.outputs.as_slice() {
+        _ if g.task == TaskKind::Detection => format!(
+            "returns (class logits [N, boxes, {}] with class 0 the background, box offsets [N, boxes, 4]) per default box",
+            g.classes
+        ),
         [_] => format!("{} logits out", g.classes),
         outs => {
             let names: Vec<&str> = outs.iter().map(|&o| g.nodes[o].name.as_str()).collect();
@@ -196,6 +210,10 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
             Op::Flatten => format!("torch.flatten({x0}, 1)"),
             Op::Dropout { p } => format!("F.dropout({x0}, {p}, self.training)"),
             Op::Identity => x0.clone(),
+            Op::PerBox { values } => {
+                let parts: Vec<String> = args.iter().map(|v| format!("per_box({v}, {values})")).collect();
+                format!("torch.cat([{}], 1)", parts.join(", "))
+            }
         };
         let _ = writeln!(body, "        v{k} = {expr}  # {}", node.name);
     }

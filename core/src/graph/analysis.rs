@@ -3,7 +3,8 @@
 //! Channel groups are inferred, never declared: each dense conv or linear starts a group;
 //! depthwise conv, batch norm, activations, pooling, flatten and dropout pass their input's
 //! channels through; `add` unions the groups of its inputs (so a residual stream becomes one
-//! group); `concat` produces a composite (a list of segments) of its inputs' groups.
+//! group); `concat` produces a composite (a list of segments) of its inputs' groups;
+//! `per_box` (a detector's output) carries its inputs' groups, which makes them an output's.
 //!
 //! Why one file of ~450 lines: validation, shapes and groups are one walk over the nodes
 //! (each node's shape and channel segments come from its inputs' in the same pass); the
@@ -14,7 +15,8 @@ use super::{Graph, Op, INPUT};
 use crate::error::{Error, Result};
 
 /// Output shape of a node. Flat tensors keep the spatial size they were flattened from, so
-/// `features() = c * h * w` and pruning one channel removes `h * w` features.
+/// `features() = c * h * w` and pruning one channel removes `h * w` features. A `per_box`
+/// output is `[h, c]` per example: `h` default boxes of `c` values (`w` = 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     pub c: usize,
@@ -261,6 +263,7 @@ impl Analysis {
                     }
                     (Shape { c, ..s0 }, segs)
                 }
+                Op::PerBox { values } => per_box(&node.name, &node.inputs, &ins, *values)?,
             };
             shapes.push(shape);
             channels.push(segs);
@@ -286,6 +289,17 @@ impl Analysis {
                 if let Source::Node(j) = s {
                     consumers[*j].push(i);
                 }
+            }
+        }
+        for (i, node) in g.nodes.iter().enumerate() {
+            if let (Op::PerBox { .. }, Some(&j)) = (&node.op, consumers[i].first()) {
+                return Err(Error::graph(
+                    &g.nodes[j].name,
+                    format!(
+                        "reads `{}`, a per_box output; per_box gives a detector's outputs and only the network may return it (name it in `outputs`)",
+                        node.name
+                    ),
+                ));
             }
         }
         let mut gate_after = vec![false; g.nodes.len()];
@@ -373,6 +387,36 @@ fn check_closed_stays_zero(
         }
     }
     Ok(())
+}
+
+/// A per_box node's shape, `values` wide and one row per default box (`h` counts the
+/// boxes), and its channels: its inputs', so their groups count as an output's (ungated).
+fn per_box(name: &str, names: &[String], ins: &[(Shape, Vec<Seg>)], values: usize) -> Result<(Shape, Vec<Seg>)> {
+    let err = |m: String| Error::graph(name, m);
+    if ins.is_empty() {
+        return Err(err("per_box needs at least one input (a head's prediction conv)".into()));
+    }
+    if values == 0 {
+        return Err(err(
+            "per_box has `values` 0; give the values per default box (the classes, or 4 for box offsets)".into()
+        ));
+    }
+    let mut boxes = 0;
+    let mut segs = Vec::new();
+    for ((s, c), input) in ins.iter().zip(names) {
+        if s.flat || s.c % values != 0 {
+            return Err(err(format!(
+                "per_box input `{input}` is {}x{}x{}{}; it must be an image whose channels are a multiple of `values` {values} (K default boxes per cell times {values})",
+                s.c,
+                s.h,
+                s.w,
+                if s.flat { " (flat)" } else { "" }
+            )));
+        }
+        boxes += s.c / values * s.h * s.w;
+        segs.extend_from_slice(c);
+    }
+    Ok((Shape { c: values, h: boxes, w: 1, flat: true }, segs))
 }
 
 fn window_out(s: &Shape, k: usize, stride: usize, pad: usize) -> (usize, usize) {

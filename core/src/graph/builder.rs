@@ -170,6 +170,11 @@ impl GraphBuilder {
         self.node(name, Op::Linear { out, bias: true, searchable: true }, &[x], out)
     }
 
+    /// A detector's output per default box from head convs `xs` (see [`Op::PerBox`]).
+    pub fn per_box(&mut self, name: &str, xs: &[&T], values: usize) -> T {
+        self.node(name, Op::PerBox { values }, xs, values)
+    }
+
     /// Names the nodes the network returns, in order (by default the last node alone).
     pub fn outputs(&mut self, xs: &[&T]) {
         self.outputs = xs.iter().map(|t| t.name.clone()).collect();

@@ -11,7 +11,7 @@ mod prune;
 pub use analysis::{Analysis, Seg, Shape, Source};
 pub use builder::{GraphBuilder, T};
 pub use groups::{Group, GroupId};
-pub use outputs::TaskKind;
+pub use outputs::{detection_maps, TaskKind};
 pub use prune::{prune, prune_keeping, Folded, PruneReport};
 
 use crate::error::{Error, Result};
@@ -139,6 +139,15 @@ pub enum Op {
         p: f64,
     },
     Identity,
+    /// A detector's output per default box: each input `[K·values, H, W]` (a head's
+    /// prediction conv on one feature map) becomes `[H·W·K, values]` — cell by cell, then
+    /// box by box, as torchvision's SSD heads order them — and the inputs are concatenated
+    /// in order, giving `[A, values]` for A default boxes. Only a graph output may be one,
+    /// and its inputs' channels are never gated (they are an output's, like a classifier's
+    /// logits).
+    PerBox {
+        values: usize,
+    },
 }
 
 fn one() -> usize {
@@ -172,6 +181,7 @@ impl Op {
             Op::Linear { .. } => "linear",
             Op::Dropout { .. } => "dropout",
             Op::Identity => "identity",
+            Op::PerBox { .. } => "per_box",
         }
     }
 }

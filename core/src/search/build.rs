@@ -111,7 +111,7 @@ impl Search {
             vs,
             opt,
             gates: flat,
-            task: crate::task::of(graph),
+            task: crate::task::of(graph)?,
             regularizer,
             bound,
             gammas,

@@ -70,7 +70,7 @@ pub(super) fn draw(s: &Session, kind: PlotKind, stem: &Path, runs: &[PathBuf]) -
             // Without a supernet the points are runs alone, whose summary.json records accuracy.
             let metric = s
                 .supernet()
-                .map(|g| crate::task::of(g).metric_name().to_string())
+                .and_then(|g| Ok(crate::task::of(g)?.metric_name().to_string()))
                 .unwrap_or_else(|_| "accuracy".into());
             let title = format!("test {metric} vs MACs");
             let paths = pareto_chart(&title, &pareto_points(s, runs)?, &metric, "MACs", stem)?;

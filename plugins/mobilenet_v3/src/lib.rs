@@ -9,7 +9,9 @@
 //! ReLU, 1×1 conv back with bias, hard-sigmoid, times the block's expanded channels. Its
 //! squeeze channels are a searched group of their own; its second conv joins the expanded
 //! channels' group (the `mul`), so a closed expanded channel loses its scale too.
-//! `preset=tiny` is a shortened, stride-adjusted variant for 28×28 inputs.
+//! `preset=tiny` is a shortened, stride-adjusted variant for 28×28 inputs. `head=ssdlite`
+//! puts SSDLite's detector on the backbone: at `preset=large`, 320×320 and 91 classes it is
+//! torchvision's `ssdlite320_mobilenet_v3_large` (tests/golden).
 
 use figs::graph::{Act, Graph, GraphBuilder, InputSpec, Op, T};
 use figs::space::{input_params, make_divisible, ParamSpec, Params, SearchSpace};
@@ -93,6 +95,18 @@ pub struct Config {
     /// Halve the last three blocks' outputs, the last two blocks' expansions and the
     /// classifier's hidden layer (torchvision's `reduced_tail`, which its SSDLite uses).
     pub reduced_tail: bool,
+    pub head: Head,
+}
+
+/// What follows the backbone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Head {
+    /// Global pool, hidden linear layer, classifier: torchvision's `mobilenet_v3_*`.
+    Classifier,
+    /// SSDLite's extra layers and heads on the last stride-2 block's expansion and the last
+    /// conv ([`figs::detect::ssdlite`]): torchvision's `ssdlite320_mobilenet_v3_large`,
+    /// `classes` counting the background.
+    SsdLite,
 }
 
 impl Config {
@@ -108,6 +122,7 @@ impl Config {
             last_channel: 1280,
             dropout: 0.2,
             reduced_tail: false,
+            head: Head::Classifier,
         }
     }
 
@@ -144,13 +159,28 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     let input = InputSpec { channels: cfg.channels, height: cfg.resolution, width: cfg.resolution };
     let mut b = GraphBuilder::new("mobilenet_v3", input, cfg.classes);
     let x = b.input();
+    // SSDLite reads the last stride-2 block's expansion (torchvision's C4 tap).
+    let tap = cfg.blocks.iter().rposition(|blk| blk.stride > 1);
+    let mut c4 = None;
     let mut x = b.conv_bn_act("stem", &x, adjust(16), 3, cfg.stem_stride, Act::HardSwish);
     for (k, blk) in cfg.blocks.iter().enumerate() {
         let (expanded, out) = (adjust(reduce(tail + 1, k, blk.expanded)), adjust(reduce(tail, k, blk.out)));
-        x = b.scope(&format!("block{k}"), |b| inverted_residual(b, &x, expanded, out, blk));
+        let (y, expansion) = b.scope(&format!("block{k}"), |b| inverted_residual(b, &x, expanded, out, blk));
+        if Some(k) == tap {
+            c4 = expansion;
+        }
+        x = y;
     }
     let last_conv = 6 * x.channels;
     let x = b.conv_bn_act("head", &x, last_conv, 1, 1, Act::HardSwish);
+    if cfg.head == Head::SsdLite {
+        let c4 = c4.ok_or_else(|| Error::Config {
+            name: "head".into(),
+            message: "SSDLite reads the expansion of the last stride-2 block, and this network's has none; use preset large or small".into(),
+        })?;
+        figs::detect::ssdlite::attach(&mut b, &c4, &x, cfg.classes, cfg.width);
+        return b.finish();
+    }
     let x = b.global_avg_pool("pool", &x);
     let x = b.flatten("flatten", &x);
     let last_channel = adjust(if cfg.reduced_tail { cfg.last_channel / 2 } else { cfg.last_channel });
@@ -161,22 +191,22 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     b.finish()
 }
 
-fn inverted_residual(b: &mut GraphBuilder, x: &T, expanded: usize, out: usize, blk: &Block) -> T {
+/// The block's output and its expansion's, if it has one.
+fn inverted_residual(b: &mut GraphBuilder, x: &T, expanded: usize, out: usize, blk: &Block) -> (T, Option<T>) {
     let act = if blk.hs { Act::HardSwish } else { Act::Relu };
     let mut y = x.clone();
+    let mut expansion = None;
     if expanded != x.channels {
         y = b.conv_bn_act("expand", &y, expanded, 1, 1, act);
+        expansion = Some(y.clone());
     }
     y = b.dwconv_bn_act("dw", &y, blk.kernel, blk.stride, act);
     if blk.se {
         y = b.scope("se", |b| squeeze_excite(b, &y));
     }
     let y = b.conv_bn("project", &y, out, 1, 1);
-    if blk.stride == 1 && x.channels == out {
-        b.add("add", &[x, &y])
-    } else {
-        y
-    }
+    let y = if blk.stride == 1 && x.channels == out { b.add("add", &[x, &y]) } else { y };
+    (y, expansion)
 }
 
 /// torchvision's `SqueezeExcitation(c, make_divisible(c // 4, 8), scale_activation=Hardsigmoid)`.
@@ -211,8 +241,13 @@ impl SearchSpace for MobileNetV3 {
             ParamSpec::new("dropout", "0.2", "dropout before the classifier"),
             ParamSpec::new(
                 "reduced_tail",
-                "false",
-                "halve the last three blocks and the hidden layer (torchvision's SSDLite backbone)",
+                "auto",
+                "halve the last three blocks and the hidden layer (torchvision's SSDLite backbone): true, false or auto (true with head=ssdlite)",
+            ),
+            ParamSpec::new(
+                "head",
+                "classifier",
+                "classifier, or ssdlite: SSDLite's detector (classes count the background, as torchvision's num_classes)",
             ),
         ]);
         p
@@ -237,7 +272,20 @@ impl SearchSpace for MobileNetV3 {
         };
         let mut cfg = Config { channels: v.channels, resolution: v.resolution, ..base };
         cfg.dropout = p.get("dropout")?;
-        cfg.reduced_tail = p.get("reduced_tail")?;
+        cfg.head = match p.raw("head") {
+            "classifier" => Head::Classifier,
+            "ssdlite" => Head::SsdLite,
+            other => {
+                return Err(Error::Config {
+                    name: "head".into(),
+                    message: format!("`{other}` is not a head; give classifier or ssdlite"),
+                })
+            }
+        };
+        cfg.reduced_tail = match p.raw("reduced_tail") {
+            "auto" => cfg.head == Head::SsdLite,
+            _ => p.get("reduced_tail")?,
+        };
         build(&cfg)
     }
 }
