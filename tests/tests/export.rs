@@ -1,6 +1,7 @@
 //! The export is the network the search evaluated (DESIGN §9, issue 8).
 //!
-//! For every bundled space (MobileNetV2, MobileNetV3, ResNet basic and bottleneck, FBNet) a
+//! For every bundled space (MobileNetV2, MobileNetV3, ResNet basic and bottleneck, FBNet,
+//! and SSDLite on MobileNetV3 searched on detection data) a
 //! short search
 //! with a large λ runs on synthetic data; then named groups are closed on purpose, so that
 //! every case the export must handle occurs in every run whatever the search did by itself:
@@ -19,7 +20,7 @@
 //! - its ONNX file (`figs::export::onnx`, PyTorch's exporter) gives them in onnxruntime.
 
 use figs::count::count;
-use figs::data::synthetic;
+use figs::data::{synthetic, synthetic_detection};
 use figs::device::DeviceChoice;
 use figs::export::{build_with_weights, write_weights};
 use figs::graph::{Act, Graph, GraphBuilder, InputSpec, Op};
@@ -48,6 +49,8 @@ struct Case {
     /// The closures leave a removed branch's constant to fold / a group kept at width 1.
     folds: bool,
     keeps_one: bool,
+    /// Searched on detection data (`synthetic_detection`, 11 classes with the background).
+    detection: bool,
 }
 
 fn space(name: &str, params: &[(&str, &str)], r: usize) -> Graph {
@@ -65,6 +68,10 @@ fn mobilenet() -> Graph {
 }
 fn mobilenet_v3() -> Graph {
     space("mobilenet_v3", &[("preset", "tiny"), ("width", "0.5")], 16)
+}
+/// SSDLite on the tiny MobileNetV3 (maps of 4x4, 2x2 and 1x1 at 16 px), 11 classes.
+fn ssdlite() -> Graph {
+    space("mobilenet_v3", &[("preset", "tiny"), ("width", "0.5"), ("head", "ssdlite"), ("classes", "11")], 16)
 }
 fn resnet_basic() -> Graph {
     space("resnet", &[("width", "0.25"), ("depth", "20")], 16)
@@ -125,7 +132,23 @@ const FBNET_CLOSE: &[&str] = &[
     "block3.k5e6.expand.conv",
 ];
 
-const CASES: [Case; 10] = [
+const CASES: [Case; 11] = [
+    // The C4 tap (block3's expansion, read by the backbone and two heads) half closed; the
+    // last extra block's output closed (its heads' predictions are then constants: kept
+    // at one channel); an extra block's inner width closed (the block dies, its map too).
+    Case {
+        name: "ssdlite on mobilenet_v3 (per_box outputs, detection task)",
+        graph: ssdlite,
+        resolution: 16,
+        close: &["extra3.out.conv", "extra1.reduce.conv"],
+        half: &["block3.expand.conv", "extra0.out.conv"],
+        regularizer: "flops",
+        lambda: 8.0,
+        target: None,
+        folds: false,
+        keeps_one: true,
+        detection: true,
+    },
     // block2 has a skip (its add must get the folded shift); block1 has none (kept at 1).
     Case {
         name: "mobilenet_v2",
@@ -138,6 +161,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: true,
         keeps_one: true,
+        detection: false,
     },
     // block4 (skip): its expansion dies, so its squeeze-and-excitation with it and the
     // projection's shift is folded; block0 and block5: every squeeze channel dies, which
@@ -153,6 +177,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: true,
         keeps_one: true,
+        detection: false,
     },
     Case {
         name: "resnet basic",
@@ -165,6 +190,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: true,
         keeps_one: false,
+        detection: false,
     },
     Case {
         name: "resnet bottleneck",
@@ -177,6 +203,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: true,
         keeps_one: false,
+        detection: false,
     },
     // block2 (skip): every branch dies; block1 (stride 2, no skip): every branch dies, one
     // must stay at width 1; block3: one branch dies.
@@ -191,6 +218,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: true,
         keeps_one: true,
+        detection: false,
     },
     Case {
         name: "fbnet, target mode",
@@ -203,6 +231,7 @@ const CASES: [Case; 10] = [
         target: Some(0.4),
         folds: true,
         keeps_one: true,
+        detection: false,
     },
     Case {
         name: "mobilenet_v2, gamma_flops",
@@ -215,6 +244,7 @@ const CASES: [Case; 10] = [
         target: Some(0.5),
         folds: false,
         keeps_one: false,
+        detection: false,
     },
     // The right branch's own input group `e` dies, so the concat loses `c` whole.
     Case {
@@ -228,6 +258,7 @@ const CASES: [Case; 10] = [
         target: None,
         folds: false,
         keeps_one: false,
+        detection: false,
     },
     Case {
         name: "concat, target mode",
@@ -240,6 +271,7 @@ const CASES: [Case; 10] = [
         target: Some(0.3),
         folds: false,
         keeps_one: false,
+        detection: false,
     },
     Case {
         name: "two outputs: logits and an image of features",
@@ -252,12 +284,17 @@ const CASES: [Case; 10] = [
         target: None,
         folds: false,
         keeps_one: false,
+        detection: false,
     },
 ];
 
 fn searched_graph(case: &Case, g: &Graph) -> (Search, Tensor) {
     let r = case.resolution;
-    let data = synthetic(256, 16, (1, r, r), 10, 3);
+    let data = if case.detection {
+        synthetic_detection(256, 16, (1, r, r), 11, 3)
+    } else {
+        synthetic(256, 16, (1, r, r), 10, 3)
+    };
     let reg = figs::plugin::find_regularizer(case.regularizer).unwrap();
     let mut cfg = SearchConfig {
         device: DeviceChoice::Cpu,

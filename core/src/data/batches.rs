@@ -4,7 +4,7 @@ use super::prefetch::{Plan, Prefetch};
 use super::Dataset;
 use crate::error::Result;
 use std::sync::Arc;
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 /// An iterator of `(inputs, targets)` batches of a [`Dataset`] in a given order; an
 /// example that cannot be read (a file gone, a decode error) ends it with that error.
@@ -119,7 +119,7 @@ impl Batches {
         match self.ahead.as_ref().and_then(Prefetch::next) {
             Some(b) if b.start == self.pos => Some((
                 b.images.to_device_(self.device, b.images.kind(), true, false),
-                b.labels.to_device_(self.device, Kind::Int64, true, false),
+                b.labels.to_device_(self.device, b.labels.kind(), true, false),
             )),
             // The thread failed (it stops on any error) or is out of step: gather here from
             // now on, which gives the same batches (or the error).

@@ -22,7 +22,8 @@ pub trait Examples: Send + Sync + Debug {
     fn input_shape(&self) -> (usize, usize, usize);
 
     /// The inputs of `ids` as stored (before [`Examples::prepare`]: bytes are a quarter of
-    /// the floats to copy to an accelerator) and their int64 targets, in the order of
+    /// the floats to copy to an accelerator) and their targets (int64 labels; for detection
+    /// float rows `[G, 5]` of `(label, x1, y1, x2, y2)`, see [`crate::detect::task`]), in the order of
     /// `ids`, on [`Examples::device`]. With `augment`, a training batch: random
     /// augmentation of example `id` is drawn from (`augment`, `id`) alone, so the same
     /// batch comes back for the same key however it is gathered (a resumed search, another
@@ -50,8 +51,8 @@ pub trait Examples: Send + Sync + Debug {
         stored
     }
 
-    /// Every target, in order (int64): a data set knows its labels without decoding its
-    /// inputs.
+    /// Every target, in order (int64 labels, or detection rows padded with label-0 rows to
+    /// the most objects): a data set knows its targets without decoding its inputs.
     fn targets(&self) -> Result<Tensor>;
 
     /// Where the stored inputs live.
@@ -103,7 +104,8 @@ impl Clone for Normalize {
 }
 
 /// Examples held as tensors: images `[N, C, H, W]` (float and used as they are, or bytes
-/// normalised per batch) and labels `[N]`.
+/// normalised per batch) and labels `[N]` (any integer kind, read as int64) or float
+/// detection targets `[N, G, 5]` (kept as they are).
 #[derive(Debug)]
 pub struct TensorExamples {
     images: Tensor,
@@ -118,6 +120,7 @@ unsafe impl Sync for TensorExamples {}
 
 impl TensorExamples {
     pub fn new(images: Tensor, labels: Tensor, classes: usize, normalize: Option<Normalize>) -> TensorExamples {
+        let labels = if labels.is_floating_point() { labels } else { labels.to_kind(Kind::Int64) };
         TensorExamples { images, labels, classes, normalize }
     }
 }
@@ -142,7 +145,7 @@ impl Examples for TensorExamples {
     }
 
     fn gather(&self, ids: &Tensor) -> Result<(Tensor, Tensor)> {
-        Ok((self.images.f_index_select(0, ids)?, self.labels.f_index_select(0, ids)?.f_to_kind(Kind::Int64)?))
+        Ok((self.images.f_index_select(0, ids)?, self.labels.f_index_select(0, ids)?))
     }
 
     fn prepare(&self, stored: Tensor) -> Tensor {
@@ -156,7 +159,7 @@ impl Examples for TensorExamples {
     }
 
     fn targets(&self) -> Result<Tensor> {
-        Ok(self.labels.f_to_kind(Kind::Int64)?)
+        Ok(self.labels.shallow_clone())
     }
 
     fn device(&self) -> Device {

@@ -47,7 +47,14 @@ impl Dataset {
     pub fn fingerprint(&self) -> Result<Fingerprint> {
         let n = self.len();
         let (c, h, w) = self.image_shape();
-        let labels = Vec::<i64>::try_from(self.targets()?.flatten(0, -1))?;
+        // Labels hash as they always have (old checkpoints keep resuming); detection
+        // targets, being float, as their bits.
+        let targets = self.targets()?.flatten(0, -1);
+        let labels: Vec<i64> = if targets.is_floating_point() {
+            Vec::<f64>::try_from(targets.to_kind(Kind::Double))?.iter().map(|v| v.to_bits() as i64).collect()
+        } else {
+            Vec::<i64>::try_from(targets)?
+        };
         let picks: Vec<i64> = if n == 0 {
             Vec::new()
         } else {

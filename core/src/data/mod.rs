@@ -21,7 +21,7 @@ pub use fingerprint::{Fingerprint, FINGERPRINT_IMAGES};
 pub use idx::{load_idx_dir, FASHION_MNIST_DIR};
 pub use images::{load_image_folder, ImageFolder, ImageOptions};
 pub use source::{DataSource, LoadOptions, SYNTHETIC_SIZE};
-pub use synthetic::synthetic;
+pub use synthetic::{synthetic, synthetic_detection};
 
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
@@ -116,7 +116,7 @@ impl Dataset {
         self.batch(&(0..self.len() as i64).collect::<Vec<_>>())
     }
 
-    /// Every target of this set, in order (int64, on the CPU).
+    /// Every target of this set, in order, on the CPU (see [`Examples::targets`]).
     pub fn targets(&self) -> Result<Tensor> {
         let all = self.examples.targets()?.f_to_device(Device::Cpu)?;
         Ok(match &self.index {
