@@ -136,6 +136,7 @@ pub fn train_network(
         return Err(Error::config("train", "batch size and learning rate must be positive"));
     }
     crate::data::check_batch(cfg.batch_size, train.len(), "the training set")?;
+    crate::data::check_fits(train, graph)?;
     let start = std::time::Instant::now();
     let device = cfg.device.resolve()?;
     let analysis = graph.analyze()?;

@@ -84,6 +84,11 @@ pub trait Examples: Send + Sync + Debug {
         None
     }
 
+    /// What the targets are for: class labels, or detection rows.
+    fn task(&self) -> crate::graph::TaskKind {
+        crate::graph::TaskKind::Classification
+    }
+
     /// How the inputs are stored (`Uint8`, `Float`, `jpeg` …): part of the data's
     /// fingerprint, so a resumed search sees the same data.
     fn storage(&self) -> String;
@@ -190,5 +195,13 @@ impl Examples for TensorExamples {
 
     fn storage(&self) -> String {
         format!("{:?}", self.images.kind())
+    }
+
+    fn task(&self) -> crate::graph::TaskKind {
+        if self.labels.is_floating_point() {
+            crate::graph::TaskKind::Detection
+        } else {
+            crate::graph::TaskKind::Classification
+        }
     }
 }

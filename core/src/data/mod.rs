@@ -70,6 +70,11 @@ impl Dataset {
         &self.examples
     }
 
+    /// What its targets are for (class labels or detection rows).
+    pub fn task(&self) -> crate::graph::TaskKind {
+        self.examples.task()
+    }
+
     pub fn len(&self) -> usize {
         self.index.as_ref().map_or(self.examples.len(), |i| i.len())
     }
@@ -194,11 +199,44 @@ impl Dataset {
     }
 }
 
+/// Whether `graph` can learn from `data`: the same input shape, enough classes and the
+/// same task (class labels for a classifier, boxes for a detector).
+pub fn check_fits(data: &Dataset, graph: &crate::graph::Graph) -> Result<()> {
+    let (c, h, w) = data.image_shape();
+    let i = graph.input;
+    if (c, h, w) != (i.channels, i.height, i.width) {
+        return Err(Error::config(
+            "data",
+            format!(
+                "the data has {c}x{h}x{w} images but the network expects {}x{}x{}; set the space's input size to match",
+                i.channels, i.height, i.width
+            ),
+        ));
+    }
+    if data.classes() > graph.classes {
+        return Err(Error::config(
+            "data",
+            format!("the data has {} classes but the network outputs {}", data.classes(), graph.classes),
+        ));
+    }
+    if data.task() != graph.task {
+        let fix = match data.task() {
+            crate::graph::TaskKind::Detection => "build a detector (`-p head=ssdlite` on mobilenet_v3)",
+            crate::graph::TaskKind::Classification => "give a classification data set, or build a classifier",
+        };
+        return Err(Error::config(
+            "data",
+            format!("the data is for {} but the network for {}; {fix}", data.task().name(), graph.task.name()),
+        ));
+    }
+    Ok(())
+}
+
 /// Tells the augmentation key of an epoch from the next number of its order's generator.
 const AUGMENT_KEY: u64 = 0xa06_3e47;
 
 /// Why `dir` is not a data directory: missing, or a file.
-fn not_a_dir(dir: &std::path::Path) -> &'static str {
+pub(crate) fn not_a_dir(dir: &std::path::Path) -> &'static str {
     if dir.exists() {
         "is a file, not a directory"
     } else {

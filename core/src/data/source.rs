@@ -1,5 +1,5 @@
 //! Which data set, as one line of text (`fashion-mnist`, `cifar10:DIR`, `synthetic:4096`,
-//! or an IDX directory), and the one function that loads it: every front end (`figs
+//! `coco:DIR`, or an IDX directory), and the one function that loads it: every front end (`figs
 //! search`, `figs pareto`, the prompt's `data`, notebooks) reads data through here.
 
 use super::{load_cifar10_dir, load_idx_dir, load_image_folder, synthetic, ImageOptions, TrainTest, FASHION_MNIST_DIR};
@@ -37,6 +37,9 @@ pub enum DataSource {
     /// torchvision's ImageFolder layout (one directory per class; `train/` and `val/` when
     /// both exist), decoded lazily.
     ImageFolder(PathBuf),
+    /// COCO-format detection data: a root with train and val splits, or one image
+    /// directory and its instances file (`coco:IMAGES,ANNOTATIONS.json`).
+    Coco { root: PathBuf, annotations: Option<PathBuf> },
 }
 
 impl DataSource {
@@ -58,6 +61,12 @@ impl DataSource {
             "mnist" | "idx" => DataSource::Idx(dir(kind)?),
             "cifar10" | "cifar-10" => DataSource::Cifar10(dir(kind)?),
             "imagefolder" | "images" => DataSource::ImageFolder(dir("imagefolder")?),
+            "coco" => match dir("coco")?.to_string_lossy().rsplit_once(',') {
+                Some((images, ann)) if ann.ends_with(".json") => {
+                    DataSource::Coco { root: images.into(), annotations: Some(ann.into()) }
+                }
+                _ => DataSource::Coco { root: dir("coco")?, annotations: None },
+            },
             "synthetic" => {
                 let train = match arg {
                     None => SYNTHETIC_SIZE,
@@ -67,7 +76,9 @@ impl DataSource {
                 };
                 DataSource::Synthetic { train }
             }
-            "" => return Err("expected a data set: fashion-mnist, mnist:DIR, cifar10:DIR, synthetic …".into()),
+            "" => {
+                return Err("expected a data set: fashion-mnist, mnist:DIR, cifar10:DIR, coco:DIR, synthetic …".into())
+            }
             _ => DataSource::Idx(PathBuf::from(t)),
         })
     }
@@ -80,6 +91,8 @@ impl DataSource {
             DataSource::Idx(d) => format!("idx:{}", d.display()),
             DataSource::Cifar10(d) => format!("cifar10:{}", d.display()),
             DataSource::ImageFolder(d) => format!("imagefolder:{}", d.display()),
+            DataSource::Coco { root, annotations: None } => format!("coco:{}", root.display()),
+            DataSource::Coco { root, annotations: Some(a) } => format!("coco:{},{}", root.display(), a.display()),
             DataSource::Synthetic { train } if *train == SYNTHETIC_SIZE => "synthetic".into(),
             DataSource::Synthetic { train } => format!("synthetic:{train}"),
         }
@@ -91,6 +104,7 @@ impl DataSource {
             DataSource::FashionMnist(d) | DataSource::Idx(d) | DataSource::Cifar10(d) | DataSource::ImageFolder(d) => {
                 d.display().to_string()
             }
+            DataSource::Coco { root, .. } => root.display().to_string(),
             DataSource::Synthetic { .. } => "synthetic".into(),
         }
     }
@@ -102,6 +116,7 @@ impl DataSource {
             DataSource::Idx(d) => format!("IDX files ({})", d.display()),
             DataSource::Cifar10(d) => format!("CIFAR-10 ({})", d.display()),
             DataSource::ImageFolder(d) => format!("image folder ({})", d.display()),
+            DataSource::Coco { root, .. } => format!("COCO-format detection data ({})", root.display()),
             DataSource::Synthetic { .. } => "synthetic".into(),
         }
     }
@@ -115,6 +130,9 @@ impl DataSource {
             DataSource::Cifar10(d) => load_cifar10_dir(d)?,
             DataSource::Synthetic { train } => synthetic(*train, (train / 4).max(16), (1, 28, 28), 10, opts.seed),
             DataSource::ImageFolder(d) => load_image_folder(d, opts.images, opts.holdout, progress)?,
+            DataSource::Coco { root, annotations } => {
+                crate::detect::folder::load_coco(root, annotations.as_deref(), opts.images, opts.holdout)?
+            }
         };
         if train_limit > 0 {
             tt.train = tt.train.take(train_limit);
@@ -141,6 +159,8 @@ mod tests {
             "idx:/d",
             "cifar10:/c",
             "imagefolder:/i",
+            "coco:/c",
+            "coco:/c/val2017,/c/annotations/instances_val2017.json",
             "synthetic",
             "synthetic:100",
         ] {

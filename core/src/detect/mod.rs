@@ -6,6 +6,8 @@ pub mod boxes;
 pub mod canvas;
 pub mod coco;
 pub mod coco_eval;
+pub mod folder;
+pub mod iou_crop;
 pub mod ssd;
 pub mod ssdlite;
 pub mod task;

@@ -15,20 +15,7 @@ impl Search {
         config.validate()?;
         config.regularizer = regularizer.name().to_string();
         let analysis = graph.analyze()?;
-        let (c, h, w) = train.image_shape();
-        let i = graph.input;
-        if (c, h, w) != (i.channels, i.height, i.width) {
-            return Err(Error::config(
-                "data",
-                format!("the data has {c}x{h}x{w} images but the network expects {}x{}x{}; set the space's input size to match", i.channels, i.height, i.width),
-            ));
-        }
-        if train.classes() > graph.classes {
-            return Err(Error::config(
-                "data",
-                format!("the data has {} classes but the network outputs {}", train.classes(), graph.classes),
-            ));
-        }
+        crate::data::check_fits(train, graph)?;
         let device = config.device.resolve()?;
         let data = train.fingerprint()?;
         tch::manual_seed(config.seed as i64);

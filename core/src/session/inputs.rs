@@ -171,9 +171,17 @@ fn build_with(
     if let Some(d) = data {
         let (ch, h, _) = d.image_shape();
         let known: Vec<String> = space.params().into_iter().map(|p| p.name).collect();
-        for (k, v) in [("resolution", h), ("channels", ch), ("classes", d.classes())] {
-            if known.iter().any(|n| n == k) {
-                p.entry(k.to_string()).or_insert_with(|| v.to_string());
+        // Detection data asks for a detector where the space offers one.
+        let head = (d.task() == crate::graph::TaskKind::Detection).then(|| "ssdlite".to_string());
+        let fill = [
+            ("resolution", Some(h.to_string())),
+            ("channels", Some(ch.to_string())),
+            ("classes", Some(d.classes().to_string())),
+            ("head", head),
+        ];
+        for (k, v) in fill {
+            if let (true, Some(v)) = (known.iter().any(|n| n == k), v) {
+                p.entry(k.to_string()).or_insert(v);
             }
         }
     }

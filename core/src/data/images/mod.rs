@@ -60,6 +60,11 @@ thread_local! {
     static RESAMPLER: RefCell<Resampler> = RefCell::new(Resampler::default());
 }
 
+/// Runs `f` with this thread's resampler.
+pub(crate) fn with_resampler<R>(f: impl FnOnce(&mut Resampler) -> R) -> R {
+    RESAMPLER.with(|r| f(&mut r.borrow_mut()))
+}
+
 impl ImageFolder {
     pub fn new(listing: &Listing, options: ImageOptions) -> ImageFolder {
         ImageFolder { files: listing.files.clone().into(), classes: listing.classes.len(), options }
@@ -101,34 +106,14 @@ impl Examples for ImageFolder {
 
     fn batch(&self, ids: &[i64], augment: Option<u64>) -> Result<(Tensor, Tensor)> {
         let s = self.options.size;
-        let plane = s * s;
-        let len = ids.len() * 3 * plane;
-        let x = Tensor::f_empty([ids.len() as i64, 3, s as i64, s as i64], (Kind::Float, Device::Cpu))?;
-        // SAFETY: `x` is a new contiguous float tensor of exactly `len` values that nothing
-        // else refers to until it is returned; writing into it saves copying a batch
-        // (38 MB at 224 px) from a buffer of our own.
-        let out = unsafe { std::slice::from_raw_parts_mut(x.data_ptr() as *mut f32, len) };
-        // (x / 255 − mean) / std as one multiply-add per value.
-        let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * IMAGENET_STD[c]));
-        let shift: [f32; 3] = std::array::from_fn(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]);
         let mut labels = Vec::with_capacity(ids.len());
-        for (k, &id) in ids.iter().enumerate() {
-            if id < 0 {
-                return Err(Error::config("data", format!("example {id} does not exist")));
-            }
-            let id = id as usize;
-            let px = self.pixels(id, augment)?;
-            // HWC bytes to the normalised CHW planes of example k.
-            let dst = &mut out[k * 3 * plane..(k + 1) * 3 * plane];
-            let (r, rest) = dst.split_at_mut(plane);
-            let (g, b) = rest.split_at_mut(plane);
-            for (i, p) in px.pixels.chunks_exact(3).enumerate() {
-                r[i] = f32::from(p[0]) * scale[0] + shift[0];
-                g[i] = f32::from(p[1]) * scale[1] + shift[1];
-                b[i] = f32::from(p[2]) * scale[2] + shift[2];
-            }
+        let x = input_batch(ids.len(), s, |k, planes| {
+            let id = usize::try_from(ids[k])
+                .map_err(|_| Error::config("data", format!("example {} does not exist", ids[k])))?;
+            write_planes(&self.pixels(id, augment)?, planes);
             labels.push(self.files[id].1);
-        }
+            Ok(())
+        })?;
         Ok((x, Tensor::f_from_slice(&labels)?))
     }
 
@@ -151,9 +136,43 @@ impl Examples for ImageFolder {
     }
 }
 
+/// A float batch `[n, 3, size, size]` whose example k's normalised planes `fill(k, planes)`
+/// writes (with [`write_planes`]).
+pub(crate) fn input_batch(
+    n: usize,
+    size: usize,
+    mut fill: impl FnMut(usize, &mut [f32]) -> Result<()>,
+) -> Result<Tensor> {
+    let per = 3 * size * size;
+    let x = Tensor::f_empty([n as i64, 3, size as i64, size as i64], (Kind::Float, Device::Cpu))?;
+    // SAFETY: `x` is a new contiguous float tensor of exactly `n · per` values that nothing
+    // else refers to until it is returned; writing into it saves copying a batch
+    // (38 MB at 224 px) from a buffer of our own.
+    let out = unsafe { std::slice::from_raw_parts_mut(x.data_ptr() as *mut f32, n * per) };
+    for (k, planes) in out.chunks_exact_mut(per).enumerate() {
+        fill(k, planes)?;
+    }
+    Ok(x)
+}
+
+/// HWC bytes as normalised CHW planes: `(x / 255 − mean) / std` with ImageNet's mean and
+/// std, one multiply-add per value.
+pub(crate) fn write_planes(px: &Rgb, dst: &mut [f32]) {
+    let scale: [f32; 3] = std::array::from_fn(|c| 1.0 / (255.0 * IMAGENET_STD[c]));
+    let shift: [f32; 3] = std::array::from_fn(|c| -IMAGENET_MEAN[c] / IMAGENET_STD[c]);
+    let plane = dst.len() / 3;
+    let (r, rest) = dst.split_at_mut(plane);
+    let (g, b) = rest.split_at_mut(plane);
+    for (i, p) in px.pixels.chunks_exact(3).enumerate() {
+        r[i] = f32::from(p[0]) * scale[0] + shift[0];
+        g[i] = f32::from(p[1]) * scale[1] + shift[1];
+        b[i] = f32::from(p[2]) * scale[2] + shift[2];
+    }
+}
+
 /// The seed of the test split of a folder without `train/` and `val/`: one test set for
 /// every run, so runs of different seeds are scored on the same images.
-const HOLDOUT_SEED: u64 = 0;
+pub(crate) const HOLDOUT_SEED: u64 = 0;
 
 /// Loads `root`: `root/train` and `root/val` when both exist (each an image folder with
 /// the same classes), else `root` itself, of which a seeded random `holdout` share is the
