@@ -112,6 +112,25 @@ impl Evaluation for Counts {
     }
 }
 
+/// The headline metric's name where a record predates naming it.
+pub fn accuracy_name() -> String {
+    "accuracy".into()
+}
+
+/// A headline metric's name in tables and progress lines (`acc`, `mAP`).
+pub fn short_name(metric: &str) -> &str {
+    if metric == "accuracy" {
+        "acc"
+    } else {
+        metric
+    }
+}
+
+/// The column header of a headline metric in tables (`test acc`, `test mAP`).
+pub fn column(metric: &str) -> String {
+    format!("test {}", short_name(metric))
+}
+
 /// Metrics beyond the headline as text, each after `sep` (`, top5 0.9987`); empty when
 /// there are none.
 pub fn more_text(more: &std::collections::BTreeMap<String, f64>, sep: &str) -> String {

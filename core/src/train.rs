@@ -57,8 +57,11 @@ pub struct TrainResult {
     pub steps: u64,
     pub final_train_loss: f64,
     pub test_loss: f64,
-    /// The task's headline metric (classification: top-1 accuracy).
+    /// The task's headline metric (classification: top-1 accuracy; detection: mAP).
     pub test_accuracy: f64,
+    /// Its name (`accuracy`, `mAP`).
+    #[serde(default = "crate::task::accuracy_name")]
+    pub metric: String,
     /// Its other metrics (classification: `top5` where there are more than five classes).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub test_more: BTreeMap<String, f64>,
@@ -75,6 +78,11 @@ impl TrainResult {
     /// The test metrics beyond the headline as text (`, top5 0.9987`), empty when none.
     pub fn more_text(&self) -> String {
         crate::task::more_text(&self.test_more, ", ")
+    }
+
+    /// `test accuracy 0.9123, top5 0.9987` (the headline and the rest).
+    pub fn headline(&self) -> String {
+        format!("test {} {:.4}{}", self.metric, self.test_accuracy, self.more_text())
     }
 }
 
@@ -190,6 +198,7 @@ pub fn train_network(
         final_train_loss: last_loss,
         test_loss: eval.loss,
         test_accuracy: eval.headline,
+        metric: task.metric_name().to_string(),
         test_more: eval.more,
         seconds: start.elapsed().as_secs_f64(),
         cancelled,

@@ -149,15 +149,14 @@ pub fn retrain(sh: &mut Shell, a: RetrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "retrained {} (from {}): {} params, {} MACs, {} steps in {:.0} s, test accuracy {:.4}{}",
+            "retrained {} (from {}): {} params, {} MACs, {} steps in {:.0} s, {}",
             r.label,
             r.result.init.as_str(),
             human(r.result.counts.params as f64),
             human(r.result.counts.macs as f64),
             r.result.steps,
             r.result.seconds,
-            r.result.test_accuracy,
-            r.result.more_text()
+            r.result.headline()
         );
     }
     Ok(())
@@ -169,6 +168,7 @@ pub fn compare(sh: &mut Shell, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&c)?);
         return Ok(());
     }
-    println!("{}", table(&figs::session::Comparison::HEADER, &c.rows()));
+    let header = c.header();
+    println!("{}", table(&header.iter().map(String::as_str).collect::<Vec<_>>(), &c.rows()));
     Ok(())
 }

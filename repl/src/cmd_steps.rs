@@ -133,8 +133,9 @@ pub fn eval(sh: &mut Shell, json: bool) -> Result<()> {
     }
     let ev = &r.eval;
     println!(
-        "step {}: val acc {:.4}{}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
+        "step {}: val {} {:.4}{}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
         ev.step,
+        figs::task::short_name(&ev.metric),
         ev.accuracy,
         ev.more_text(),
         ev.loss,
@@ -184,7 +185,10 @@ pub fn status(sh: &mut Shell, json: bool) -> Result<()> {
         ));
     }
     if let Some(e) = &st.last_eval {
-        rows.push(("last eval".into(), format!("step {}: val acc {:.4}", e.step, e.accuracy)));
+        rows.push((
+            "last eval".into(),
+            format!("step {}: val {} {:.4}", e.step, figs::task::short_name(&e.metric), e.accuracy),
+        ));
     }
     println!("{}", kv(&rows));
     Ok(())

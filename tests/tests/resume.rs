@@ -132,6 +132,7 @@ fn metrics_holding_nan_read_back() {
         cost: f64::INFINITY,
         alive: vec![1],
         compacted: 0,
+        metric: "accuracy".into(),
     };
     let back: figs::search::EvalMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
     assert!(back.loss.is_nan() && back.cost.is_nan() && back.accuracy == 0.5 && back.more["top5"].is_nan());

@@ -92,15 +92,15 @@ section! {
     /// Which data.
     DataSettings "data" {
         data: String = "fashion-mnist".into(), "data", data,
-            "data set: fashion-mnist, fashion-mnist:DIR, mnist:DIR, idx:DIR, cifar10:DIR, imagefolder:DIR, synthetic[:N], or an IDX directory";
+            "data set: fashion-mnist, fashion-mnist:DIR, mnist:DIR, idx:DIR, cifar10:DIR, imagefolder:DIR, coco:DIR (or coco:IMAGES,ANNOTATIONS.json), synthetic[:N], or an IDX directory";
         train_limit: usize = 0, "train-limit", any,
             "use only the first N training images (0: all)";
         test_limit: usize = 0, "test-limit", any,
             "use only the first N test images (0: all)";
         test_fraction: f64 = 0.1, "test-fraction", fraction,
-            "image folders without train/ and val/: the share held out as the test set (the same files for every seed)";
+            "image folders without train/ and val/ (and coco:IMAGES,ANNOTATIONS.json): the share held out as the test set (the same files for every seed)";
         workers: usize = 0, "workers", any,
-            "threads decoding image folders (0: the cores libtorch's threads leave, at least 1)";
+            "threads decoding image folders and COCO folders (0: the cores libtorch's threads leave, at least 1)";
     }
 }
 

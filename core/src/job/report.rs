@@ -37,6 +37,8 @@ pub struct JobReport {
     pub stopped: bool,
     /// Wall time of the search, its evaluations and the export.
     pub search_seconds: f64,
+    /// The headline metric's name (`accuracy`, `mAP`).
+    pub metric: String,
 }
 
 impl JobReport {
@@ -62,7 +64,8 @@ impl JobReport {
                 }
             })
             .collect();
-        JobReport { out: out.to_path_buf(), networks, steps_done, steps, stopped, search_seconds: 0.0 }
+        let metric = results.first().map_or_else(crate::task::accuracy_name, |r| r.result.metric.clone());
+        JobReport { out: out.to_path_buf(), networks, steps_done, steps, stopped, search_seconds: 0.0, metric }
     }
 
     pub(super) fn follower(out: &Path) -> JobReport {
@@ -73,6 +76,7 @@ impl JobReport {
             steps: 0,
             stopped: false,
             search_seconds: 0.0,
+            metric: crate::task::accuracy_name(),
         }
     }
 
@@ -118,7 +122,7 @@ impl JobReport {
 
     /// The comparison as a text table.
     pub fn table(&self) -> String {
-        table(&["network", "params", "MACs", "test acc"], &self.rows())
+        table(&["network", "params", "MACs", &crate::task::column(&self.metric)], &self.rows())
     }
 
     /// The table and the MACs ratio, as the report ends.
@@ -128,7 +132,10 @@ impl JobReport {
 
     /// Shows the comparison as an HTML table in an evcxr notebook.
     pub fn evcxr_display(&self) {
-        let mut html = String::from("<table><tr><th>network</th><th>params</th><th>MACs</th><th>test acc</th></tr>");
+        let mut html = format!(
+            "<table><tr><th>network</th><th>params</th><th>MACs</th><th>{}</th></tr>",
+            crate::task::column(&self.metric)
+        );
         for r in self.rows() {
             html += &format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{c}</td>")).collect::<String>());
         }

@@ -177,12 +177,11 @@ impl Job {
                     continue;
                 }
                 ctx.say(&format!(
-                    "retrained {name} network (from {}): {} steps in {:.0} s, test accuracy {:.4}{}",
+                    "retrained {name} network (from {}): {} steps in {:.0} s, {}",
                     r.result.init.as_str(),
                     r.result.steps,
                     r.result.seconds,
-                    r.result.test_accuracy,
-                    r.result.more_text()
+                    r.result.headline()
                 ));
                 results.push(r);
             }

@@ -155,6 +155,7 @@ mod tests {
             cost: 95.0,
             alive: vec![],
             compacted: 0,
+            metric: "accuracy".into(),
         }];
         let p = search_curves("c", &steps, &evals, "accuracy", 100.0, &d.path().join("c")).unwrap();
         assert!(std::fs::read_to_string(&p[0]).unwrap().contains("validation"));

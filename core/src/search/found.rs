@@ -239,6 +239,7 @@ impl Search {
             cost: self.current_cost(),
             alive: widths,
             compacted,
+            metric: self.task.metric_name().to_string(),
         };
         self.evals.push(m.clone());
         Ok(m)

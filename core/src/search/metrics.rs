@@ -60,6 +60,9 @@ pub struct EvalMetrics {
     /// Gated channels that compaction had removed from the supernet by then.
     #[serde(default)]
     pub compacted: usize,
+    /// The headline metric's name (`accuracy`, `mAP`).
+    #[serde(default = "crate::task::accuracy_name")]
+    pub metric: String,
 }
 
 impl EvalMetrics {

@@ -223,7 +223,10 @@ impl Status {
             ));
         }
         if let Some(e) = &self.last_eval {
-            rows.push(("last eval", format!("step {}: val acc {:.4}", e.step, e.accuracy)));
+            rows.push((
+                "last eval",
+                format!("step {}: val {} {:.4}", e.step, crate::task::short_name(&e.metric), e.accuracy),
+            ));
         }
         kv_table("search status", &rows)
     }
@@ -306,8 +309,15 @@ impl Retrained {
 }
 
 impl Comparison {
-    /// The table's columns.
-    pub const HEADER: [&'static str; 6] = ["network", "params", "MACs", "steps", "init", "test acc"];
+    /// The table's columns (the last names the headline metric of the first row's task).
+    pub fn header(&self) -> Vec<String> {
+        let metric = self.0.first().map_or_else(crate::task::accuracy_name, |r| r.metric.clone());
+        ["network", "params", "MACs", "steps", "init"]
+            .map(String::from)
+            .into_iter()
+            .chain([crate::task::column(&metric)])
+            .collect()
+    }
 
     /// One row per retrained network.
     pub fn rows(&self) -> Vec<Vec<String>> {
@@ -327,7 +337,8 @@ impl Comparison {
     }
 
     pub fn to_html(&self) -> String {
-        html_table("retrained networks", &Self::HEADER, &self.rows())
+        let header = self.header();
+        html_table("retrained networks", &header.iter().map(String::as_str).collect::<Vec<_>>(), &self.rows())
     }
 }
 

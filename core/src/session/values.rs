@@ -186,6 +186,9 @@ pub struct CompareRow {
     pub steps: u64,
     pub init: crate::train::Init,
     pub test_accuracy: f64,
+    /// The headline metric's name (`accuracy`, `mAP`).
+    #[serde(default = "crate::task::accuracy_name")]
+    pub metric: String,
 }
 
 /// The retrained networks side by side.
@@ -203,6 +206,7 @@ impl From<&Retrained> for CompareRow {
             steps: r.result.steps,
             init: r.result.init,
             test_accuracy: r.result.test_accuracy,
+            metric: r.result.metric.clone(),
         }
     }
 }
@@ -244,8 +248,9 @@ pub fn eval_line(ev: &EvalMetrics, initial_cost: f64, unit: &str) -> String {
         n => format!("  ({n} channels compacted away)"),
     };
     format!(
-        "  step {:>5}: val acc {:.4}{}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
+        "  step {:>5}: val {} {:.4}{}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
         ev.step,
+        crate::task::short_name(&ev.metric),
         ev.accuracy,
         ev.more_text(),
         ev.loss,
