@@ -394,3 +394,30 @@ fn mem_available() -> Option<u64> {
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb.saturating_mul(1024))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// torchvision's `SSDScoringHead`: channel `k·D + d` of cell `(y, x)` is value `d` of
+    /// box `(y·W + x)·K + k`, maps concatenated in order.
+    #[test]
+    fn per_box_orders_cells_then_boxes_as_torchvision() {
+        let (k, d, h, w) = (2i64, 3i64, 2i64, 3i64);
+        let a = Tensor::arange(k * d * h * w, (Kind::Float, tch::Device::Cpu)).view([1, k * d, h, w]);
+        let b = Tensor::arange(k * d, (Kind::Float, tch::Device::Cpu)).view([1, k * d, 1, 1]) + 1000.0;
+        let out = per_box(&[&a, &b], d);
+        assert_eq!(out.size(), [1, h * w * k + k, d]);
+        for y in 0..h {
+            for x in 0..w {
+                for kk in 0..k {
+                    for dd in 0..d {
+                        let want = a.double_value(&[0, kk * d + dd, y, x]);
+                        assert_eq!(out.double_value(&[0, (y * w + x) * k + kk, dd]), want);
+                    }
+                }
+            }
+        }
+        assert_eq!(out.double_value(&[0, h * w * k + 1, 2]), 1000.0 + (d + 2) as f64, "the second map follows");
+    }
+}

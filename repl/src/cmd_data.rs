@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct DataArgs {
-    /// fashion-mnist (Debian's package), mnist DIR, idx DIR, cifar10 DIR or synthetic; none
+    /// fashion-mnist (Debian's package), mnist DIR, idx DIR, cifar10 DIR, imagefolder DIR, coco DIR or synthetic; none
     /// shows the current data set.
     kind: Option<String>,
     /// Directory of the files (MNIST-style IDX files, or `cifar-10-batches-bin`).

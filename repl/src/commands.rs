@@ -36,7 +36,7 @@ pub enum Command {
     /// Make a COCO-format detection set here: Fashion-MNIST items pasted at random scales
     /// and positions onto noisy or textured canvases (docs/DETECTION.md).
     MakeDetectionSet(cmd_detect::MakeSetArgs),
-    /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, synthetic) or show
+    /// Pick the data set (fashion-mnist, mnist DIR, cifar10 DIR, idx DIR, imagefolder DIR, coco DIR, synthetic) or show
     /// the current one.
     Data(cmd_data::DataArgs),
     /// Build the supernet from a search space, load one from a file, or show it.

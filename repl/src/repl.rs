@@ -166,7 +166,9 @@ impl Helper {
                 Some(figs::config::Config::settings().iter().map(|s| s.name.to_string()).collect())
             }
             ("data", _, 0) => Some(
-                ["fashion-mnist", "mnist", "idx", "cifar10", "imagefolder", "synthetic"].map(String::from).to_vec(),
+                ["fashion-mnist", "mnist", "idx", "cifar10", "imagefolder", "coco", "synthetic"]
+                    .map(String::from)
+                    .to_vec(),
             ),
             ("retrain", _, 0) => Some(vec!["found".into(), "seed".into()]),
             ("plot", _, 0) => Some(

@@ -44,11 +44,11 @@ impl DataSpec {
     pub(crate) fn text(&self) -> crate::Result<String> {
         let text = match (self.kind.as_str(), &self.dir) {
             ("synthetic", _) => format!("synthetic:{}", self.size),
-            ("fashion-mnist" | "fmnist" | "mnist" | "idx" | "cifar10" | "cifar-10" | "imagefolder", Some(d)) => {
+            ("fashion-mnist" | "fmnist" | "mnist" | "idx" | "cifar10" | "cifar-10" | "imagefolder" | "coco", Some(d)) => {
                 format!("{}:{}", self.kind, d.display())
             }
             ("fashion-mnist" | "fmnist", None) => self.kind.clone(),
-            ("mnist" | "idx" | "cifar10" | "cifar-10" | "imagefolder", None) => {
+            ("mnist" | "idx" | "cifar10" | "cifar-10" | "imagefolder" | "coco", None) => {
                 return Err(crate::Error::Session(format!(
                     "`data {}` needs a directory: `data {} DIR`",
                     self.kind, self.kind
@@ -56,7 +56,7 @@ impl DataSpec {
             }
             (other, _) => {
                 return Err(crate::Error::Session(format!(
-                    "unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR, imagefolder DIR or synthetic"
+                    "unknown data set `{other}`; use fashion-mnist, mnist DIR, idx DIR, cifar10 DIR, imagefolder DIR, coco DIR or synthetic"
                 )))
             }
         };
