@@ -9,7 +9,9 @@ one JSON object: outputs (how many the module returned), max_abs_diff, max_rel_d
 output relative to its largest |value|, the worst of them, eager and scripted),
 script_max_rel_diff (the scripted module's alone), params, macs; and when DIR holds
 model.onnx (written by `figs export --onnx`), onnx_max_rel_diff: onnxruntime's outputs on the
-same batch against figs'.
+same batch against figs'. For a detector (batch.safetensors holds figs' `anchors` and
+`detections`): anchors_max_diff, detect_same_labels, detect_max_score_diff and
+detect_max_box_diff of model.py's default_boxes() and postprocess() on figs' outputs.
 MACs come from torch.utils.flop_counter.FlopCounterMode on one example (FLOPs / 2 of the
 conv and matmul kernels PyTorch actually runs), independent of figs' own counter.
 """
@@ -20,6 +22,25 @@ import sys
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
+
+
+def check_detections(model, batch):
+    """model.py's default boxes and postprocess on figs' own outputs against figs'
+    anchors and detections (rows of image, label, score, x1, y1, x2, y2)."""
+    anchors = model.default_boxes()
+    report = {"anchors_max_diff": (anchors - batch["anchors"]).abs().max().item()}
+    want = batch["detections"]
+    same, score_diff, box_diff = True, 0.0, 0.0
+    for i in range(batch["output0"].shape[0]):
+        boxes, scores, labels = model.postprocess(batch["output0"][i], batch["output1"][i])
+        w = want[want[:, 0] == i]
+        if len(w) != len(labels) or not torch.equal(w[:, 1].long(), labels):
+            same = False
+            continue
+        if len(w):
+            score_diff = max(score_diff, (w[:, 2] - scores).abs().max().item())
+            box_diff = max(box_diff, (w[:, 3:] - boxes).abs().max().item())
+    return report | {"detect_same_labels": same, "detect_max_score_diff": score_diff, "detect_max_box_diff": box_diff}
 
 
 def main(d):
@@ -44,6 +65,8 @@ def main(d):
         with FlopCounterMode(display=False) as fc:
             net(batch["x"][:1])
     report = {}
+    if "detections" in batch:
+        report |= check_detections(model, batch)
     if os.path.exists(f"{d}/model.onnx"):
         import onnxruntime
 

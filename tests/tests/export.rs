@@ -21,9 +21,11 @@
 
 use figs::count::count;
 use figs::data::{synthetic, synthetic_detection};
+use figs::detect::boxes::DefaultBoxes;
+use figs::detect::ssd::{detections, DetectOptions};
 use figs::device::DeviceChoice;
 use figs::export::{build_with_weights, write_weights};
-use figs::graph::{Act, Graph, GraphBuilder, InputSpec, Op};
+use figs::graph::{Act, Graph, GraphBuilder, InputSpec, Op, TaskKind};
 use figs::search::{Optimizer, Search, SearchConfig};
 use figs::space::SearchSpace;
 use std::collections::BTreeMap;
@@ -339,6 +341,25 @@ fn rel_diff(a: &Tensor, b: &Tensor) -> f64 {
     d / f64::try_from(a.abs().max()).unwrap().max(1e-12)
 }
 
+/// figs' default boxes (`anchors`) and detections of every image of the batch from the
+/// supernet's outputs (`detections`: rows of image, label, score, x1, y1, x2, y2), for
+/// model.py's helper to reproduce.
+fn figs_detections(g: &Graph, outs: &[Tensor]) -> Vec<(String, Tensor)> {
+    let a = g.analyze().unwrap();
+    let maps = figs::graph::detection_maps(g, &a);
+    let grids: Vec<(usize, usize)> = maps.iter().map(|&(h, w, _)| (h, w)).collect();
+    let image = (g.input.height, g.input.width);
+    let anchors = DefaultBoxes::ssdlite(maps.len()).boxes(image, &grids);
+    let mut rows: Vec<f32> = Vec::new();
+    for i in 0..outs[0].size()[0] {
+        for d in detections(&outs[0].get(i), &outs[1].get(i), &anchors, image, &DetectOptions::default()) {
+            rows.extend([i as f32, d.label as f32, d.score, d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]]);
+        }
+    }
+    let n = rows.len() as i64 / 7;
+    vec![("anchors".into(), anchors), ("detections".into(), Tensor::from_slice(&rows).view([n, 7]))]
+}
+
 fn python() -> String {
     let venv = std::env::var("FIGS_TORCH_VENV")
         .expect("FIGS_TORCH_VENV is unset: run ./scripts/setup.sh, which records the torch venv in .cargo/config.toml");
@@ -372,12 +393,24 @@ fn check(ctx: &str, s: &Search, x: &Tensor) -> f64 {
     assert!(onnx["onnxruntime_max_rel_diff"].as_f64().unwrap() <= 1e-4, "{ctx}: {onnx}");
     // `output0` is the logits; `output1`… the further outputs a graph names.
     let mut batch = vec![("x".to_string(), x.shallow_clone())];
+    if e.graph.task == TaskKind::Detection {
+        batch.extend(figs_detections(&e.graph, &want));
+    }
     batch.extend(want.into_iter().enumerate().map(|(i, t)| (format!("output{i}"), t)));
     write_weights(&dir.path().join("batch.safetensors"), &batch).unwrap();
     let py = check_in_pytorch(dir.path());
     assert_eq!(py["outputs"].as_u64().unwrap() as usize, got.len(), "{ctx}: outputs of the PyTorch module: {py}");
     let d_py = py["max_rel_diff"].as_f64().unwrap();
     assert!(d_py < 1e-4, "{ctx}: the PyTorch module differs from the supernet by {d_py:.3e} (relative): {py}");
+    if e.graph.task == TaskKind::Detection {
+        assert!(
+            py["anchors_max_diff"].as_f64().unwrap() < 1e-3,
+            "{ctx}: model.py's default boxes differ from figs': {py}"
+        );
+        assert_eq!(py["detect_same_labels"], true, "{ctx}: model.py's detections differ from figs': {py}");
+        assert!(py["detect_max_score_diff"].as_f64().unwrap() < 1e-5, "{ctx}: detection scores: {py}");
+        assert!(py["detect_max_box_diff"].as_f64().unwrap() < 1e-3, "{ctx}: detection boxes: {py}");
+    }
     let d_onnx = py["onnx_max_rel_diff"].as_f64().unwrap_or_else(|| panic!("{ctx}: no ONNX check: {py}"));
     assert!(d_onnx < 1e-4, "{ctx}: the ONNX file differs from the supernet by {d_onnx:.3e} (relative): {py}");
     let c = count(&e.graph, &e.graph.analyze().unwrap());

@@ -5,6 +5,7 @@
 //! Invariant (DESIGN §9): with deterministic gates in eval mode, the supernet and the
 //! exported network with its exported weights compute the same logits.
 
+mod detect_py;
 pub mod onnx;
 mod pytorch;
 pub(crate) mod safetensors_file;

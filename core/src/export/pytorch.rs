@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::fmt::Write;
 
 const PRELUDE: &str = r#"import json
+import math
 import os
 import struct
 
@@ -221,6 +222,9 @@ figs graph (arch.json), and the weights are arch.safetensors beside this file:
     let ret = if ret.len() == 1 { ret.concat() } else { format!("({})", ret.join(", ")) };
     let _ = writeln!(w, "\n    def forward(self, x):\n{body}        return {ret}");
     w.push_str(LOADER);
+    if g.task == TaskKind::Detection {
+        w.push_str(&super::detect_py::helper(g, &a));
+    }
     Ok(s)
 }
 
