@@ -2,10 +2,12 @@
 //! same weights, gate logits / γ, optimizer moments and metrics, bit for bit on CPU, as
 //! the same search run straight through; checkpoints that do not fit are refused.
 
-use figs::data::synthetic;
+use figs::data::{synthetic, DataSource, Dataset, ImageOptions, LoadOptions, FASHION_MNIST_DIR};
 use figs::device::DeviceChoice;
+use figs::graph::Graph;
 use figs::regularizer::{CostRegularizer, Regularizer};
 use figs::search::{Optimizer, Search, SearchConfig};
+use figs::space::SearchSpace;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -18,24 +20,27 @@ fn bytes(p: &Path) -> Vec<u8> {
 }
 
 fn stop_and_resume_is_exact(cfg: SearchConfig, reg: Arc<dyn Regularizer>, k: u64) {
-    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
-    let g = figs_tests::tiny_mobilenet();
     let data = synthetic(384, 32, (1, 16, 16), 10, 6);
+    stop_and_resume_is_exact_on(&figs_tests::tiny_mobilenet(), &data.train, cfg, reg, k);
+}
+
+fn stop_and_resume_is_exact_on(g: &Graph, train: &Dataset, cfg: SearchConfig, reg: Arc<dyn Regularizer>, k: u64) {
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
     let n = cfg.steps;
     let go = AtomicBool::new(false);
     let dir = tempfile::tempdir().unwrap();
 
-    let mut straight = Search::new(&g, &data.train, cfg.clone(), reg.clone()).unwrap();
+    let mut straight = Search::new(g, train, cfg.clone(), reg.clone()).unwrap();
     straight.run(n, &go, |_| {}).unwrap();
     straight.save_checkpoint(&dir.path().join("straight")).unwrap();
 
-    let mut first = Search::new(&g, &data.train, cfg, reg.clone()).unwrap();
+    let mut first = Search::new(g, train, cfg, reg.clone()).unwrap();
     first.run(k, &go, |_| {}).unwrap();
     first.save_checkpoint(&dir.path().join("at-k")).unwrap();
     drop(first);
     // Something else uses the generator in between, as another process would.
     let _ = tch::Tensor::randn([100], (tch::Kind::Float, tch::Device::Cpu));
-    let mut resumed = Search::resume(&g, &data.train, reg, &dir.path().join("at-k")).unwrap();
+    let mut resumed = Search::resume(g, train, reg, &dir.path().join("at-k")).unwrap();
     assert_eq!(resumed.steps_done(), k);
     resumed.run(n - k, &go, |_| {}).unwrap();
     resumed.save_checkpoint(&dir.path().join("resumed")).unwrap();
@@ -64,6 +69,31 @@ fn gates_with_adam_in_target_mode_resume_exactly() {
         * figs::count::count(&figs_tests::tiny_mobilenet(), &figs_tests::tiny_mobilenet().analyze().unwrap()).macs
             as f64;
     stop_and_resume_is_exact(SearchConfig { target: Some(target), ..config(25) }, figs_tests::flops(), 13);
+}
+
+/// SSDLite on a COCO folder made here: lazily decoded images, random IoU crops and flips
+/// drawn per epoch on two worker threads, detection targets and the SSD loss.
+#[test]
+fn a_detector_on_a_coco_folder_resumes_exactly() {
+    use figs::detect::canvas::{make_detection_set, CanvasOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("set");
+    let o = CanvasOptions { train: 96, val: 4, size: 64, min_item: 12, max_item: 48, ..Default::default() };
+    make_detection_set(Path::new(FASHION_MNIST_DIR), &root, &o, &mut |_, _| {}).unwrap();
+    let load = LoadOptions {
+        train_limit: 0,
+        test_limit: 0,
+        seed: 0,
+        images: ImageOptions { size: 64, workers: 2 },
+        holdout: 0.1,
+    };
+    let tt = DataSource::parse(&format!("coco:{}", root.display())).unwrap().load(&load, &mut |_| {}).unwrap();
+    let p = [("preset", "small"), ("width", "0.25"), ("head", "ssdlite"), ("resolution", "64"), ("classes", "11")];
+    let p = p.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let g = figs::plugin::find("mobilenet_v3").unwrap().build(&p).unwrap();
+    // 86 training images at batch 32: two batches an epoch, so six steps cross epochs.
+    let cfg = SearchConfig { bn_recalibration_batches: 1, ..config(6) };
+    stop_and_resume_is_exact_on(&g, &tt.train, cfg, figs_tests::flops(), 3);
 }
 
 #[test]
