@@ -103,7 +103,7 @@ const ALLOWED: &[(&str, usize, &str)] = &[
     ("detect/task.rs", 3, "the default boxes once per task; the evaluation's detections and ground truth"),
     ("export/weights.rs", 2, "export's check of folded constants"),
     ("export/safetensors_file.rs", 1, "reading a weights file"),
-    ("data/fingerprint.rs", 2, "the data's fingerprint, once per Search::new"),
+    ("data/fingerprint.rs", 3, "the data's fingerprint (labels or detection targets), once per Search::new"),
     ("io.rs", 1, "`pid_t::try_from` in process_alive: a number, not a tensor"),
 ];
 

@@ -176,7 +176,16 @@ impl StepReport {
             rows.push(("τ, λ", format!("{:.3}, {:.4}", m.tau, m.lambda)));
         }
         for e in &self.evals {
-            rows.push(("validation", format!("step {}: acc {:.4}, loss {:.4}", e.step, e.accuracy, e.loss)));
+            rows.push((
+                "validation",
+                format!(
+                    "step {}: {} {:.4}, loss {:.4}",
+                    e.step,
+                    crate::task::short_name(&e.metric),
+                    e.accuracy,
+                    e.loss
+                ),
+            ));
         }
         if self.stopped_by_ctrl_c {
             rows.push(("stopped", "by the cancel flag; every step run is kept".into()));
