@@ -185,6 +185,9 @@ pub struct PointResult {
     /// MACs of this network / MACs of the seed network.
     pub macs_fraction: f64,
     pub test_accuracy: f64,
+    /// The headline metric's name (`accuracy`, `mAP`).
+    #[serde(default = "crate::task::accuracy_name")]
+    pub metric: String,
     /// The width multiplier (`width` method) or null.
     pub width: Option<f64>,
     pub search_seconds: f64,

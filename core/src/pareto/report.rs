@@ -22,22 +22,27 @@ impl Sweep {
         }
         let rows = summarize(&results);
         let pairs = paired(&results);
-        let mut table = markdown(&rows);
+        let metric = results.first().map_or_else(crate::task::accuracy_name, |r| r.metric.clone());
+        let mut table = markdown(&rows, &metric);
         if !pairs.is_empty() {
             table.push_str(&format!(
                 "\nFiGS minus the other method, paired by seed (the same seed gives both networks the same \
-                 retraining order and initialisation stream), test accuracy points:\n\n{}",
+                 retraining order and initialisation stream), test {metric} points:\n\n{}",
                 paired_markdown(&pairs)
             ));
         }
         let text = format!(
-            "# Pareto sweep\n\nRecipe: `{}/config.json`. Accuracy: test set, mean ± sample sd over seeds.\n\n{table}",
+            "# Pareto sweep\n\nRecipe: `{}/config.json`. Test {metric}: mean ± sample sd over seeds.\n\n{table}",
             self.dir.display()
         );
         let summary = self.dir.join("summary.md");
         crate::io::write_atomic(&summary, text.as_bytes())?;
-        let plots =
-            sweep_chart(&format!("{}: test accuracy vs MACs", self.recipe.space), &rows, &self.dir.join("pareto"))?;
+        let plots = sweep_chart(
+            &format!("{}: test {metric} vs MACs", self.recipe.space),
+            &metric,
+            &rows,
+            &self.dir.join("pareto"),
+        )?;
         Ok(Some(SweepReport { table, files: [vec![summary], plots].concat() }))
     }
 }

@@ -52,10 +52,10 @@ pub fn summarize(results: &[PointResult]) -> Vec<SummaryRow> {
         .collect()
 }
 
-/// The rows as a Markdown table (accuracy in percent).
-pub fn markdown(rows: &[SummaryRow]) -> String {
-    let mut s = String::from(
-        "| method | budget | seeds | MACs (mean) | params (mean) | test accuracy % (mean ± sd) |\n|---|---|---|---|---|---|\n",
+/// The rows as a Markdown table (the headline `metric` in percent).
+pub fn markdown(rows: &[SummaryRow], metric: &str) -> String {
+    let mut s = format!(
+        "| method | budget | seeds | MACs (mean) | params (mean) | test {metric} % (mean ± sd) |\n|---|---|---|---|---|---|\n"
     );
     for r in rows {
         s.push_str(&format!(
@@ -150,6 +150,7 @@ mod tests {
             macs: 1000,
             macs_fraction: budget,
             test_accuracy: acc,
+            metric: "accuracy".into(),
             width: None,
             search_seconds: 0.0,
             retrain_seconds: 0.0,
@@ -171,7 +172,11 @@ mod tests {
         assert!((two.accuracy_mean - 0.83).abs() < 1e-12);
         // sample sd of {0.82, 0.84}: sqrt(2 · 0.01² / 1) = 0.01414…
         assert!((two.accuracy_sd - 0.014142135623730963).abs() < 1e-12);
-        assert!(markdown(&rows).contains("| figs | 0.5 | 2 | 1.0 k | 100 | 83.00 ± 1.41 |"), "{}", markdown(&rows));
+        assert!(
+            markdown(&rows, "accuracy").contains("| figs | 0.5 | 2 | 1.0 k | 100 | 83.00 ± 1.41 |"),
+            "{}",
+            markdown(&rows, "accuracy")
+        );
     }
 
     #[test]

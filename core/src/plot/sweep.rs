@@ -9,8 +9,8 @@ use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Draws `rows` (from [`crate::pareto::summarize`]) to `<stem>.svg` / `.png`.
-pub fn sweep_chart(title: &str, rows: &[SummaryRow], stem: &Path) -> Result<Vec<PathBuf>> {
-    render!(stem, (900, 600), draw(title, rows))
+pub fn sweep_chart(title: &str, metric: &str, rows: &[SummaryRow], stem: &Path) -> Result<Vec<PathBuf>> {
+    render!(stem, (900, 600), draw(title, metric, rows))
 }
 
 fn colour(m: Method) -> RGBColor {
@@ -22,7 +22,12 @@ fn colour(m: Method) -> RGBColor {
     }
 }
 
-fn draw<DB: DrawingBackend>(area: &Area<DB>, title: &str, rows: &[SummaryRow]) -> std::result::Result<(), String> {
+fn draw<DB: DrawingBackend>(
+    area: &Area<DB>,
+    title: &str,
+    metric: &str,
+    rows: &[SummaryRow],
+) -> std::result::Result<(), String> {
     let s = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     area.fill(&WHITE).map_err(s)?;
     let max_x = rows.iter().map(|r| r.macs_mean).fold(0.0, f64::max).max(1.0) * 1.1;
@@ -40,7 +45,7 @@ fn draw<DB: DrawingBackend>(area: &Area<DB>, title: &str, rows: &[SummaryRow]) -
         .configure_mesh()
         .x_desc("MACs")
         .x_label_formatter(&|x| human(*x))
-        .y_desc("test accuracy (mean ± sd over seeds)")
+        .y_desc(format!("test {metric} (mean ± sd over seeds)"))
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(s)?;
