@@ -118,3 +118,25 @@ fn wrong_folders_and_files_are_named_with_the_fix() {
     let e = err(format!("coco:{},{}", dir.path().display(), ann.display()));
     assert!(e.contains("no width or height"), "{e}");
 }
+
+#[test]
+fn a_network_of_the_other_task_is_refused_with_the_fix() {
+    use figs::device::DeviceChoice;
+    use figs::search::{Search, SearchConfig};
+    let cfg = SearchConfig { device: DeviceChoice::Cpu, batch_size: 16, ..SearchConfig::default() };
+    let boxes = figs::data::synthetic_detection(64, 16, (1, 16, 16), 4, 0);
+    let classifier = figs_tests::tiny_mobilenet_for(1, 16, 4);
+    let e = Search::new(&classifier, &boxes.train, cfg.clone(), figs_tests::flops()).unwrap_err().to_string();
+    assert!(e.contains("for detection but the network for classification") && e.contains("head=ssdlite"), "{e}");
+    let labels = figs::data::synthetic(64, 16, (1, 16, 16), 4, 0);
+    let mut detector = classifier.clone();
+    detector.task = TaskKind::Detection;
+    // A classifier's graph marked `detection` is refused by the graph check itself.
+    assert!(detector.analyze().is_err());
+    let p = [("preset", "tiny"), ("head", "ssdlite"), ("resolution", "16"), ("channels", "1"), ("classes", "4")];
+    let p = p.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    use figs::space::SearchSpace;
+    let detector = figs::plugin::find("mobilenet_v3").unwrap().build(&p).unwrap();
+    let e = Search::new(&detector, &labels.train, cfg, figs_tests::flops()).unwrap_err().to_string();
+    assert!(e.contains("for classification but the network for detection"), "{e}");
+}
