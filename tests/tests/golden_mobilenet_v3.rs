@@ -51,3 +51,16 @@ fn ssdlite_matches_torchvision() {
     let g = v3(&det(V3::large(1.0, 320, 91))).unwrap();
     assert_eq!(built_params(&g).unwrap(), 3_440_060, "the tch model figs builds has the counted parameters");
 }
+
+/// The width baseline shrinks the detector until the last stride-2 block has no expansion
+/// (its expanded width rounds to its input's): the C4 tap is then its depthwise conv, as
+/// torchvision's `block[0]` (found when `figs pareto`'s width search failed on it).
+#[test]
+fn ssdlite_at_any_width_has_its_c4_map() {
+    use figs_mobilenet_v3::{build as v3, Config as V3, Head};
+    for width in [0.01, 0.03, 0.05, 0.1, 0.5] {
+        let cfg = V3 { reduced_tail: true, head: Head::SsdLite, ..V3::small(width, 128, 11) };
+        let g = v3(&cfg).unwrap_or_else(|e| panic!("width {width}: {e}"));
+        assert_eq!(figs::graph::detection_maps(&g, &g.analyze().unwrap()).len(), 6, "width {width}");
+    }
+}

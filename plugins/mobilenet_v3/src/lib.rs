@@ -159,15 +159,17 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     let input = InputSpec { channels: cfg.channels, height: cfg.resolution, width: cfg.resolution };
     let mut b = GraphBuilder::new("mobilenet_v3", input, cfg.classes);
     let x = b.input();
-    // SSDLite reads the last stride-2 block's expansion (torchvision's C4 tap).
+    // SSDLite reads the output of the last stride-2 block's first layer (torchvision's C4
+    // tap, `block[0]`): its expansion, or its depthwise conv where the width multiplier left
+    // no expansion.
     let tap = cfg.blocks.iter().rposition(|blk| blk.stride > 1);
     let mut c4 = None;
     let mut x = b.conv_bn_act("stem", &x, adjust(16), 3, cfg.stem_stride, Act::HardSwish);
     for (k, blk) in cfg.blocks.iter().enumerate() {
         let (expanded, out) = (adjust(reduce(tail + 1, k, blk.expanded)), adjust(reduce(tail, k, blk.out)));
-        let (y, expansion) = b.scope(&format!("block{k}"), |b| inverted_residual(b, &x, expanded, out, blk));
+        let (y, first) = b.scope(&format!("block{k}"), |b| inverted_residual(b, &x, expanded, out, blk));
         if Some(k) == tap {
-            c4 = expansion;
+            c4 = Some(first);
         }
         x = y;
     }
@@ -176,7 +178,8 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     if cfg.head == Head::SsdLite {
         let c4 = c4.ok_or_else(|| Error::Config {
             name: "head".into(),
-            message: "SSDLite reads the expansion of the last stride-2 block, and this network's has none; use preset large or small".into(),
+            message: "SSDLite reads the last stride-2 block, and this network has none; use preset large or small"
+                .into(),
         })?;
         figs::detect::ssdlite::attach(&mut b, &c4, &x, cfg.classes, cfg.width);
         return b.finish();
@@ -191,22 +194,24 @@ pub fn build(cfg: &Config) -> Result<Graph> {
     b.finish()
 }
 
-/// The block's output and its expansion's, if it has one.
-fn inverted_residual(b: &mut GraphBuilder, x: &T, expanded: usize, out: usize, blk: &Block) -> (T, Option<T>) {
+/// The block's output and its first layer's (the expansion, or the depthwise conv where
+/// there is none: torchvision's `block[0]`).
+fn inverted_residual(b: &mut GraphBuilder, x: &T, expanded: usize, out: usize, blk: &Block) -> (T, T) {
     let act = if blk.hs { Act::HardSwish } else { Act::Relu };
     let mut y = x.clone();
-    let mut expansion = None;
+    let mut first = None;
     if expanded != x.channels {
         y = b.conv_bn_act("expand", &y, expanded, 1, 1, act);
-        expansion = Some(y.clone());
+        first = Some(y.clone());
     }
     y = b.dwconv_bn_act("dw", &y, blk.kernel, blk.stride, act);
+    let first = first.unwrap_or_else(|| y.clone());
     if blk.se {
         y = b.scope("se", |b| squeeze_excite(b, &y));
     }
     let y = b.conv_bn("project", &y, out, 1, 1);
     let y = if blk.stride == 1 && x.channels == out { b.add("add", &[x, &y]) } else { y };
-    (y, expansion)
+    (y, first)
 }
 
 /// torchvision's `SqueezeExcitation(c, make_divisible(c // 4, 8), scale_activation=Hardsigmoid)`.
