@@ -141,10 +141,11 @@ pub fn run(base: &Config, a: ParetoArgs) -> Result<()> {
             };
             match r {
                 Outcome::Done(r) => println!(
-                    "    {} params, {} MACs ({:.1}% of the seed), test accuracy {:.4}, {:.0} s",
+                    "    {} params, {} MACs ({:.1}% of the seed), test {} {:.4}, {:.0} s",
                     crate::format::human(r.params as f64),
                     crate::format::human(r.macs as f64),
                     100.0 * r.macs_fraction,
+                    r.metric,
                     r.test_accuracy,
                     started.elapsed().as_secs_f64()
                 ),
