@@ -133,10 +133,9 @@ pub fn eval(sh: &mut Shell, json: bool) -> Result<()> {
     }
     let ev = &r.eval;
     println!(
-        "step {}: val {} {:.4}{}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
+        "step {}: val {}{}, val loss {:.4}, cost of the export {} ({:.1}% of supernet){}",
         ev.step,
-        figs::task::short_name(&ev.metric),
-        ev.accuracy,
+        ev.headline(),
         ev.more_text(),
         ev.loss,
         human_unit(ev.cost, &r.unit),
@@ -185,10 +184,7 @@ pub fn status(sh: &mut Shell, json: bool) -> Result<()> {
         ));
     }
     if let Some(e) = &st.last_eval {
-        rows.push((
-            "last eval".into(),
-            format!("step {}: val {} {:.4}", e.step, figs::task::short_name(&e.metric), e.accuracy),
-        ));
+        rows.push(("last eval".into(), format!("step {}: val {}", e.step, e.headline())));
     }
     println!("{}", kv(&rows));
     Ok(())

@@ -65,6 +65,8 @@ pub fn iou_crop(width: usize, height: usize, boxes: &[BoxF], rng: &mut ChaCha8Rn
     None
 }
 
+/// IoU of two boxes as plain numbers: this runs per training image on the decode workers,
+/// up to 40 tries per option, where `super::boxes::iou` would make a libtorch call of each.
 fn iou(a: &BoxF, b: &BoxF) -> f32 {
     let area = |b: &BoxF| (b[2] - b[0]) * (b[3] - b[1]);
     let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);

@@ -49,6 +49,7 @@ impl JobReport {
         steps_done: u64,
         steps: u64,
         stopped: bool,
+        metric: String,
     ) -> JobReport {
         let networks = counts
             .iter()
@@ -64,7 +65,6 @@ impl JobReport {
                 }
             })
             .collect();
-        let metric = results.first().map_or_else(crate::task::accuracy_name, |r| r.result.metric.clone());
         JobReport { out: out.to_path_buf(), networks, steps_done, steps, stopped, search_seconds: 0.0, metric }
     }
 

@@ -186,7 +186,8 @@ impl Job {
                 results.push(r);
             }
         }
-        let mut report = JobReport::new(out, &counts, &results, done, steps, stopped);
+        let metric = crate::task::of(&supernet)?.metric_name().to_string();
+        let mut report = JobReport::new(out, &counts, &results, done, steps, stopped, metric);
         report.search_seconds = search_seconds;
         ctx.say(&format!(
             "\nseed vs found ({} retraining steps each, same recipe):\n{}",

@@ -66,6 +66,11 @@ pub struct EvalMetrics {
 }
 
 impl EvalMetrics {
+    /// The headline as a report shows it: `acc 0.8095`, `mAP 0.0203`.
+    pub fn headline(&self) -> String {
+        format!("{} {:.4}", crate::task::short_name(&self.metric), self.accuracy)
+    }
+
     /// The metrics beyond the headline as text (`  top5 0.9987`), empty when there are none.
     pub fn more_text(&self) -> String {
         crate::task::more_text(&self.more, "  ")

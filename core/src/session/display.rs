@@ -176,16 +176,7 @@ impl StepReport {
             rows.push(("τ, λ", format!("{:.3}, {:.4}", m.tau, m.lambda)));
         }
         for e in &self.evals {
-            rows.push((
-                "validation",
-                format!(
-                    "step {}: {} {:.4}, loss {:.4}",
-                    e.step,
-                    crate::task::short_name(&e.metric),
-                    e.accuracy,
-                    e.loss
-                ),
-            ));
+            rows.push(("validation", format!("step {}: {}, loss {:.4}", e.step, e.headline(), e.loss)));
         }
         if self.stopped_by_ctrl_c {
             rows.push(("stopped", "by the cancel flag; every step run is kept".into()));
@@ -232,10 +223,7 @@ impl Status {
             ));
         }
         if let Some(e) = &self.last_eval {
-            rows.push((
-                "last eval",
-                format!("step {}: val {} {:.4}", e.step, crate::task::short_name(&e.metric), e.accuracy),
-            ));
+            rows.push(("last eval", format!("step {}: val {}", e.step, e.headline())));
         }
         kv_table("search status", &rows)
     }

@@ -248,10 +248,9 @@ pub fn eval_line(ev: &EvalMetrics, initial_cost: f64, unit: &str) -> String {
         n => format!("  ({n} channels compacted away)"),
     };
     format!(
-        "  step {:>5}: val {} {:.4}{}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
+        "  step {:>5}: val {}{}  val loss {:.4}  cost {} ({:.1}% of supernet){compacted}",
         ev.step,
-        crate::task::short_name(&ev.metric),
-        ev.accuracy,
+        ev.headline(),
         ev.more_text(),
         ev.loss,
         crate::units::human_unit(ev.cost, unit),
