@@ -2,12 +2,14 @@
 //! results, computed as pycocotools' `COCOeval` computes them, so figs' detectors can be
 //! checked against other tools and other tools against pycocotools.
 //! `figs make-detection-set`: a COCO-format folder of Fashion-MNIST items on canvases.
+//! `figs detect`: an exported detector's boxes on a COCO split, in COCO's results format.
 
 use anyhow::Result;
 use clap::Args;
 use figs::detect::canvas::{make_detection_set, CanvasOptions};
 use figs::detect::coco::{load_detections, Instances};
 use figs::detect::coco_eval::summary_lines;
+use figs::detect::results::{detect_images, Images};
 use figs::detect::{evaluate, STAT_NAMES};
 use std::path::PathBuf;
 
@@ -42,6 +44,60 @@ pub fn run(a: DetectEvalArgs) -> Result<()> {
             a.gt.display()
         );
     }
+    Ok(())
+}
+
+#[derive(Args, Debug)]
+pub struct DetectArgs {
+    /// The detector: an exported `arch.json` with its `arch.safetensors` beside it.
+    arch: PathBuf,
+    /// The folder of the images the instances file names.
+    images: PathBuf,
+    /// COCO's instances file listing the images (their ids and sizes).
+    annotations: PathBuf,
+    /// Where to write the detections (COCO's results format); an existing file is refused.
+    #[arg(long)]
+    out: PathBuf,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Threads decoding images (0: as many as there are cores).
+    #[arg(long, default_value_t = 0)]
+    workers: usize,
+    /// cpu, cuda, cuda:N or auto.
+    #[arg(long, default_value = "auto")]
+    device: String,
+}
+
+/// Writes the detections of an exported detector on every image of a COCO split, boxes in
+/// the images' own pixels, for `figs detect-eval` (or pycocotools) on the original annotations.
+pub fn detect(a: DetectArgs) -> Result<()> {
+    if a.out.exists() {
+        anyhow::bail!("{} exists; figs does not overwrite it: give another --out", a.out.display());
+    }
+    let device = a.device.parse::<figs::device::DeviceChoice>()?.resolve()?;
+    let e = figs::export::Exported::load(&a.arch)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let images = Images {
+        dir: &a.images,
+        annotations: &a.annotations,
+        workers: if a.workers == 0 { cores } else { a.workers },
+        batch: a.batch_size,
+    };
+    let pb = crate::format::bar(0, "images");
+    let found = detect_images(&e.graph, &e.weights, &images, device, &mut |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    })?;
+    pb.finish_and_clear();
+    figs::detect::coco::write_json(&a.out, &found)?;
+    println!(
+        "wrote {} detections to {} (score them: figs detect-eval {} {})",
+        found.len(),
+        a.out.display(),
+        a.annotations.display(),
+        a.out.display()
+    );
     Ok(())
 }
 

@@ -33,6 +33,9 @@ pub enum Command {
     /// Score a detector's boxes against COCO-format ground truth: the twelve numbers of
     /// pycocotools' COCOeval (mAP@[.5:.95], mAP@.5, …, AR@100 large).
     DetectEval(cmd_detect::DetectEvalArgs),
+    /// An exported detector's boxes on every image of a COCO split, written in COCO's results
+    /// format in the images' own pixels, for `detect-eval` on the original annotations.
+    Detect(cmd_detect::DetectArgs),
     /// Make a COCO-format detection set here: Fashion-MNIST items pasted at random scales
     /// and positions onto noisy or textured canvases (docs/DETECTION.md).
     MakeDetectionSet(cmd_detect::MakeSetArgs),
@@ -136,6 +139,7 @@ fn run_command(sh: &mut Shell, cmd: Command) -> Result<Flow> {
         Command::Cost(a) => cmd_cost::run(a, sh.core.try_supernet())?,
         Command::Profile(a) => cmd_profile::run(a)?,
         Command::DetectEval(a) => cmd_detect::run(a)?,
+        Command::Detect(a) => cmd_detect::detect(a)?,
         Command::MakeDetectionSet(a) => cmd_detect::make_set(a)?,
         Command::Data(a) => cmd_data::run(sh, a)?,
         Command::Supernet(c) => cmd_supernet::run(sh, c)?,

@@ -26,10 +26,15 @@ const COMMON: [&str; 15] = [
 ];
 
 fn torchrun(nproc: usize, args: &[&str]) -> Output {
+    torchrun_on(nproc, &COMMON, args)
+}
+
+/// `common` ahead of `args`: the detector's test names its own data.
+fn torchrun_on(nproc: usize, common: &[&str], args: &[&str]) -> Output {
     let venv = std::env::var("FIGS_TORCH_VENV").expect("FIGS_TORCH_VENV (set by scripts/setup.sh)");
     Command::new(format!("{venv}/bin/torchrun"))
         .args(["--standalone", "--nproc-per-node", &nproc.to_string(), "--no-python", env!("CARGO_BIN_EXE_figs")])
-        .args(COMMON)
+        .args(common)
         .args(args)
         .env("OMP_NUM_THREADS", "1")
         .output()
@@ -174,4 +179,43 @@ fn two_ranks_compact_at_the_same_step_with_evaluations_off_the_grid() {
         .max()
         .unwrap_or(0);
     assert!(compacted > 0, "nothing was compacted, so the test proves nothing:\n{log}");
+}
+
+/// Issue 27: a detector under torchrun — float box targets sharded across ranks, IoU crops
+/// drawn on decode workers, COCO evaluation on rank 0 while rank 1 waits — ends with the
+/// ranks' weights and gates bit-identical and a val mAP reported.
+#[test]
+fn two_ranks_search_a_detector_on_a_coco_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let (set, run) = (dir.path().join("set"), dir.path().join("run"));
+    let made = Command::new(env!("CARGO_BIN_EXE_figs"))
+        .args(["make-detection-set", "--train", "96", "--val", "8", "--size", "64", "--min-item", "12"])
+        .args(["--max-item", "48"])
+        .arg(&set)
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
+    let data = format!("coco:{}", set.display());
+    let args: Vec<&str> = ["search", "--data", &data]
+        .into_iter()
+        .chain(
+            "--space mobilenet_v3 -p preset=small -p width=0.25 -p resolution=64 --steps 8 --batch-size 16 \
+             --eval-every 4 --device cpu --threads 1 --checkpoint-every 0 --no-retrain --out"
+                .split_whitespace(),
+        )
+        .collect();
+    let o = torchrun_on(2, &args, &[run.to_str().unwrap()]);
+    let log = text(&o);
+    assert!(o.status.success(), "{log}");
+    assert!(log.contains("global batch 32"), "{log}");
+    assert_eq!(checksum(&log, 0), checksum(&log, 1), "the ranks' weights or gate logits differ:\n{log}");
+    let evals: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "eval")
+        .collect();
+    assert_eq!(evals.len(), 2, "{log}");
+    let map = |e: &serde_json::Value| e["metrics"]["accuracy"].as_f64().filter(|m| (0.0..=1.0).contains(m));
+    assert!(evals.iter().all(|e| e["metrics"]["metric"] == "mAP" && map(e).is_some()), "{evals:?}");
 }

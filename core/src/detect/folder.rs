@@ -18,9 +18,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tch::Tensor;
 
-/// One image: its file, size as the annotations give it, and its objects.
+/// One image: its id and file, size as the annotations give it, and its objects.
 #[derive(Debug, Clone)]
 struct Item {
+    id: i64,
     path: PathBuf,
     width: usize,
     height: usize,
@@ -59,7 +60,8 @@ impl CocoFolder {
             }
             at.insert(im.id, items.len());
             let (width, height) = (im.width as usize, im.height as usize);
-            items.push(Item { path: images.join(&im.file_name), width, height, boxes: vec![], labels: vec![] });
+            let path = images.join(&im.file_name);
+            items.push(Item { id: im.id, path, width, height, boxes: vec![], labels: vec![] });
         }
         for a in &gt.annotations {
             let Some(&i) = at.get(&a.image_id) else {
@@ -85,6 +87,11 @@ impl CocoFolder {
             return Err(bad("lists no images".into()));
         }
         Ok(CocoFolder { items: items.into(), classes, options })
+    }
+
+    /// Example `k`'s image id and its size `(width, height)` in the annotations' pixels.
+    pub fn image(&self, k: usize) -> Option<(i64, usize, usize)> {
+        self.items.get(k).map(|it| (it.id, it.width, it.height))
     }
 
     /// Example `id`'s pixels at the input size and its targets in input pixels.

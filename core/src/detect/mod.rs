@@ -8,6 +8,7 @@ pub mod coco;
 pub mod coco_eval;
 pub mod folder;
 pub mod iou_crop;
+pub mod results;
 pub mod ssd;
 pub mod ssdlite;
 pub mod task;
