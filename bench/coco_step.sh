@@ -10,7 +10,9 @@
 #
 # Runs `figs search` twice, with 2 and with 2 + --steps steps, and reports the difference
 # per step (start-up, data listing and the supernet build cancel out). --batch 24 is
-# torchvision's per-GPU batch for this detector (8 GPUs x 24). Prints figs' own lines too.
+# torchvision's per-GPU batch for this detector (8 GPUs x 24). Then the data pipeline alone
+# on one thread (figs-data-speed --coco): the images per second one core decodes, crops and
+# resizes, which says how many cores a GPU needs to be fed.
 # Never run it beside another heavy process.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,12 +24,17 @@ while [ $# -gt 0 ]; do
     --workers) workers=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --device) device=$2; shift 2 ;;
-    -h|--help) sed -n 2,13p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "coco_step.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 figs=${FIGS:-target/debug/figs}
 [ -x "$figs" ] || { echo "coco_step.sh: $figs is missing: cargo build --workspace first" >&2; exit 1; }
+speed=target/debug/figs-data-speed
+if [ ! -x "$speed" ]; then
+  echo "building figs-data-speed (cargo build -p figs-bench)" >&2
+  cargo build -q -p figs-bench
+fi
 set_dir="${XDG_CACHE_HOME:-$HOME/.cache}/figs/bench-coco"
 if [ ! -d "$set_dir" ]; then
   mkdir -p "$(dirname "$set_dir")"
@@ -52,3 +59,6 @@ printf 'figs search, ssdlite320_mobilenet_v3_large (91 classes), batch %s, %s th
   "$batch" "$threads" "$workers" "$device"
 awk -v s="$short" -v l="$long" -v n="$steps" -v b="$batch" 'BEGIN {
   printf "  2 steps: %.1f s, %d steps: %.1f s -> %.2f s per step (%.1f images/s)\n", s, n + 2, l, (l - s) / n, n * b / (l - s) }'
+line=$("$speed" --dir "$set_dir/train" --coco "$set_dir/annotations/instances_train.json" --size 320 \
+  --workers 1 --batch "$batch" --batches 10)
+echo "  data pipeline alone, 1 thread (640 px JPEG -> IoU crop, flip, 320 px): $line"

@@ -77,6 +77,13 @@ if [ -x target/debug/figs-bench ] && "$py" -c 'import torchvision' 2>/dev/null; 
 else
   echo "gpu-check: step benchmark skipped (no target/debug/figs-bench or no torchvision)"
 fi
+# Detection (issue 27): the step time of ssdlite320_mobilenet_v3_large on CUDA, for the
+# extrapolation in docs/DETECTION.md (the made set needs Fashion-MNIST to paste from).
+if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  FIGS="$bin" bash bench/coco_step.sh --device cuda --batch 24 --steps 20 --workers "$(nproc)" || fail "COCO detector step"
+else
+  echo "gpu-check: COCO detector step skipped (Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist)"
+fi
 if [ "$failures" -gt 0 ]; then
   echo "gpu-check: $failures check(s) FAILED"
   exit 1

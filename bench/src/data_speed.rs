@@ -1,12 +1,14 @@
 //! figs' half of `bench/data_speed.sh`: draws training batches (RandomResizedCrop, flip,
 //! normalisation) of an image folder through figs' pipeline and prints one JSON line with
 //! the images per second delivered as ready batches. `bench/data_torch.py` is the same job
-//! with torchvision's `ImageFolder` and a `DataLoader`.
+//! with torchvision's `ImageFolder` and a `DataLoader`. With `--coco ANN.json` it times the
+//! detection pipeline of a COCO-format folder instead (`bench/coco_step.sh`).
 
 use anyhow::{Context, Result};
 use clap::Parser;
 use figs::data::images::{decode_file, list, ImageFolder};
 use figs::data::{Dataset, ImageOptions};
+use figs::detect::folder::CocoFolder;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::path::PathBuf;
@@ -16,9 +18,13 @@ use tch::Device;
 
 #[derive(Parser)]
 struct Args {
-    /// An image folder (one directory per class).
+    /// An image folder (one directory per class), or with --coco the folder of its images.
     #[arg(long)]
     dir: PathBuf,
+    /// A COCO instances file listing the images of --dir: times the detection pipeline
+    /// (SSDLite's IoU crop, flip and resize, box targets) instead of the classification one.
+    #[arg(long)]
+    coco: Option<PathBuf>,
     #[arg(long, default_value_t = 224)]
     size: usize,
     /// Decoding threads.
@@ -46,6 +52,11 @@ fn main() -> Result<()> {
     let a = Args::parse();
     // libtorch's own threads only normalise the batches here.
     tch::set_num_threads(1);
+    let options = ImageOptions { size: a.size, workers: a.workers };
+    if let Some(ann) = &a.coco {
+        let folder = CocoFolder::load(&a.dir, ann, options).with_context(|| format!("reading {}", ann.display()))?;
+        return time_batches(&Dataset::of(Arc::new(folder)), &a, usize::MAX);
+    }
     let listing = list(&a.dir, &mut |_| {}).with_context(|| format!("listing {}", a.dir.display()))?;
     if a.decode_only {
         let n = (a.batches * a.batch).min(listing.files.len());
@@ -60,7 +71,12 @@ fn main() -> Result<()> {
         );
         return Ok(());
     }
-    let data = Dataset::of(Arc::new(ImageFolder::new(&listing, ImageOptions { size: a.size, workers: a.workers })));
+    let data = Dataset::of(Arc::new(ImageFolder::new(&listing, options)));
+    time_batches(&data, &a, listing.files.len())
+}
+
+/// Images per second of ready training batches (augmented, shuffled) after the warm-up.
+fn time_batches(data: &Dataset, a: &Args, files: usize) -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let mut batches = data.shuffled_batches(a.batch, &mut rng, Device::Cpu);
     let mut next = || -> Result<usize> {
@@ -82,7 +98,7 @@ fn main() -> Result<()> {
     let s = start.elapsed().as_secs_f64();
     println!(
         "{}",
-        serde_json::json!({"impl": "figs", "workers": a.workers, "files": listing.files.len(),
+        serde_json::json!({"impl": "figs", "workers": a.workers, "files": files.min(data.len()),
             "images": images, "seconds": s, "images_per_s": images as f64 / s})
     );
     Ok(())
