@@ -41,8 +41,12 @@ pub fn run(sh: &mut Shell, a: DataArgs) -> Result<()> {
     } else {
         let [c, h, w] = info.image;
         println!(
-            "data: {}: {} train / {} test images of {c}x{h}x{w}, {} classes",
-            info.data, info.train, info.test, info.classes
+            "data: {}: {} train / {} test images of {c}x{h}x{w}{}, {} classes",
+            info.data,
+            info.train,
+            info.test,
+            info.resize_note(),
+            info.classes
         );
     }
     Ok(())

@@ -97,6 +97,15 @@ html_display!(
 );
 
 impl DataInfo {
+    /// What a data summary adds to the image size of data that is resized when read.
+    pub fn resize_note(&self) -> &'static str {
+        if self.resized_on_read {
+            " (resized when read: a supernet at another resolution reads them at its own)"
+        } else {
+            ""
+        }
+    }
+
     pub fn to_html(&self) -> String {
         let [c, h, w] = self.image;
         kv_table(
@@ -104,7 +113,7 @@ impl DataInfo {
             &[
                 ("train images", self.train.to_string()),
                 ("test images", self.test.to_string()),
-                ("image", format!("{c}×{h}×{w}")),
+                ("image", format!("{c}×{h}×{w}{}", self.resize_note())),
                 ("classes", self.classes.to_string()),
             ],
         )

@@ -55,6 +55,7 @@ impl Session {
             test: tt.test.len(),
             image: [c, h, w],
             classes: tt.train.classes(),
+            resized_on_read: h == w && tt.train.at_size(h).is_some(),
         })
     }
 

@@ -18,6 +18,11 @@ pub struct DataInfo {
     /// Channels, height, width.
     pub image: [usize; 3],
     pub classes: usize,
+    /// Images decoded and resized when a batch asks for them (image and COCO folders): a
+    /// supernet built at another resolution reads them at its own, so `image` is only the
+    /// size until then.
+    #[serde(default)]
+    pub resized_on_read: bool,
 }
 
 /// One channel group of a network.
