@@ -90,6 +90,10 @@ pub fn detect(a: DetectArgs) -> Result<()> {
         pb.set_position(done as u64);
     })?;
     pb.finish_and_clear();
+    // Again: the run may have taken long enough for something else to write there.
+    if a.out.exists() {
+        anyhow::bail!("{} appeared while figs ran; figs does not overwrite it: give another --out", a.out.display());
+    }
     figs::detect::coco::write_json(&a.out, &found)?;
     println!(
         "wrote {} detections to {} (score them: figs detect-eval {} {})",

@@ -65,4 +65,9 @@ fn detections_in_the_images_pixels_score_what_figs_scores_on_resized_images() {
     for (a, b) in inside.iter().zip(outside) {
         assert!((a - b).abs() < 1e-9, "figs' evaluation (mAP, AP50) {inside:?}, the written results {outside:?}");
     }
+
+    // A classifier's arch.json is refused by name, not misread as a detector with odd heads.
+    let e = detect_images(&figs_tests::tiny_mobilenet(), &[], &images, Device::Cpu, &mut |_, _| {});
+    let e = e.unwrap_err().to_string();
+    assert!(e.contains("not a detector") && e.contains("classification"), "{e}");
 }

@@ -35,6 +35,16 @@ pub fn detect_images(
     device: Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Detection>> {
+    if graph.task != crate::graph::TaskKind::Detection {
+        return Err(Error::config(
+            "arch",
+            format!(
+                "`{}` is not a detector (its task is {}); give the arch.json of a detection run",
+                graph.name,
+                format!("{:?}", graph.task).to_lowercase()
+            ),
+        ));
+    }
     let task = DetectionTask::for_graph(graph)?;
     let (h, w) = task.image;
     if h != w {
