@@ -131,8 +131,9 @@ pub fn nms_by_class(boxes: &[Detected], iou: f64) -> Vec<Detected> {
     let mut order: Vec<usize> = (0..boxes.len()).collect();
     order.sort_by(|&a, &b| boxes[b].score.total_cmp(&boxes[a].score));
     // Boxes of different classes never suppress each other, so each class is a pass over its
-    // own boxes: Σ n_c² IoUs. One pass over all boxes per kept box cost kept × all, about
-    // 2 s an image for an untrained 91-class detector (27 000 candidates, most kept).
+    // own boxes: Σ n_c² IoUs. One pass over all boxes per kept box cost kept × all: an
+    // untrained 91-class detector (27 000 candidates an image, most kept) evaluated in
+    // 0.42 s an image here, 0.09 s this way (ssdlite320, 2 threads, measured side by side).
     let mut by_class: std::collections::BTreeMap<i64, Vec<usize>> = Default::default();
     for &i in &order {
         by_class.entry(boxes[i].label).or_default().push(i);
