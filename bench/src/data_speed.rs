@@ -55,7 +55,8 @@ fn main() -> Result<()> {
     let options = ImageOptions { size: a.size, workers: a.workers };
     if let Some(ann) = &a.coco {
         let folder = CocoFolder::load(&a.dir, ann, options).with_context(|| format!("reading {}", ann.display()))?;
-        return time_batches(&Dataset::of(Arc::new(folder)), &a, usize::MAX);
+        let data = Dataset::of(Arc::new(folder));
+        return time_batches(&data, &a, data.len());
     }
     let listing = list(&a.dir, &mut |_| {}).with_context(|| format!("listing {}", a.dir.display()))?;
     if a.decode_only {
@@ -98,7 +99,7 @@ fn time_batches(data: &Dataset, a: &Args, files: usize) -> Result<()> {
     let s = start.elapsed().as_secs_f64();
     println!(
         "{}",
-        serde_json::json!({"impl": "figs", "workers": a.workers, "files": files.min(data.len()),
+        serde_json::json!({"impl": "figs", "workers": a.workers, "files": files,
             "images": images, "seconds": s, "images_per_s": images as f64 / s})
     );
     Ok(())

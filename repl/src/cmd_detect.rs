@@ -61,7 +61,8 @@ pub struct DetectArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 64)]
     batch_size: usize,
-    /// Threads decoding images (0: as many as there are cores).
+    /// Threads decoding images (0: the cores libtorch's threads leave, at least 1, as the
+    /// `workers` setting).
     #[arg(long, default_value_t = 0)]
     workers: usize,
     /// cpu, cuda, cuda:N or auto.
@@ -77,11 +78,10 @@ pub fn detect(a: DetectArgs) -> Result<()> {
     }
     let device = a.device.parse::<figs::device::DeviceChoice>()?.resolve()?;
     let e = figs::export::Exported::load(&a.arch)?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let images = Images {
         dir: &a.images,
         annotations: &a.annotations,
-        workers: if a.workers == 0 { cores } else { a.workers },
+        workers: figs::config::decode_workers(a.workers, 0),
         batch: a.batch_size,
     };
     let pb = crate::format::bar(0, "images");

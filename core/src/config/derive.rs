@@ -125,7 +125,7 @@ pub const DEFAULT_IMAGE_SIZE: usize = 224;
 
 /// Decoding threads: `workers` when given, else the cores that libtorch's intra-op
 /// threads (`threads`, or libtorch's own count) leave free, at least one.
-fn decode_workers(workers: usize, threads: i32) -> usize {
+pub fn decode_workers(workers: usize, threads: i32) -> usize {
     if workers > 0 {
         return workers;
     }

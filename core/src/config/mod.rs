@@ -11,6 +11,7 @@ pub(crate) mod section;
 mod settings;
 mod value;
 
+pub use derive::decode_workers;
 pub use section::Setting;
 pub use settings::{DataSettings, GateSettings, RetrainSettings, RunSettings, SearchSettings};
 pub use value::SettingValue;

@@ -6,7 +6,7 @@
 
 use super::coco::Detection;
 use super::folder::CocoFolder;
-use super::task::Detection as DetectionTask;
+use super::task::{coco_detection, Detection as DetectionTask};
 use crate::data::images::ImageOptions;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -35,16 +35,6 @@ pub fn detect_images(
     device: Device,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Detection>> {
-    if graph.task != crate::graph::TaskKind::Detection {
-        return Err(Error::config(
-            "arch",
-            format!(
-                "`{}` is not a detector (its task is {}); give the arch.json of a detection run",
-                graph.name,
-                format!("{:?}", graph.task).to_lowercase()
-            ),
-        ));
-    }
     let task = DetectionTask::for_graph(graph)?;
     let (h, w) = task.image;
     if h != w {
@@ -72,16 +62,9 @@ pub fn detect_images(
         for i in 0..x.size()[0] {
             let (id, width, height) =
                 folder.image(done).ok_or_else(|| Error::config("data", "more images than listed"))?;
-            let (sx, sy) = (width as f64 / w as f64, height as f64 / h as f64);
-            for d in task.detections(&out[0].get(i), &out[1].get(i)) {
-                let [x1, y1, x2, y2] = d.bbox.map(f64::from);
-                found.push(Detection {
-                    image_id: id,
-                    category_id: d.label,
-                    bbox: [x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy],
-                    score: d.score as f64,
-                });
-            }
+            let scale = (width as f64 / w as f64, height as f64 / h as f64);
+            let dets = task.detections(&out[0].get(i), &out[1].get(i));
+            found.extend(dets.iter().map(|d| coco_detection(d, id, scale)));
             done += 1;
         }
         progress(done, total);

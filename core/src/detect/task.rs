@@ -41,6 +41,13 @@ impl Detection {
     /// The task of a detection graph: SSDLite's default boxes on the feature maps its heads
     /// read (sizes from the graph), each with as many boxes per cell as SSDLite places.
     pub fn for_graph(graph: &Graph) -> Result<Self> {
+        if graph.task != crate::graph::TaskKind::Detection {
+            return Err(Error::GraphGlobal(format!(
+                "`{}` is not a detector (its task is {}); give a detector's graph, e.g. the arch.json of a detection run",
+                graph.name,
+                graph.task.name()
+            )));
+        }
         let a = graph.analyze()?;
         let maps = detection_maps(graph, &a);
         let boxes = DefaultBoxes::ssdlite(maps.len());
@@ -65,6 +72,18 @@ impl Detection {
 
     fn anchors(&self, device: Device) -> Tensor {
         Tensor::from_slice(&self.anchors).view([-1, 4]).to_device(device)
+    }
+}
+
+/// `d` in COCO's results format (`[x, y, width, height]`), its box scaled by `(sx, sy)`
+/// from input pixels to the image's.
+pub(crate) fn coco_detection(d: &Detected, image_id: i64, (sx, sy): (f64, f64)) -> CocoDetection {
+    let [x1, y1, x2, y2] = d.bbox.map(f64::from);
+    CocoDetection {
+        image_id,
+        category_id: d.label,
+        bbox: [x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy],
+        score: d.score as f64,
     }
 }
 
@@ -158,13 +177,7 @@ impl Evaluation for CocoEvaluation {
                 });
             }
             for d in detections(&logits.get(i), &codes.get(i), &self.anchors, self.image, &self.options) {
-                let [x1, y1, x2, y2] = d.bbox.map(f64::from);
-                self.found.push(CocoDetection {
-                    image_id: id,
-                    category_id: d.label,
-                    bbox: [x1, y1, x2 - x1, y2 - y1],
-                    score: d.score as f64,
-                });
+                self.found.push(coco_detection(&d, id, (1.0, 1.0)));
             }
         }
         Ok(())
