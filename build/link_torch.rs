@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-fn main() {
+pub fn main() {
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     let Ok(root) = std::env::var("LIBTORCH") else { return };
     let lib = Path::new(&root).join("lib");

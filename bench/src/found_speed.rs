@@ -65,7 +65,7 @@ fn main() -> Result<()> {
     let format: MemoryFormat = a.memory_format.parse()?;
     let vs = nn::VarStore::new(Device::Cpu);
     let mut net = Net::new(&vs.root(), &g)?;
-    net.set_channels_last(format.channels_last(Device::Cpu, &g));
+    net.set_channels_last(format.channels_last(Device::Cpu));
     let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
     let i = g.input;
     let shape = |n: i64| [n, i.channels as i64, i.height as i64, i.width as i64];

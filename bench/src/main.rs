@@ -303,7 +303,7 @@ impl Plain {
     ) -> Result<Plain> {
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
-        net.set_channels_last(format.channels_last(device, graph));
+        net.set_channels_last(format.channels_last(device));
         net.set_precision(precision);
         let params =
             vs.trainable_variables().into_iter().enumerate().map(|(i, t)| (format!("{i:05}"), t, 2e-3, 0.0)).collect();

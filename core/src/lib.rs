@@ -7,6 +7,7 @@
 //! same interpreter rebuilds for retraining ([`train`]); [`export`] carries its weights out
 //! as safetensors and as a plain PyTorch module.
 
+pub mod batch_norm_cl;
 pub(crate) mod checkpoint;
 pub mod collective;
 pub mod config;

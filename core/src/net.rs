@@ -24,6 +24,9 @@ pub struct Net {
     graph: Graph,
     analysis: Analysis,
     layers: Vec<Layer>,
+    /// Per batch-norm node, the activation that alone reads it and that the channels-last
+    /// kernel applies in its own passes ([`crate::batch_norm_cl`]).
+    fused_act: Vec<Option<Act>>,
     /// Inputs are converted to channels-last (and the conv weights were), see
     /// [`Net::set_channels_last`].
     channels_last: bool,
@@ -101,7 +104,8 @@ impl Net {
             };
             layers.push(layer);
         }
-        Ok(Net { graph: graph.clone(), analysis, layers, channels_last: false, bf16: false })
+        let fused_act = fusable_activations(graph, &analysis);
+        Ok(Net { graph: graph.clone(), analysis, layers, fused_act, channels_last: false, bf16: false })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -173,7 +177,8 @@ impl Net {
     }
 
     /// Like [`Net::forward`], but returns the output of every node, in graph order (in
-    /// bfloat16 for a training pass of a network set to [`Precision::Bf16`]).
+    /// bfloat16 for a training pass of a network set to [`Precision::Bf16`]). A batch norm
+    /// whose activation ran in its kernel (channels-last) holds the activation's output.
     pub fn forward_all(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
         let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
         let size = x.size();
@@ -202,6 +207,8 @@ impl Net {
         // bfloat16 copy, through which gradients flow back in float32.
         let low_copy = |t: &Tensor| t.to_kind(Kind::BFloat16);
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
+        // Batch norms that applied their activation: the activation node passes it on.
+        let mut fused = vec![false; self.layers.len()];
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let ins: Vec<&Tensor> = self.analysis.inputs[i]
                 .iter()
@@ -220,7 +227,9 @@ impl Net {
                 (Op::BatchNorm, Layer::Bn(m)) if gate_here.is_some() && !self.analysis.shapes[i].flat => {
                     gated = true;
                     let v = self.gate_vector(i, gate_here.unwrap_or_default(), x0).view([-1]);
-                    batch_norm_gated(m, x0, &v, train)
+                    let act = self.fused_act[i].filter(|_| crate::batch_norm_cl::applies(x0));
+                    fused[i] = act.is_some();
+                    batch_norm_gated(m, x0, &v, train, act)?
                 }
                 (Op::Conv { stride, padding, depthwise, .. }, Layer::Conv(m)) if low => {
                     let (s, p) = (*stride as i64, *padding as i64);
@@ -233,7 +242,14 @@ impl Net {
                     x0.linear(&low_copy(&m.ws), b.as_ref())
                 }
                 (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
-                (Op::BatchNorm, Layer::Bn(m)) => m.forward_t(x0, train),
+                (Op::BatchNorm, Layer::Bn(m)) => {
+                    let act = self.fused_act[i].filter(|_| crate::batch_norm_cl::applies(x0));
+                    fused[i] = act.is_some();
+                    batch_norm(m, x0, m.ws.as_ref(), m.bs.as_ref(), train, act)?
+                }
+                (Op::Act { .. }, _) if matches!(self.analysis.inputs[i][0], Source::Node(j) if fused[j]) => {
+                    x0.shallow_clone()
+                }
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
                 (Op::Act { act }, _) => activate(x0, *act),
                 (Op::Mul, _) => x0 * ins[1],
@@ -341,27 +357,68 @@ pub(crate) fn activate(x: &Tensor, act: Act) -> Tensor {
 /// Batch norm followed by a per-channel gate `z`, in one call: `BN(x) · z = (γ·z) x̂ + β·z`,
 /// so the gate scales the affine parameters (a few hundred numbers) instead of taking a
 /// pass over the activations forward and two backward. The running statistics depend on
-/// `x` alone, as before. The settings are tch's defaults, which `Net` builds every BN with.
-fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool) -> Tensor {
-    let d = nn::BatchNormConfig::default();
+/// `x` alone, as before.
+fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act: Option<Act>) -> Result<Tensor> {
     let w = m.ws.as_ref().map_or_else(|| z.shallow_clone(), |w| w * z);
     let b = m.bs.as_ref().map(|b| b * z);
-    Tensor::batch_norm(
+    batch_norm(m, x, Some(&w), b.as_ref(), train, act)
+}
+
+/// `m`'s batch norm with the affine parameters `w`, `b`: figs' channels-last kernel where it
+/// applies ([`crate::batch_norm_cl`], with `act` after it), libtorch's otherwise (`act` is
+/// then `None`). The settings are tch's defaults, which `Net` builds every BN with.
+fn batch_norm(
+    m: &nn::BatchNorm,
+    x: &Tensor,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    train: bool,
+    act: Option<Act>,
+) -> Result<Tensor> {
+    let d = nn::BatchNormConfig::default();
+    if crate::batch_norm_cl::applies(x) {
+        return crate::batch_norm_cl::batch_norm(
+            x,
+            w,
+            b,
+            &m.running_mean,
+            &m.running_var,
+            train,
+            d.momentum,
+            d.eps,
+            act,
+        );
+    }
+    Ok(Tensor::batch_norm(
         x,
-        Some(&w),
-        b.as_ref(),
+        w,
+        b,
         Some(&m.running_mean),
         Some(&m.running_var),
         train,
         d.momentum,
         d.eps,
         d.cudnn_enabled,
-    )
+    ))
 }
 
-/// Refuses, before anything is allocated, a network whose float32 parameters alone would
-/// not fit in the memory this machine has free (CPU), instead of letting libtorch fail in
-/// the middle of building it.
+/// Per node, the activation a batch norm may apply itself: a 4-d batch norm that is not an
+/// output and whose only reader is an activation the kernel [`fuses`](crate::batch_norm_cl::fuses).
+/// Its own output (in [`Net::forward_all`]) is then the activation's.
+fn fusable_activations(graph: &Graph, analysis: &Analysis) -> Vec<Option<Act>> {
+    (0..graph.nodes.len())
+        .map(|i| match (&graph.nodes[i].op, analysis.consumers[i].as_slice()) {
+            (Op::BatchNorm, [k]) if !analysis.shapes[i].flat && !analysis.outputs.contains(&i) => {
+                match graph.nodes[*k].op {
+                    Op::Act { act } if crate::batch_norm_cl::fuses(act) => Some(act),
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 fn check_fits(params: u64, device: tch::Device) -> Result<()> {
     let bytes = params.saturating_mul(4);
     let available = match device {
@@ -419,5 +476,72 @@ mod tests {
             }
         }
         assert_eq!(out.double_value(&[0, h * w * k + 1, 2]), 1000.0 + (d + 2) as f64, "the second map follows");
+    }
+
+    /// Odd widths, batch norms with their ReLU6 / ReLU fused and one read twice (not fused),
+    /// gates: the channels-last network (figs' batch-norm kernel) computes what the NCHW one
+    /// (libtorch's batch norm and activations) does, forward, backward and in its running
+    /// statistics.
+    #[test]
+    fn channels_last_batch_norm_kernel_matches_libtorch_in_a_network() {
+        use crate::graph::{GraphBuilder, InputSpec};
+        let mut b = GraphBuilder::new("odd", InputSpec { channels: 3, height: 9, width: 9 }, 4);
+        let x = b.input();
+        let a = b.conv_bn_act("a", &x, 7, 3, 1, Act::Relu6);
+        let d = b.dwconv_bn_act("d", &a, 3, 2, Act::Relu);
+        let p = b.conv_bn("p", &d, 5, 1, 1);
+        let q = b.act("q", &p, Act::Relu6);
+        let s = b.add("s", &[&p, &q]);
+        let g = b.global_avg_pool("gap", &s);
+        let f = b.flatten("flat", &g);
+        b.linear("fc", &f, 4);
+        let graph = b.finish().unwrap();
+        let fused = fusable_activations(&graph, &graph.analyze().unwrap());
+        assert_eq!(fused.iter().flatten().count(), 2, "a and d fuse, p (read twice) does not");
+        tch::manual_seed(5);
+        let (vs_cl, mut vs_nchw) = (nn::VarStore::new(tch::Device::Cpu), nn::VarStore::new(tch::Device::Cpu));
+        let mut cl = Net::new(&vs_cl.root(), &graph).unwrap();
+        let nchw = Net::new(&vs_nchw.root(), &graph).unwrap();
+        vs_nchw.copy(&vs_cl).unwrap();
+        cl.set_channels_last(true);
+        let gates: Vec<Option<Tensor>> = cl
+            .analysis()
+            .groups
+            .iter()
+            .map(|g| {
+                g.gated.then(|| Tensor::rand([g.width as i64], (Kind::Float, tch::Device::Cpu)).set_requires_grad(true))
+            })
+            .collect();
+        assert!(gates.iter().flatten().count() >= 2);
+        let input = Tensor::randn([6, 3, 9, 9], (Kind::Float, tch::Device::Cpu)) * 2.0;
+        let w = Tensor::randn([6, 4], (Kind::Float, tch::Device::Cpu));
+        let diff = |a: &Tensor, b: &Tensor| (a - b).abs().max().double_value(&[]);
+        for gated in [true, false] {
+            let gates = gated.then_some(gates.as_slice());
+            let mut grads = Vec::new();
+            for (net, vs) in [(&cl, &vs_cl), (&nchw, &vs_nchw)] {
+                let y = net.forward(&input, true, gates).unwrap();
+                let mut named: Vec<(String, Tensor)> =
+                    vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
+                named.sort_by(|a, b| a.0.cmp(&b.0));
+                let refs: Vec<&Tensor> =
+                    gates.unwrap_or_default().iter().flatten().chain(named.iter().map(|(_, t)| t)).collect();
+                grads.push((
+                    y.shallow_clone(),
+                    Tensor::run_backward(&[(&y * &w).sum(Kind::Float)], &refs, false, false),
+                ));
+            }
+            assert!(diff(&grads[0].0, &grads[1].0) < 1e-5, "outputs differ by {}", diff(&grads[0].0, &grads[1].0));
+            for (k, (a, b)) in grads[0].1.iter().zip(&grads[1].1).enumerate() {
+                assert!(diff(a, b) < 1e-4, "gated {gated}: gradient {k} differs by {}", diff(a, b));
+            }
+        }
+        for (a, b) in cl.bn_statistics().iter().zip(nchw.bn_statistics()) {
+            assert!(diff(a, &b) < 1e-5, "running statistics differ by {}", diff(a, &b));
+        }
+        let _g = tch::no_grad_guard();
+        let (e1, e2) =
+            (cl.forward(&input, false, Some(&gates)).unwrap(), nchw.forward(&input, false, Some(&gates)).unwrap());
+        assert!(diff(&e1, &e2) < 1e-5, "evaluation differs by {}", diff(&e1, &e2));
     }
 }

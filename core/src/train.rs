@@ -155,7 +155,7 @@ pub fn train_network(
     if let Some(w) = init {
         crate::export::load_into(&vs, w, &graph.name)?;
     }
-    net.set_channels_last(cfg.memory_format.channels_last(device, graph));
+    net.set_channels_last(cfg.memory_format.channels_last(device));
     net.set_precision(cfg.precision);
     let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);

@@ -114,7 +114,7 @@ section! {
         threads: i32 = 0, "threads", threads,
             "libtorch intra-op threads (0: libtorch's default)";
         memory_format: MemoryFormat = MemoryFormat::Auto, "memory-format", any,
-            "layout of activations: auto (channels-last on the CPU for widths in blocks of 8), channels-last or contiguous";
+            "layout of activations: auto (channels-last on the CPU, NCHW on CUDA), channels-last or contiguous";
         precision: Precision = Precision::Fp32, "precision", any,
             "training passes in fp32 or bf16 (convs, linears and activations in bfloat16; weights, loss and evaluation float32; for GPUs)";
         out: Option<PathBuf> = None, "out", any,

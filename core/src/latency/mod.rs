@@ -24,7 +24,7 @@ pub struct TableKey {
     pub library: String,
     pub threads: i32,
     pub batch: i64,
-    /// Channels-last activations (figs' layout for widths in blocks of 8 on the CPU).
+    /// Channels-last activations (figs' layout on the CPU).
     pub channels_last: bool,
     /// The supernet's name and a hash of its graph.
     pub graph: String,

@@ -26,7 +26,7 @@ impl Search {
         let train_split = train_split.to_device_within(device, DATA_ON_DEVICE_BYTES);
         let vs = nn::VarStore::new(device);
         let mut net = Net::new(&vs.root(), graph)?;
-        net.set_channels_last(config.memory_format.channels_last(device, graph));
+        net.set_channels_last(config.memory_format.channels_last(device));
         net.set_precision(config.precision);
         let bound = regularizer.bind(graph, &config.regularizer_params)?;
         let full: Vec<f64> = analysis.groups.iter().map(|g| g.width as f64).collect();

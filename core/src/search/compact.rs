@@ -26,8 +26,8 @@ const _: () = assert!(COMPACT_EVERY % super::step::WINDOW == 0);
 /// Gates a group of `width` channels (`supernet_width` before any compaction), gated in
 /// blocks of `block` channels, keeps when its per-gate logits are `a`: those at or above
 /// −`t`, at least one, and, where the supernet's width was a multiple of 8, rounded up so
-/// the channels are too: channels-last kernels on the CPU want blocks of 8
-/// (docs/PERFORMANCE.md), and a compacted width of 23 would turn them off.
+/// the channels are too: oneDNN's channels-last convolutions on the CPU work in blocks
+/// of 8 floats (docs/PERFORMANCE.md).
 fn keep_count(a: &[f64], t: f64, block: usize, width: usize, supernet_width: usize) -> usize {
     let n = a.iter().filter(|&&x| x >= -t).count().max(1);
     if supernet_width % 8 == 0 && 8 % block == 0 {
@@ -151,7 +151,7 @@ impl Search {
             }
             Ok(())
         })?;
-        net.set_channels_last(self.config.memory_format.channels_last(self.device, &graph));
+        net.set_channels_last(self.config.memory_format.channels_last(self.device));
         net.set_precision(self.config.precision);
         let mut opt = super::build::optimizer(&vs, &self.config);
         opt.load_state(self.opt.steps(), moments)?;
