@@ -1,5 +1,5 @@
 //! core's build script: links libtorch_cuda like every figs crate (build/link_torch.rs) and
-//! compiles core/csrc (C++ kernels with autograd, src/batch_norm_cl.rs) against the headers
+//! compiles core/csrc (src/batch_norm_cl.rs, src/fused_adam.rs) against the headers
 //! of the libtorch that torch-sys found, with its flags, so both sides share one ABI.
 
 #[path = "../build/link_torch.rs"]
@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 fn main() {
     link_torch::main();
-    println!("cargo:rerun-if-changed=csrc/batch_norm_cl.cpp");
+    for f in ["csrc/batch_norm_cl.cpp", "csrc/fused_adam.cpp", "csrc/ffi.h"] {
+        println!("cargo:rerun-if-changed={f}");
+    }
     println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
     let lib = PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys says where libtorch is"));
     let root = lib.parent().expect("libtorch's lib directory has a parent").to_path_buf();
@@ -26,5 +28,6 @@ fn main() {
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file("csrc/batch_norm_cl.cpp")
+        .file("csrc/fused_adam.cpp")
         .compile("figs_kernels");
 }

@@ -11,7 +11,7 @@ use figs::graph::Graph;
 use figs::net::Net;
 use std::path::PathBuf;
 use std::time::Instant;
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 #[derive(Parser)]
@@ -66,7 +66,8 @@ fn main() -> Result<()> {
     let vs = nn::VarStore::new(Device::Cpu);
     let mut net = Net::new(&vs.root(), &g)?;
     net.set_channels_last(format.channels_last(Device::Cpu));
-    let mut opt = nn::Adam::default().build(&vs, 1e-3)?;
+    // The retraining's optimizer (figs::train).
+    let mut opt = figs::fused_adam::FusedAdam::new(&vs, 1e-3, 0.0);
     let i = g.input;
     let shape = |n: i64| [n, i.channels as i64, i.height as i64, i.width as i64];
     let x = Tensor::randn(shape(a.batch), (Kind::Float, Device::Cpu));
@@ -74,7 +75,7 @@ fn main() -> Result<()> {
     let x1 = Tensor::randn(shape(1), (Kind::Float, Device::Cpu));
     let train = time_ms(a.warmup, a.steps, || {
         let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
-        opt.backward_step(&loss);
+        opt.backward_step(&loss)?;
         Ok(())
     })?;
     let _guard = tch::no_grad_guard();

@@ -15,6 +15,8 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "ffi.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -63,8 +65,9 @@ int64_t period_of(int64_t c) {
 
 // A per-channel vector repeated over the P slots of a period.
 std::vector<float> per_slot(const std::vector<float>& v, int64_t p) {
-  std::vector<float> out(p);
-  for (int64_t j = 0; j < p; ++j) out[j] = v[j % v.size()];
+  std::vector<float> out;
+  out.reserve(p);
+  while (static_cast<int64_t>(out.size()) < p) out.insert(out.end(), v.begin(), v.end());  // p % C == 0
   return out;
 }
 
@@ -198,7 +201,9 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     TORCH_CHECK(input.dim() == 4 && input.scalar_type() == at::kFloat && input.device().is_cpu(),
                 "batch_norm_cl takes a 4-d float CPU tensor, got ", input.sizes(), " ", input.scalar_type());
     const at::Tensor x = channels_last(input);
-    const int64_t c = x.size(1), n = x.numel(), m = c > 0 ? n / c : 0;
+    const int64_t c = x.size(1), n = x.numel();
+    TORCH_CHECK(c > 0, "batch_norm_cl: a batch norm of no channels");
+    const int64_t m = n / c;
     TORCH_CHECK(!train || m > 1, "Expected more than 1 value per channel when training, got input size ",
                 input.sizes());
     TORCH_CHECK(running_mean.defined() && running_var.defined() && running_mean.scalar_type() == at::kFloat &&
@@ -298,13 +303,6 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
   }
 };
 
-char* error_copy(const char* what) {
-  const size_t len = std::strlen(what);
-  char* s = static_cast<char*>(std::malloc(len + 1));
-  if (s) std::memcpy(s, what, len + 1);
-  return s;
-}
-
 }  // namespace
 
 // Returns nullptr and sets *out, or a malloc'd message (free it with figs_free_error).
@@ -313,17 +311,12 @@ char* error_copy(const char* what) {
 extern "C" char* figs_batch_norm_cl(const at::Tensor* input, const at::Tensor* weight, const at::Tensor* bias,
                                     const at::Tensor* running_mean, const at::Tensor* running_var, int train,
                                     double momentum, double eps, int act, at::Tensor** out) {
-  try {
+  return figs_ffi::guarded([&] {
     const at::Tensor none;
     at::Tensor y = BatchNormCl::apply(*input, weight ? *weight : none, bias ? *bias : none, *running_mean,
                                       *running_var, train != 0, momentum, eps, static_cast<int64_t>(act));
     *out = new at::Tensor(std::move(y));
-    return nullptr;
-  } catch (const std::exception& e) {
-    return error_copy(e.what());
-  } catch (...) {
-    return error_copy("unknown C++ exception in batch_norm_cl");
-  }
+  });
 }
 
 extern "C" void figs_free_error(char* s) { std::free(s); }

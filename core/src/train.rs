@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Device, Kind, Tensor};
 
 /// A training recipe; the same one trains the seed and the found network.
@@ -157,7 +157,7 @@ pub fn train_network(
     }
     net.set_channels_last(cfg.memory_format.channels_last(device));
     net.set_precision(cfg.precision);
-    let mut opt = nn::Adam { wd: cfg.weight_decay, ..Default::default() }.build(&vs, cfg.lr)?;
+    let mut opt = crate::fused_adam::FusedAdam::new(&vs, cfg.lr, cfg.weight_decay);
     let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut batches = train.shuffled_batches(cfg.batch_size, &mut rng, device);
     let mut last_loss = f64::NAN;
@@ -181,7 +181,7 @@ pub fn train_network(
         if !last_loss.is_finite() {
             return Err(Error::NonFiniteLoss { step: done, value: last_loss, task: last_loss, reg: 0.0 });
         }
-        opt.backward_step(&loss);
+        opt.backward_step(&loss)?;
         done += 1;
         on_step(TrainProgress { step: done, steps: cfg.steps, loss: last_loss });
     }
