@@ -25,6 +25,9 @@ fn main() {
         .include(include.join("torch/csrc/api/include"))
         .flag("-std=c++17")
         .flag("-O3")
+        // at::parallel_for is an OpenMP region compiled here: without this flag it runs on
+        // one thread. The binaries already link libtorch's libgomp (torch-sys), one runtime.
+        .flag("-fopenmp")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .file("csrc/batch_norm_cl.cpp")

@@ -109,7 +109,22 @@ mod tests {
     #[test]
     fn matches_libtorch_forward_backward_and_running_statistics() {
         tch::manual_seed(3);
-        for &(n, c, h) in &[(4, 7, 5), (8, 21, 6), (2, 57, 3), (3, 8, 4), (5, 64, 2), (1, 3, 3), (6, 133, 1)] {
+        // Two threads split the larger shapes into several chunks of periods (per-thread
+        // partial sums); the small ones stay in one.
+        let threads = tch::get_num_threads();
+        let shapes = [
+            (4, 7, 5),
+            (8, 21, 6),
+            (2, 57, 3),
+            (3, 8, 4),
+            (5, 64, 2),
+            (1, 3, 3),
+            (6, 133, 1),
+            (16, 21, 16),
+            (32, 57, 8),
+        ];
+        for (t, &(n, c, h)) in [1, 2].iter().flat_map(|t| shapes.iter().map(move |s| (*t, s))) {
+            tch::set_num_threads(t);
             for (train, act) in [
                 (true, None),
                 (false, None),
@@ -139,7 +154,11 @@ mod tests {
                     if act.is_some() { (&w1 * 4.0, &b1 * 4.0) } else { (w1.shallow_clone(), b1.shallow_clone()) };
                 let y = batch_norm(&x1, Some(&w4), Some(&b4), &rm1, &rv1, train, 0.1, 1e-5, act).unwrap();
                 assert!(applies(&y), "the output is channels-last");
-                assert!(max_diff(&y, &ref_y) < 5e-5, "{n}×{c}×{h} train {train} {act:?}: {}", max_diff(&y, &ref_y));
+                assert!(
+                    max_diff(&y, &ref_y) < 5e-5,
+                    "{n}×{c}×{h} {t} threads, train {train} {act:?}: {}",
+                    max_diff(&y, &ref_y)
+                );
                 assert!(max_diff(&rm1, &rm0) < 1e-6 && max_diff(&rv1, &rv0) < 1e-5, "running statistics");
                 let g = Tensor::randn_like(&ref_y);
                 let r = Tensor::run_backward(&[(&ref_y * &g).sum(Kind::Float)], &[&x0, &w0, &b0], false, false);
@@ -154,6 +173,7 @@ mod tests {
                 }
             }
         }
+        tch::set_num_threads(threads);
     }
 
     #[test]

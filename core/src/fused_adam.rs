@@ -70,7 +70,18 @@ impl FusedAdam {
         let (m, v, t) = (ptrs(&self.exp_avgs), ptrs(&self.exp_avg_sqs), ptrs(&self.steps));
         // SAFETY: as above; the four arrays have n entries each, in the same order.
         check(unsafe {
-            figs_fused_adam(params.as_ptr(), m.as_ptr(), v.as_ptr(), t.as_ptr(), n, self.lr, BETA1, BETA2, self.weight_decay, EPS)
+            figs_fused_adam(
+                params.as_ptr(),
+                m.as_ptr(),
+                v.as_ptr(),
+                t.as_ptr(),
+                n,
+                self.lr,
+                BETA1,
+                BETA2,
+                self.weight_decay,
+                EPS,
+            )
         })
     }
 }
