@@ -23,7 +23,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
-#include <string>
 #include <vector>
 
 namespace {
@@ -229,7 +228,6 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
           s0[j] += d * d;
         }
       })[0];
-      at::NoGradGuard no_grad;
       float *rm = running_mean.data_ptr<float>(), *rv = running_var.data_ptr<float>();
       for (int64_t j = 0; j < c; ++j) {
         invstd[j] = static_cast<float>(1.0 / std::sqrt(ss[j] / m + eps));
@@ -253,7 +251,6 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     ctx->save_for_backward({x, weight, from_vector(mean), from_vector(invstd), from_vector(scale), from_vector(shift)});
     ctx->saved_data["train"] = train;
     ctx->saved_data["act"] = act;
-    ctx->saved_data["has_weight"] = weight.defined();
     ctx->saved_data["has_bias"] = bias.defined();
     return out;
   }
@@ -289,7 +286,7 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     const auto up = per_slot(u, p), vp = per_slot(v, p), dp = per_slot(d, p);
     by_act(act, [&](auto a) { backward_dx<decltype(a)::value>(xd, gd, dx.data_ptr<float>(), n, p, sp, hp, up, vp, dp); });
     at::Tensor dw, db;
-    if (ctx->saved_data["has_weight"].toBool()) {
+    if (weight.defined()) {
       std::vector<float> t(c);
       for (int64_t j = 0; j < c; ++j) t[j] = static_cast<float>(sum_gxc[j] * invstd[j]);
       dw = from_vector(t);

@@ -1,7 +1,7 @@
 //! Batch norm for channels-last float tensors on the CPU, optionally with the ReLU or ReLU6
-//! after it in the same passes (`csrc/batch_norm_cl.cpp`, one autograd function): libtorch's own channels-last kernel is 3–8× slower at widths that are
-//! not a multiple of 8 (a found network's 7, 21, 57 channels) than at the aligned widths
-//! around them, which made a found network retrain no faster than its seed
+//! after it in the same passes (`csrc/batch_norm_cl.cpp`, one autograd function):
+//! libtorch's own channels-last kernel is 3–8× slower at widths that are not a multiple of
+//! 8 (a found network's 7, 21, 57 channels) than at the aligned widths around them, which made a found network retrain no faster than its seed
 //! (docs/PERFORMANCE.md, "Found network against seed"). Same arithmetic as libtorch's:
 //! batch statistics and the running estimates' update in training, running statistics in
 //! evaluation; the activation's gradient as libtorch's (ReLU: where its input > 0, ReLU6:
@@ -9,7 +9,7 @@
 
 use crate::error::{Error, Result};
 use crate::graph::Act;
-use std::ffi::{c_char, c_int, CStr};
+use std::ffi::{c_char, c_int};
 use tch::{Device, Kind, Tensor};
 use torch_sys::C_tensor;
 
@@ -26,15 +26,11 @@ unsafe extern "C" {
         act: c_int,
         out: *mut *mut C_tensor,
     ) -> *mut c_char;
-    fn figs_free_error(s: *mut c_char);
 }
 
 /// Whether [`batch_norm`] takes `x`: a 4-d float32 CPU tensor laid out channels-last.
 pub fn applies(x: &Tensor) -> bool {
-    x.dim() == 4 && x.kind() == Kind::Float && x.device() == Device::Cpu && {
-        let s = x.size();
-        x.stride() == [s[1] * s[2] * s[3], 1, s[3] * s[1], s[1]]
-    }
+    x.kind() == Kind::Float && x.device() == Device::Cpu && crate::device::is_channels_last(x)
 }
 
 /// Whether [`batch_norm`] can apply `act` in its own passes.
@@ -67,10 +63,9 @@ pub fn batch_norm(
     let mut out: *mut C_tensor = std::ptr::null_mut();
     // SAFETY: every pointer is a live tensor handle of tch (or null where the C++ side takes
     // an optional one); the function catches every C++ exception and either sets `out` to a
-    // new tensor handle, which `Tensor::from_ptr` takes ownership of, or returns a malloc'd
-    // message that is freed here.
-    unsafe {
-        let err = figs_batch_norm_cl(
+    // new tensor handle, which `Tensor::from_ptr` takes ownership of, or returns a message.
+    let err = unsafe {
+        figs_batch_norm_cl(
             x.as_ptr(),
             opt(weight),
             opt(bias),
@@ -81,15 +76,11 @@ pub fn batch_norm(
             eps,
             act,
             &mut out,
-        );
-        if !err.is_null() {
-            let msg = CStr::from_ptr(err).to_string_lossy().into_owned();
-            figs_free_error(err);
-            let first = msg.lines().next().unwrap_or("").to_owned();
-            return Err(Error::config("batch norm", first));
-        }
-        Ok(Tensor::from_ptr(out))
-    }
+        )
+    };
+    crate::ffi::check(err, "batch norm")?;
+    // SAFETY: no error, so `out` is a new tensor handle that nothing else owns.
+    Ok(unsafe { Tensor::from_ptr(out) })
 }
 
 #[cfg(test)]

@@ -151,17 +151,23 @@ impl MemoryFormat {
 /// NCHW. Other tensors are returned as they are.
 pub fn to_channels_last(t: &tch::Tensor) -> tch::Tensor {
     let s = t.size();
-    if s.len() != 4 {
+    if s.len() != 4 || is_channels_last(t) {
         return t.shallow_clone();
     }
-    let (c, h, w) = (s[1], s[2], s[3]);
-    let strides = [h * w * c, 1, w * c, c];
-    if t.stride() == strides {
-        return t.shallow_clone();
-    }
-    let mut out = tch::Tensor::empty_strided(&s, strides, (t.kind(), t.device()));
+    let mut out = tch::Tensor::empty_strided(&s, channels_last_strides(&s), (t.kind(), t.device()));
     out.copy_(t);
     out
+}
+
+/// Whether the 4-d tensor `t` has exactly the strides [`to_channels_last`] gives.
+pub fn is_channels_last(t: &tch::Tensor) -> bool {
+    let s = t.size();
+    s.len() == 4 && t.stride() == channels_last_strides(&s)
+}
+
+fn channels_last_strides(s: &[i64]) -> [i64; 4] {
+    let (c, h, w) = (s[1], s[2], s[3]);
+    [h * w * c, 1, w * c, c]
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 //! with about ten tensor operations per parameter plus one to zero its gradient: a fixed
 //! cost of every step that a found network pays as much as its seed.
 
-use crate::error::{Error, Result};
-use std::ffi::{c_char, CStr};
+use crate::error::Result;
+use crate::ffi::check;
+use std::ffi::c_char;
 use tch::{nn, Kind, Tensor};
 use torch_sys::C_tensor;
 
@@ -23,7 +24,6 @@ unsafe extern "C" {
         eps: f64,
     ) -> *mut c_char;
     fn figs_zero_grads(params: *const *const C_tensor, n: i64) -> *mut c_char;
-    fn figs_free_error(s: *mut c_char);
 }
 
 /// PyTorch's defaults, as tch's `nn::Adam`.
@@ -65,11 +65,11 @@ impl FusedAdam {
         let params = ptrs(&self.params);
         let n = params.len() as i64;
         // SAFETY: the pointers are live tch tensor handles held by `self` for the call.
-        check(unsafe { figs_zero_grads(params.as_ptr(), n) })?;
+        check(unsafe { figs_zero_grads(params.as_ptr(), n) }, "optimizer")?;
         loss.backward();
         let (m, v, t) = (ptrs(&self.exp_avgs), ptrs(&self.exp_avg_sqs), ptrs(&self.steps));
         // SAFETY: as above; the four arrays have n entries each, in the same order.
-        check(unsafe {
+        let err = unsafe {
             figs_fused_adam(
                 params.as_ptr(),
                 m.as_ptr(),
@@ -82,27 +82,13 @@ impl FusedAdam {
                 self.weight_decay,
                 EPS,
             )
-        })
+        };
+        check(err, "optimizer")
     }
 }
 
 fn ptrs(ts: &[Tensor]) -> Vec<*const C_tensor> {
     ts.iter().map(Tensor::as_ptr).collect()
-}
-
-/// The C++ side's error, if any (it catches everything and returns the message).
-fn check(err: *mut c_char) -> Result<()> {
-    if err.is_null() {
-        return Ok(());
-    }
-    // SAFETY: a non-null return is a NUL-terminated string malloc'd by the C++ side, freed
-    // once here.
-    let msg = unsafe {
-        let m = CStr::from_ptr(err).to_string_lossy().into_owned();
-        figs_free_error(err);
-        m
-    };
-    Err(Error::config("optimizer", msg.lines().next().unwrap_or("").to_owned()))
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod detect;
 pub mod device;
 pub mod error;
 pub mod export;
+mod ffi;
 pub mod fused_adam;
 pub mod gate;
 pub mod graph;

@@ -24,8 +24,9 @@ pub struct Net {
     graph: Graph,
     analysis: Analysis,
     layers: Vec<Layer>,
-    /// Per batch-norm node, the activation that alone reads it and that the channels-last
-    /// kernel applies in its own passes ([`crate::batch_norm_cl`]).
+    /// Per batch-norm node, the activation that alone reads it, which the batch norm applies
+    /// (the channels-last kernel in its own passes, [`crate::batch_norm_cl`]); the
+    /// activation node then passes its input on.
     fused_act: Vec<Option<Act>>,
     /// Inputs are converted to channels-last (and the conv weights were), see
     /// [`Net::set_channels_last`].
@@ -178,7 +179,7 @@ impl Net {
 
     /// Like [`Net::forward`], but returns the output of every node, in graph order (in
     /// bfloat16 for a training pass of a network set to [`Precision::Bf16`]). A batch norm
-    /// whose activation ran in its kernel (channels-last) holds the activation's output.
+    /// read only by its activation holds the activation's output (see `fused_act`).
     pub fn forward_all(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
         let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
         let size = x.size();
@@ -207,8 +208,6 @@ impl Net {
         // bfloat16 copy, through which gradients flow back in float32.
         let low_copy = |t: &Tensor| t.to_kind(Kind::BFloat16);
         let mut outs: Vec<Tensor> = Vec::with_capacity(self.layers.len());
-        // Batch norms that applied their activation: the activation node passes it on.
-        let mut fused = vec![false; self.layers.len()];
         for (i, node) in self.graph.nodes.iter().enumerate() {
             let ins: Vec<&Tensor> = self.analysis.inputs[i]
                 .iter()
@@ -227,9 +226,7 @@ impl Net {
                 (Op::BatchNorm, Layer::Bn(m)) if gate_here.is_some() && !self.analysis.shapes[i].flat => {
                     gated = true;
                     let v = self.gate_vector(i, gate_here.unwrap_or_default(), x0).view([-1]);
-                    let act = self.fused_act[i].filter(|_| crate::batch_norm_cl::applies(x0));
-                    fused[i] = act.is_some();
-                    batch_norm_gated(m, x0, &v, train, act)?
+                    batch_norm_gated(m, x0, &v, train, self.fused_act[i])?
                 }
                 (Op::Conv { stride, padding, depthwise, .. }, Layer::Conv(m)) if low => {
                     let (s, p) = (*stride as i64, *padding as i64);
@@ -243,11 +240,10 @@ impl Net {
                 }
                 (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
                 (Op::BatchNorm, Layer::Bn(m)) => {
-                    let act = self.fused_act[i].filter(|_| crate::batch_norm_cl::applies(x0));
-                    fused[i] = act.is_some();
-                    batch_norm(m, x0, m.ws.as_ref(), m.bs.as_ref(), train, act)?
+                    batch_norm(m, x0, m.ws.as_ref(), m.bs.as_ref(), train, self.fused_act[i])?
                 }
-                (Op::Act { .. }, _) if matches!(self.analysis.inputs[i][0], Source::Node(j) if fused[j]) => {
+                // Its batch norm applied it.
+                (Op::Act { .. }, _) if matches!(self.analysis.inputs[i][0], Source::Node(j) if self.fused_act[j].is_some()) => {
                     x0.shallow_clone()
                 }
                 (Op::Linear { .. }, Layer::Linear(m)) => m.forward_t(x0, train),
@@ -364,9 +360,10 @@ fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act:
     batch_norm(m, x, Some(&w), b.as_ref(), train, act)
 }
 
-/// `m`'s batch norm with the affine parameters `w`, `b`: figs' channels-last kernel where it
-/// applies ([`crate::batch_norm_cl`], with `act` after it), libtorch's otherwise (`act` is
-/// then `None`). The settings are tch's defaults, which `Net` builds every BN with.
+/// `m`'s batch norm with the affine parameters `w`, `b`, then `act`: figs' channels-last
+/// kernel where it applies ([`crate::batch_norm_cl`], the activation in its passes),
+/// libtorch's batch norm and activation otherwise. The settings are tch's defaults, which
+/// `Net` builds every BN with.
 fn batch_norm(
     m: &nn::BatchNorm,
     x: &Tensor,
@@ -389,7 +386,7 @@ fn batch_norm(
             act,
         );
     }
-    Ok(Tensor::batch_norm(
+    let y = Tensor::batch_norm(
         x,
         w,
         b,
@@ -399,12 +396,15 @@ fn batch_norm(
         d.momentum,
         d.eps,
         d.cudnn_enabled,
-    ))
+    );
+    Ok(match act {
+        Some(a) => activate(&y, a),
+        None => y,
+    })
 }
 
-/// Per node, the activation a batch norm may apply itself: a 4-d batch norm that is not an
+/// Per node, the activation a batch norm applies itself: a 4-d batch norm that is not an
 /// output and whose only reader is an activation the kernel [`fuses`](crate::batch_norm_cl::fuses).
-/// Its own output (in [`Net::forward_all`]) is then the activation's.
 fn fusable_activations(graph: &Graph, analysis: &Analysis) -> Vec<Option<Act>> {
     (0..graph.nodes.len())
         .map(|i| match (&graph.nodes[i].op, analysis.consumers[i].as_slice()) {
