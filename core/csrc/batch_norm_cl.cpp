@@ -8,13 +8,15 @@
 // P floats, P a multiple of C (and of 16 for narrow tensors), so every inner loop is a plain
 // vectorizable loop; per-channel sums are folded from the P slots at the end. The
 // activation rides along in the same passes instead of two more over the activations.
-// The arithmetic is libtorch's: batch mean, biased variance to normalize, unbiased
-// variance for the running estimate; two passes forward, two back.
+// The statistics are libtorch's: batch mean, biased variance to normalize, unbiased variance
+// for the running estimate, both sums in one pass; two passes forward, two back. The inner
+// loops are bn_loops_impl.h's, in AVX2 where the CPU has it.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "bn_loops.h"
 #include "ffi.h"
 
 #include <algorithm>
@@ -30,28 +32,13 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-enum Act : int { kNone = 0, kRelu = 1, kRelu6 = 2 };
-
-// The activation of z, as libtorch computes it (NaN passes through).
-template <int A>
-inline float activate(float z) {
-  if (A == kRelu) return z < 0.f ? 0.f : z;
-  if (A == kRelu6) return z < 0.f ? 0.f : (z > 6.f ? 6.f : z);
-  return z;
-}
-
-// The gradient g through the activation at its input z, as libtorch's threshold_backward
-// (relu: 0 where z <= 0) and hardtanh_backward (relu6: 0 where z <= 0 or z >= 6); a NaN z
-// lets g through in both. g is masked bitwise: GCC does not vectorize a select here.
-template <int A>
-inline float through(float g, float z) {
-  if (A == kNone) return g;
-  const bool cut = A == kRelu ? z <= 0.f : ((z <= 0.f) | (z >= 6.f));
-  uint32_t bits;
-  std::memcpy(&bits, &g, sizeof bits);
-  bits &= static_cast<uint32_t>(cut) - 1u;  // cut: all zeros, else all ones
-  std::memcpy(&g, &bits, sizeof bits);
-  return g;
+// The loops for this CPU, chosen once: AVX2 and FMA where it has them.
+const figs_bn::Loops& loops() {
+#if defined(__x86_64__)
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (avx2) return figs_bn::kAvx2Loops;
+#endif
+  return figs_bn::kBaseLoops;
 }
 
 // A period of P floats: a multiple of C (so slot j is channel j % C) and, for C < 64, of 16
@@ -117,12 +104,12 @@ void for_periods(int64_t n, int64_t p, F f) {
   f(periods * p, n - periods * p);
 }
 
-std::vector<float> values_or(const at::Tensor& t, int64_t c, float fill) {
-  std::vector<float> v(c, fill);
-  if (t.defined()) {
-    auto f = t.detach().to(at::kFloat).contiguous();
-    std::memcpy(v.data(), f.data_ptr<float>(), c * sizeof(float));
-  }
+// The C values of a per-channel tensor (weight, bias, statistics) as floats.
+std::vector<float> values(const at::Tensor& t, int64_t c, const char* what) {
+  TORCH_CHECK(t.numel() == c, "batch_norm_cl: the ", what, " has ", t.numel(), " values for ", c, " channels");
+  std::vector<float> v(c);
+  auto f = t.detach().to(at::kFloat).contiguous();
+  std::memcpy(v.data(), f.data_ptr<float>(), c * sizeof(float));
   return v;
 }
 
@@ -134,65 +121,6 @@ at::Tensor channels_last(const at::Tensor& t) {
   return t.contiguous(at::MemoryFormat::ChannelsLast);
 }
 
-template <int A>
-void forward_out(const float* x, float* out, int64_t n, int64_t p, const std::vector<float>& a,
-                 const std::vector<float>& b) {
-  for_periods(n, p, [&](int64_t i0, int64_t len) {
-    const float *xr = x + i0, *ap = a.data(), *bp = b.data();
-    float* o = out + i0;
-    for (int64_t j = 0; j < len; ++j) o[j] = activate<A>(xr[j] * ap[j] + bp[j]);
-  });
-}
-
-// Adds g' and g'·(x − mean) of `len` elements into s0, s1; g' the gradient at the batch
-// norm's output. A plain function: inlined into the lambda, GCC did not vectorize it.
-template <int A>
-__attribute__((noinline)) void add_backward_sums(const float* __restrict__ x, const float* __restrict__ g,
-                                                 const float* __restrict__ a, const float* __restrict__ b,
-                                                 const float* __restrict__ mean, float* __restrict__ s0,
-                                                 float* __restrict__ s1, int64_t len) {
-  for (int64_t j = 0; j < len; ++j) {
-    const float gj = through<A>(g[j], x[j] * a[j] + b[j]);
-    s0[j] += gj;
-    s1[j] += gj * (x[j] - mean[j]);
-  }
-}
-
-// Σ g' and Σ g'·(x − mean) per channel.
-template <int A>
-std::array<std::vector<double>, 2> backward_sums(const float* x, const float* g, int64_t n, int64_t p, int64_t c,
-                                                 const std::vector<float>& a, const std::vector<float>& b,
-                                                 const std::vector<float>& mean) {
-  return channel_sums<2>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 2>& acc) {
-    add_backward_sums<A>(x + i0, g + i0, a.data(), b.data(), mean.data(), acc[0], acc[1], len);
-  });
-}
-
-// dx = g'·u + x·v + w per slot.
-template <int A>
-void backward_dx(const float* x, const float* g, float* dx, int64_t n, int64_t p, const std::vector<float>& a,
-                 const std::vector<float>& b, const std::vector<float>& u, const std::vector<float>& v,
-                 const std::vector<float>& w) {
-  for_periods(n, p, [&](int64_t i0, int64_t len) {
-    const float *xr = x + i0, *gr = g + i0, *ap = a.data(), *bp = b.data();
-    const float *up = u.data(), *vp = v.data(), *wp = w.data();
-    float* o = dx + i0;
-    for (int64_t j = 0; j < len; ++j) {
-      const float gj = through<A>(gr[j], xr[j] * ap[j] + bp[j]);
-      o[j] = gj * up[j] + xr[j] * vp[j] + wp[j];
-    }
-  });
-}
-
-template <typename F>
-void by_act(int act, F f) {
-  switch (act) {
-    case kRelu: return f(std::integral_constant<int, kRelu>());
-    case kRelu6: return f(std::integral_constant<int, kRelu6>());
-    default: return f(std::integral_constant<int, kNone>());
-  }
-}
-
 struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& input, const at::Tensor& weight,
                             const at::Tensor& bias, const at::Tensor& running_mean,
@@ -202,6 +130,7 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     const at::Tensor x = channels_last(input);
     const int64_t c = x.size(1), n = x.numel();
     TORCH_CHECK(c > 0, "batch_norm_cl: a batch norm of no channels");
+    TORCH_CHECK(act >= 0 && act <= 2, "batch_norm_cl: activation ", act, " is none of 0 (none), 1 (ReLU), 2 (ReLU6)");
     const int64_t m = n / c;
     TORCH_CHECK(!train || m > 1, "Expected more than 1 value per channel when training, got input size ",
                 input.sizes());
@@ -213,33 +142,30 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     const float* xd = x.data_ptr<float>();
     std::vector<float> mean(c), invstd(c);
     if (train) {
-      auto s = channel_sums<1>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 1>& acc) {
-        const float* r = xd + i0;
-        float* s0 = acc[0];
-        for (int64_t j = 0; j < len; ++j) s0[j] += r[j];
-      })[0];
-      for (int64_t j = 0; j < c; ++j) mean[j] = static_cast<float>(s[j] / m);
-      const auto mp = per_slot(mean, p);
-      auto ss = channel_sums<1>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 1>& acc) {
-        const float *r = xd + i0, *mr = mp.data();
-        float* s0 = acc[0];
-        for (int64_t j = 0; j < len; ++j) {
-          const float d = r[j] - mr[j];
-          s0[j] += d * d;
-        }
-      })[0];
+      // One pass for both sums, each value shifted by the batch's first pixel (a sample of
+      // its channel): Σ(x − mean)² = Σd² − Σd·Σd/M for d = x − k loses little when k is near
+      // the mean, as a sample is, where the unshifted Σx² − (Σx)²/M can cancel to nothing.
+      const std::vector<float> k(xd, xd + c);
+      const auto kp = per_slot(k, p);
+      const figs_bn::Sums sums = loops().shifted_sums;
+      const auto s = channel_sums<2>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 2>& acc) {
+        sums(xd + i0, kp.data(), acc[0], acc[1], len);
+      });
       float *rm = running_mean.data_ptr<float>(), *rv = running_var.data_ptr<float>();
       for (int64_t j = 0; j < c; ++j) {
-        invstd[j] = static_cast<float>(1.0 / std::sqrt(ss[j] / m + eps));
+        const double dm = s[0][j] / m;
+        const double ss = std::max(0.0, s[1][j] - s[0][j] * dm);  // Σ(x − mean)²
+        mean[j] = static_cast<float>(k[j] + dm);
+        invstd[j] = static_cast<float>(1.0 / std::sqrt(ss / m + eps));
         rm[j] = static_cast<float>(momentum * mean[j] + (1 - momentum) * rm[j]);
-        rv[j] = static_cast<float>(momentum * ss[j] / (m - 1) + (1 - momentum) * rv[j]);
+        rv[j] = static_cast<float>(momentum * ss / (m - 1) + (1 - momentum) * rv[j]);
       }
     } else {
-      mean = values_or(running_mean, c, 0.f);
-      const auto var = values_or(running_var, c, 1.f);
+      mean = values(running_mean, c, "running mean");
+      const auto var = values(running_var, c, "running variance");
       for (int64_t j = 0; j < c; ++j) invstd[j] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(var[j]) + eps));
     }
-    const auto w = values_or(weight, c, 1.f), b = values_or(bias, c, 0.f);
+    const auto w = values(weight, c, "weight"), b = values(bias, c, "bias");
     std::vector<float> scale(c), shift(c);
     for (int64_t j = 0; j < c; ++j) {
       scale[j] = w[j] * invstd[j];
@@ -247,11 +173,12 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     }
     at::Tensor out = at::empty_like(x, at::MemoryFormat::ChannelsLast);
     const auto sp = per_slot(scale, p), hp = per_slot(shift, p);
-    by_act(static_cast<int>(act), [&](auto a) { forward_out<decltype(a)::value>(xd, out.data_ptr<float>(), n, p, sp, hp); });
+    const figs_bn::ForwardOut forward_out = loops().forward_out[act];
+    float* od = out.data_ptr<float>();
+    for_periods(n, p, [&](int64_t i0, int64_t len) { forward_out(xd + i0, od + i0, sp.data(), hp.data(), len); });
     ctx->save_for_backward({x, weight, from_vector(mean), from_vector(invstd), from_vector(scale), from_vector(shift)});
     ctx->saved_data["train"] = train;
     ctx->saved_data["act"] = act;
-    ctx->saved_data["has_bias"] = bias.defined();
     return out;
   }
 
@@ -262,13 +189,15 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     const int act = static_cast<int>(ctx->saved_data["act"].toInt());
     const at::Tensor g = channels_last(grads[0].to(at::kFloat));
     const int64_t c = x.size(1), n = x.numel(), m = n / c, p = period_of(c);
-    const auto mean = values_or(saved[2], c, 0.f), invstd = values_or(saved[3], c, 1.f);
-    const auto w = values_or(weight, c, 1.f);
-    const auto mp = per_slot(mean, p), sp = per_slot(values_or(saved[4], c, 1.f), p),
-               hp = per_slot(values_or(saved[5], c, 0.f), p);
+    const auto mean = values(saved[2], c, "mean"), invstd = values(saved[3], c, "invstd");
+    const auto w = values(weight, c, "weight");
+    const auto mp = per_slot(mean, p), sp = per_slot(values(saved[4], c, "scale"), p),
+               hp = per_slot(values(saved[5], c, "shift"), p);
     const float *xd = x.data_ptr<float>(), *gd = g.data_ptr<float>();
-    std::array<std::vector<double>, 2> sums;
-    by_act(act, [&](auto a) { sums = backward_sums<decltype(a)::value>(xd, gd, n, p, c, sp, hp, mp); });
+    const figs_bn::BackwardSums backward_sums = loops().backward_sums[act];
+    const auto sums = channel_sums<2>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 2>& acc) {
+      backward_sums(xd + i0, gd + i0, sp.data(), hp.data(), mp.data(), acc[0], acc[1], len);
+    });
     const std::vector<double> &sum_g = sums[0], &sum_gxc = sums[1];
     // dx = γ·invstd·(g' − Σg'/M − (x − mean)·invstd²·Σg'(x − mean)/M) in training, γ·invstd·g'
     // in evaluation: dx = g'·u + x·v + w per channel.
@@ -284,19 +213,17 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     }
     at::Tensor dx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
     const auto up = per_slot(u, p), vp = per_slot(v, p), dp = per_slot(d, p);
-    by_act(act, [&](auto a) { backward_dx<decltype(a)::value>(xd, gd, dx.data_ptr<float>(), n, p, sp, hp, up, vp, dp); });
-    at::Tensor dw, db;
-    if (weight.defined()) {
-      std::vector<float> t(c);
-      for (int64_t j = 0; j < c; ++j) t[j] = static_cast<float>(sum_gxc[j] * invstd[j]);
-      dw = from_vector(t);
+    const figs_bn::BackwardDx backward_dx = loops().backward_dx[act];
+    float* dxd = dx.data_ptr<float>();
+    for_periods(n, p, [&](int64_t i0, int64_t len) {
+      backward_dx(xd + i0, gd + i0, dxd + i0, sp.data(), hp.data(), up.data(), vp.data(), dp.data(), len);
+    });
+    std::vector<float> dw(c), db(c);
+    for (int64_t j = 0; j < c; ++j) {
+      dw[j] = static_cast<float>(sum_gxc[j] * invstd[j]);
+      db[j] = static_cast<float>(sum_g[j]);
     }
-    if (ctx->saved_data["has_bias"].toBool()) {
-      std::vector<float> t(c);
-      for (int64_t j = 0; j < c; ++j) t[j] = static_cast<float>(sum_g[j]);
-      db = from_vector(t);
-    }
-    return {dx, dw, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, from_vector(dw), from_vector(db), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -309,9 +236,13 @@ extern "C" char* figs_batch_norm_cl(const at::Tensor* input, const at::Tensor* w
                                     const at::Tensor* running_mean, const at::Tensor* running_var, int train,
                                     double momentum, double eps, int act, at::Tensor** out) {
   return figs_ffi::guarded([&] {
-    const at::Tensor none;
-    at::Tensor y = BatchNormCl::apply(*input, weight ? *weight : none, bias ? *bias : none, *running_mean,
-                                      *running_var, train != 0, momentum, eps, static_cast<int64_t>(act));
+    // libtorch's custom functions cannot take an undefined tensor (it asks every input for its
+    // device): a batch norm without affine parameters gets constant ones and zeros.
+    TORCH_CHECK(input->dim() == 4, "batch_norm_cl takes a 4-d tensor, got ", input->sizes());
+    const auto constant = [&](float v) { return at::full({input->size(1)}, v, input->options()); };
+    at::Tensor y = BatchNormCl::apply(*input, weight ? *weight : constant(1.f), bias ? *bias : constant(0.f),
+                                      *running_mean, *running_var, train != 0, momentum, eps,
+                                      static_cast<int64_t>(act));
     *out = new at::Tensor(std::move(y));
   });
 }

@@ -167,6 +167,34 @@ mod tests {
         tch::set_num_threads(threads);
     }
 
+    /// Reference: libtorch's NCHW batch norm. Values of mean 1000 and spread 1, where the
+    /// one-pass Σx² − (Σx)²/M in floats would lose the variance; the kernel's sums are
+    /// shifted by a sample of each channel.
+    #[test]
+    fn batch_statistics_hold_far_from_zero() {
+        tch::manual_seed(5);
+        for &(n, c, h) in &[(64, 7, 28), (64, 57, 7)] {
+            let x = Tensor::randn([n, c, h, h], (Kind::Float, Device::Cpu)) + 1000.0;
+            let (rm0, rv0) =
+                (Tensor::zeros([c], (Kind::Float, Device::Cpu)), Tensor::ones([c], (Kind::Float, Device::Cpu)));
+            let (rm1, rv1) = (rm0.copy(), rv0.copy());
+            let want = Tensor::batch_norm(&x, None, None, Some(&rm0), Some(&rv0), true, 0.1, 1e-5, false);
+            let got = batch_norm(&cl(&x), None, None, &rm1, &rv1, true, 0.1, 1e-5, None).unwrap();
+            assert!(max_diff(&got, &want) < 1e-3, "{n}×{c}×{h}: output differs by {}", max_diff(&got, &want));
+            assert!(max_diff(&rm1, &rm0) < 1e-4, "running mean differs by {}", max_diff(&rm1, &rm0));
+            assert!(max_diff(&rv1, &rv0) < 1e-5, "running variance differs by {}", max_diff(&rv1, &rv0));
+        }
+    }
+
+    #[test]
+    fn a_weight_of_the_wrong_size_is_an_error_not_a_read_past_its_end() {
+        let x = cl(&Tensor::ones([2, 3, 2, 2], (Kind::Float, Device::Cpu)));
+        let (rm, rv) = (Tensor::zeros([3], (Kind::Float, Device::Cpu)), Tensor::ones([3], (Kind::Float, Device::Cpu)));
+        let w = Tensor::ones([2], (Kind::Float, Device::Cpu));
+        let e = batch_norm(&x, Some(&w), None, &rm, &rv, true, 0.1, 1e-5, None).unwrap_err().to_string();
+        assert!(e.contains("the weight has 2 values for 3 channels"), "{e}");
+    }
+
     #[test]
     fn a_single_value_per_channel_in_training_is_an_error_not_a_crash() {
         let vs = nn::VarStore::new(Device::Cpu);
