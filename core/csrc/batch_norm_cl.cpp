@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -32,11 +33,14 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// The loops for this CPU, chosen once: AVX2 and FMA where it has them.
+// Set by figs_batch_norm_cl_baseline (tests): run the baseline loops on any CPU.
+std::atomic<bool> force_baseline{false};
+
+// The loops for this CPU: AVX2 and FMA where it has them.
 const figs_bn::Loops& loops() {
 #if defined(__x86_64__)
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2) return figs_bn::kAvx2Loops;
+  if (avx2 && !force_baseline.load(std::memory_order_relaxed)) return figs_bn::kAvx2Loops;
 #endif
   return figs_bn::kBaseLoops;
 }
@@ -248,3 +252,7 @@ extern "C" char* figs_batch_norm_cl(const at::Tensor* input, const at::Tensor* w
 }
 
 extern "C" void figs_free_error(char* s) { std::free(s); }
+
+// Whether the kernel runs its baseline loops even where the CPU has AVX2 (for tests of both
+// copies on one machine).
+extern "C" void figs_batch_norm_cl_baseline(int on) { force_baseline.store(on != 0); }

@@ -92,13 +92,28 @@ mod tests {
         crate::device::to_channels_last(t)
     }
 
+    unsafe extern "C" {
+        fn figs_batch_norm_cl_baseline(on: c_int);
+    }
+
     fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
         (a - b).abs().max().double_value(&[])
     }
 
-    /// Reference: libtorch's own batch norm on the same values (its NCHW kernel).
+    /// Reference: libtorch's own batch norm on the same values (its NCHW kernel); both copies
+    /// of the kernel's loops (AVX2 where this CPU has it, and the x86-64 baseline).
     #[test]
     fn matches_libtorch_forward_backward_and_running_statistics() {
+        for baseline in [0, 1] {
+            // SAFETY: sets an atomic flag; both copies compute the same within this test's
+            // tolerances, so other tests running meanwhile are unaffected.
+            unsafe { figs_batch_norm_cl_baseline(baseline) };
+            matches_libtorch();
+        }
+        unsafe { figs_batch_norm_cl_baseline(0) };
+    }
+
+    fn matches_libtorch() {
         tch::manual_seed(3);
         // Two threads split the larger shapes into several chunks of periods (per-thread
         // partial sums); the small ones stay in one.
