@@ -108,17 +108,24 @@ void for_periods(int64_t n, int64_t p, F f) {
   f(periods * p, n - periods * p);
 }
 
-// The C values of a per-channel tensor (weight, bias, statistics) as floats.
+// The C values of a per-channel tensor (weight, bias, statistics) as floats. Read in place
+// when they are contiguous floats already (every call of a step: a tensor op here costs
+// more than the copy).
 std::vector<float> values(const at::Tensor& t, int64_t c, const char* what) {
   TORCH_CHECK(t.numel() == c, "batch_norm_cl: the ", what, " has ", t.numel(), " values for ", c, " channels");
   std::vector<float> v(c);
-  auto f = t.detach().to(at::kFloat).contiguous();
+  const bool direct = t.scalar_type() == at::kFloat && t.is_contiguous();
+  const at::Tensor f = direct ? t : t.detach().to(at::kFloat).contiguous();
   std::memcpy(v.data(), f.data_ptr<float>(), c * sizeof(float));
   return v;
 }
 
-at::Tensor from_vector(const std::vector<float>& v) {
-  return at::from_blob(const_cast<float*>(v.data()), {static_cast<int64_t>(v.size())}, at::kFloat).clone();
+// A new float tensor of n values written by fill(float*).
+template <typename F>
+at::Tensor filled(int64_t n, F fill) {
+  at::Tensor t = at::empty({n}, at::kFloat);
+  fill(t.data_ptr<float>());
+  return t;
 }
 
 at::Tensor channels_last(const at::Tensor& t) {
@@ -180,7 +187,11 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     const figs_bn::ForwardOut forward_out = loops().forward_out[act];
     float* od = out.data_ptr<float>();
     for_periods(n, p, [&](int64_t i0, int64_t len) { forward_out(xd + i0, od + i0, sp.data(), hp.data(), len); });
-    ctx->save_for_backward({x, weight, from_vector(mean), from_vector(invstd), from_vector(scale), from_vector(shift)});
+    // mean, invstd, scale, shift: one tensor, one allocation.
+    const at::Tensor stats = filled(4 * c, [&](float* d) {
+      for (const auto* v : {&mean, &invstd, &scale, &shift}) d = std::copy(v->begin(), v->end(), d);
+    });
+    ctx->save_for_backward({x, stats});
     ctx->saved_data["train"] = train;
     ctx->saved_data["act"] = act;
     return out;
@@ -188,15 +199,15 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1];
+    const at::Tensor &x = saved[0];
     const bool train = ctx->saved_data["train"].toBool();
     const int act = static_cast<int>(ctx->saved_data["act"].toInt());
     const at::Tensor g = channels_last(grads[0].to(at::kFloat));
     const int64_t c = x.size(1), n = x.numel(), m = n / c, p = period_of(c);
-    const auto mean = values(saved[2], c, "mean"), invstd = values(saved[3], c, "invstd");
-    const auto w = values(weight, c, "weight");
-    const auto mp = per_slot(mean, p), sp = per_slot(values(saved[4], c, "scale"), p),
-               hp = per_slot(values(saved[5], c, "shift"), p);
+    const float* st = saved[1].data_ptr<float>();
+    const std::vector<float> mean(st, st + c), invstd(st + c, st + 2 * c), scale(st + 2 * c, st + 3 * c),
+        shift(st + 3 * c, st + 4 * c);
+    const auto mp = per_slot(mean, p), sp = per_slot(scale, p), hp = per_slot(shift, p);
     const float *xd = x.data_ptr<float>(), *gd = g.data_ptr<float>();
     const figs_bn::BackwardSums backward_sums = loops().backward_sums[act];
     const auto sums = channel_sums<2>(n, p, c, [&](int64_t i0, int64_t len, std::array<float*, 2>& acc) {
@@ -207,8 +218,8 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     // in evaluation: dx = g'·u + x·v + w per channel.
     std::vector<float> u(c), v(c, 0.f), d(c, 0.f);
     for (int64_t j = 0; j < c; ++j) {
-      const double k = static_cast<double>(w[j]) * invstd[j];
-      u[j] = static_cast<float>(k);
+      const double k = scale[j];  // γ·invstd
+      u[j] = scale[j];
       if (train) {
         const double b = -k * invstd[j] * invstd[j] * sum_gxc[j] / m;
         v[j] = static_cast<float>(b);
@@ -222,12 +233,13 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     for_periods(n, p, [&](int64_t i0, int64_t len) {
       backward_dx(xd + i0, gd + i0, dxd + i0, sp.data(), hp.data(), up.data(), vp.data(), dp.data(), len);
     });
-    std::vector<float> dw(c), db(c);
-    for (int64_t j = 0; j < c; ++j) {
-      dw[j] = static_cast<float>(sum_gxc[j] * invstd[j]);
-      db[j] = static_cast<float>(sum_g[j]);
-    }
-    return {dx, from_vector(dw), from_vector(db), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    const at::Tensor dw = filled(c, [&](float* d) {
+      for (int64_t j = 0; j < c; ++j) d[j] = static_cast<float>(sum_gxc[j] * invstd[j]);
+    });
+    const at::Tensor db = filled(c, [&](float* d) {
+      for (int64_t j = 0; j < c; ++j) d[j] = static_cast<float>(sum_g[j]);
+    });
+    return {dx, dw, db, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
