@@ -27,6 +27,12 @@ pub struct ExportArgs {
     /// docs/FORMATS.md), checked against model.py with onnxruntime and TorchScript.
     #[arg(long, requires = "pytorch")]
     onnx: bool,
+    /// Write the PyTorch module (and ONNX file) with every searched width rounded up to a
+    /// multiple of K by zero channels: the same outputs, and much faster in onnxruntime and
+    /// PyTorch's channels-last kernels than odd widths (docs/FORMATS.md). The search's own
+    /// export (arch.json) stays unpadded.
+    #[arg(long, value_name = "K", requires = "pytorch")]
+    pad_to: Option<usize>,
     /// Print JSON.
     #[arg(long)]
     json: bool,
@@ -86,8 +92,14 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         }
         Ok(Some(report))
     };
+    let for_runtimes = |e: Exported| -> Result<Exported> {
+        match a.pad_to {
+            Some(k) => Ok(e.padded(k)?),
+            None => Ok(e),
+        }
+    };
     if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
-        let files = Exported::load(from)?.save_pytorch(dir)?;
+        let files = for_runtimes(Exported::load(from)?)?.save_pytorch(dir)?;
         if !a.json {
             println!("wrote {}", paths(&files));
         }
@@ -98,7 +110,21 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         return Ok(());
     }
     let file = a.file.unwrap_or_else(|| sh.core.out_dir().join("arch.json"));
-    let r = sh.core.export_to(&file, a.pytorch.as_deref())?;
+    let padded = a.pad_to.is_some();
+    let mut r = sh.core.export_to(&file, if padded { None } else { a.pytorch.as_deref() })?;
+    if let (true, Some(dir)) = (padded, &a.pytorch) {
+        let e = for_runtimes(Exported::load(&file)?)?;
+        r.files.extend(e.save_pytorch(dir)?);
+        let c = figs::count::count(&e.graph, &e.graph.analyze()?);
+        if !a.json {
+            println!(
+                "padded for the runtimes ({}): {} params, {} MACs",
+                dir.display(),
+                human(c.params as f64),
+                human(c.macs as f64)
+            );
+        }
+    }
     if !a.json {
         println!("exported {} params, {} MACs: {}", human(r.params as f64), human(r.macs as f64), paths(&r.files));
         if !r.removed_nodes.is_empty() {

@@ -385,6 +385,29 @@ fn export_writes_weights_and_a_pytorch_module_and_retrain_can_start_from_them() 
         std::fs::read(out.join("arch.safetensors")).unwrap()
     );
 
+    // Padded for the runtimes: every searched width a multiple of 8, checked by the ONNX
+    // exporter against the padded module (core's export::pad tests hold it to the unpadded
+    // network's outputs).
+    let pt3 = dir.path().join("pt3");
+    let o = figs()
+        .args(["export", "--onnx", "--pad-to", "8", "--from"])
+        .arg(&arch)
+        .arg("--pytorch")
+        .arg(&pt3)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&o);
+    assert!(o.status.success() && pt3.join("model.onnx").is_file(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let padded: serde_json::Value = serde_json::from_slice(&std::fs::read(pt3.join("arch.json")).unwrap()).unwrap();
+    let outs: Vec<u64> = padded["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["op"] == "conv" && n["searchable"] != false)
+        .map(|n| n["out"].as_u64().unwrap())
+        .collect();
+    assert!(outs.iter().all(|w| w % 8 == 0), "conv widths {outs:?}");
+
     // An earlier export fine-tunes from its own weight file.
     let script = format!(
         "data synthetic --size 128; set device cpu; retrain {} --init search --epochs 0.1 --json",

@@ -7,6 +7,7 @@
 
 mod detect_py;
 pub mod onnx;
+mod pad;
 mod pytorch;
 pub(crate) mod safetensors_file;
 mod weights;
