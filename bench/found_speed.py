@@ -52,7 +52,7 @@ def main():
             nets[name] = (arch, module, json.load(f))
     impls = ["figs", "torch", "torch-cl", "onnxruntime"]
     got = {(n, i): [] for n in nets for i in impls}
-    macs = {}
+    macs, acts = {}, {}
     for r in range(a.pairs):
         for name in (["seed", "found"] if r % 2 == 0 else ["found", "seed"]):
             for impl in (impls if r % 2 == 0 else impls[::-1]):
@@ -60,9 +60,11 @@ def main():
                 got[(name, impl)].append(res)
                 if impl == "figs":
                     macs[name] = res["macs"]
+                    acts[name] = res["activations"]
                 print(f"  {name:<5} {impl:<11} " + "  ".join(f"{k[:-3]} {show(res[k]):>8} ms" for k in KINDS), flush=True)
     print(f"\nfound / seed (medians of {a.pairs} alternating rounds, {a.threads} thread(s), batch {a.batch});"
-          f" MACs ratio {macs['found'] / macs['seed']:.3f}")
+          f" MACs ratio {macs['found'] / macs['seed']:.3f}, activations ratio {acts['found'] / acts['seed']:.3f}"
+          " (values out of batch norms per image: memory-bound work follows it)")
     print("impl         train step  infer b64  infer b1")
     for impl in impls:
         med = {k: [median(got[(n, impl)], k) for n in ("found", "seed")] for k in KINDS}

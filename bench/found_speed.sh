@@ -3,7 +3,8 @@
 # batch 64 and at batch 1, of a run's found network (arch.json) and its seed
 # (supernet.json), in figs, in PyTorch through the exported model.py (NCHW and
 # channels-last) and in onnxruntime (inference), alternating side by side, with random weights; prints each measurement,
-# the found/seed ratio per implementation and kind next to the MACs ratio, and the medians.
+# the found/seed ratio per implementation and kind next to the MACs and activations ratios,
+# and the medians.
 #
 #   bench/found_speed.sh --run RUN_DIR | --seed-arch A.json --found-arch B.json
 #                        [--pairs 3] [--steps 20] [--threads 1] [--batch 64]

@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use clap::Parser;
 use figs::device::MemoryFormat;
-use figs::graph::Graph;
+use figs::graph::{Graph, Op};
 use figs::net::Net;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -81,10 +81,20 @@ fn main() -> Result<()> {
     let _guard = tch::no_grad_guard();
     let infer = time_ms(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
     let infer1 = time_ms(a.warmup, a.steps * 4, || net.forward(&x1, false, None).map(|_| ()).map_err(Into::into))?;
-    let macs = figs::count::count(&g, &g.analyze()?).macs;
+    let analysis = g.analyze()?;
+    let macs = figs::count::count(&g, &analysis).macs;
+    // Values per image out of every batch norm: what memory-bound work (batch norm, its
+    // activation, depthwise convolutions, adds) scales with, where MACs scale with width².
+    let activations: usize = g
+        .nodes
+        .iter()
+        .zip(&analysis.shapes)
+        .filter(|(n, _)| matches!(n.op, Op::BatchNorm))
+        .map(|(_, s)| s.features())
+        .sum();
     println!(
         "{}",
-        serde_json::json!({"impl": "figs", "arch": a.arch, "macs": macs, "train_ms": train, "infer_ms": infer, "infer1_ms": infer1})
+        serde_json::json!({"impl": "figs", "arch": a.arch, "macs": macs, "activations": activations, "train_ms": train, "infer_ms": infer, "infer1_ms": infer1})
     );
     Ok(())
 }
