@@ -215,11 +215,10 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
     });
     const std::vector<double> &sum_g = sums[0], &sum_gxc = sums[1];
     // dx = γ·invstd·(g' − Σg'/M − (x − mean)·invstd²·Σg'(x − mean)/M) in training, γ·invstd·g'
-    // in evaluation: dx = g'·u + x·v + w per channel.
-    std::vector<float> u(c), v(c, 0.f), d(c, 0.f);
+    // in evaluation: dx = g'·scale + x·v + d per channel (scale = γ·invstd).
+    std::vector<float> v(c, 0.f), d(c, 0.f);
     for (int64_t j = 0; j < c; ++j) {
-      const double k = scale[j];  // γ·invstd
-      u[j] = scale[j];
+      const double k = scale[j];
       if (train) {
         const double b = -k * invstd[j] * invstd[j] * sum_gxc[j] / m;
         v[j] = static_cast<float>(b);
@@ -227,11 +226,11 @@ struct BatchNormCl : public torch::autograd::Function<BatchNormCl> {
       }
     }
     at::Tensor dx = at::empty_like(x, at::MemoryFormat::ChannelsLast);
-    const auto up = per_slot(u, p), vp = per_slot(v, p), dp = per_slot(d, p);
+    const auto vp = per_slot(v, p), dp = per_slot(d, p);
     const figs_bn::BackwardDx backward_dx = loops().backward_dx[act];
     float* dxd = dx.data_ptr<float>();
     for_periods(n, p, [&](int64_t i0, int64_t len) {
-      backward_dx(xd + i0, gd + i0, dxd + i0, sp.data(), hp.data(), up.data(), vp.data(), dp.data(), len);
+      backward_dx(xd + i0, gd + i0, dxd + i0, sp.data(), hp.data(), sp.data(), vp.data(), dp.data(), len);
     });
     const at::Tensor dw = filled(c, [&](float* d) {
       for (int64_t j = 0; j < c; ++j) d[j] = static_cast<float>(sum_gxc[j] * invstd[j]);

@@ -92,14 +92,18 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         }
         Ok(Some(report))
     };
-    let for_runtimes = |e: Exported| -> Result<Exported> {
-        match a.pad_to {
-            Some(k) => Ok(e.padded(k)?),
-            None => Ok(e),
+    // The module (and ONNX file) are written from the export in memory, padded with --pad-to.
+    let module = |e: &Exported, dir: &std::path::Path| -> Result<Vec<PathBuf>> {
+        let Some(k) = a.pad_to else { return Ok(e.save_pytorch(dir)?) };
+        let p = e.padded(k)?;
+        if !a.json {
+            let c = figs::count::count(&p.graph, &p.graph.analyze()?);
+            println!("padded to multiples of {k}: {} params, {} MACs", human(c.params as f64), human(c.macs as f64));
         }
+        Ok(p.save_pytorch(dir)?)
     };
     if let (Some(from), Some(dir)) = (&a.from, &a.pytorch) {
-        let files = for_runtimes(Exported::load(from)?)?.save_pytorch(dir)?;
+        let files = module(&Exported::load(from)?, dir)?;
         if !a.json {
             println!("wrote {}", paths(&files));
         }
@@ -110,20 +114,10 @@ pub fn export(sh: &mut Shell, a: ExportArgs) -> Result<()> {
         return Ok(());
     }
     let file = a.file.unwrap_or_else(|| sh.core.out_dir().join("arch.json"));
-    let padded = a.pad_to.is_some();
-    let mut r = sh.core.export_to(&file, if padded { None } else { a.pytorch.as_deref() })?;
-    if let (true, Some(dir)) = (padded, &a.pytorch) {
-        let e = for_runtimes(Exported::load(&file)?)?;
-        r.files.extend(e.save_pytorch(dir)?);
-        let c = figs::count::count(&e.graph, &e.graph.analyze()?);
-        if !a.json {
-            println!(
-                "padded for the runtimes ({}): {} params, {} MACs",
-                dir.display(),
-                human(c.params as f64),
-                human(c.macs as f64)
-            );
-        }
+    let mut r = sh.core.export_to(&file, None)?;
+    if let Some(dir) = &a.pytorch {
+        let e = sh.core.exported().ok_or_else(|| anyhow::anyhow!("the export left no network in the session"))?;
+        r.files.extend(module(e, dir)?);
     }
     if !a.json {
         println!("exported {} params, {} MACs: {}", human(r.params as f64), human(r.macs as f64), paths(&r.files));

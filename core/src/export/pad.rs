@@ -59,9 +59,8 @@ impl Exported {
                 .ok_or_else(|| Error::graph(&graph.name, format!("the padded network has no `{name}`")))?;
             // A padded channel's variance is 1, like a fresh batch norm's; all else is zero.
             let base = if name.ends_with(".running_var") { full.ones_like() } else { full.zeros_like() };
-            let flat = base.to_kind(Kind::Float).view(-1);
-            let values = t.to_kind(Kind::Float).to_device(Device::Cpu).reshape(-1);
-            let filled = flat.index_put(&[Some(idx.reshape(-1))], &values, false);
+            let values = t.to_kind(base.kind()).to_device(Device::Cpu).reshape(-1);
+            let filled = base.view(-1).index_put(&[Some(idx.reshape(-1))], &values, false);
             weights.push((name, filled.view(full.size().as_slice())));
         }
         Ok(Exported { graph, report: PruneReport::default(), weights })

@@ -192,7 +192,12 @@ impl Session {
 
     /// The last export's architecture.
     pub fn found(&self) -> Option<&Graph> {
-        self.found.as_ref().map(|e| &e.graph)
+        self.exported().map(|e| &e.graph)
+    }
+
+    /// The last export: architecture, prune report and weights.
+    pub fn exported(&self) -> Option<&Exported> {
+        self.found.as_ref()
     }
 
     /// The space plugin and parameters the supernet was built from (None for a loaded file).
