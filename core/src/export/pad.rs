@@ -59,9 +59,10 @@ impl Exported {
                 .ok_or_else(|| Error::graph(&graph.name, format!("the padded network has no `{name}`")))?;
             // A padded channel's variance is 1, like a fresh batch norm's; all else is zero.
             let base = if name.ends_with(".running_var") { full.ones_like() } else { full.zeros_like() };
-            let values = t.to_kind(base.kind()).to_device(Device::Cpu).reshape(-1);
-            let filled = base.view(-1).index_put(&[Some(idx.reshape(-1))], &values, false);
-            weights.push((name, filled.view(full.size().as_slice())));
+            // libtorch's checks become errors here, not panics (a tensor of another shape).
+            let values = t.to_kind(base.kind()).to_device(Device::Cpu).f_reshape(-1)?;
+            let filled = base.f_view(-1)?.f_index_put(&[Some(idx.f_reshape(-1)?)], &values, false)?;
+            weights.push((name, filled.f_view(full.size().as_slice())?));
         }
         Ok(Exported { graph, report: PruneReport::default(), weights })
     }
