@@ -28,6 +28,9 @@ pub struct Net {
     /// (the channels-last kernel in its own passes, [`crate::batch_norm_cl`]); the
     /// activation node then passes its input on.
     fused_act: Vec<Option<Act>>,
+    /// The last node that reads node `j`'s output (`usize::MAX`: a network output or
+    /// unread), after which [`Net::forward_outputs`] lets it go.
+    last_reader: Vec<usize>,
     /// Inputs are converted to channels-last (and the conv weights were), see
     /// [`Net::set_channels_last`].
     channels_last: bool,
@@ -106,7 +109,13 @@ impl Net {
             layers.push(layer);
         }
         let fused_act = fusable_activations(graph, &analysis);
-        Ok(Net { graph: graph.clone(), analysis, layers, fused_act, channels_last: false, bf16: false })
+        let last_reader = (0..graph.nodes.len())
+            .map(|j| match analysis.outputs.contains(&j) {
+                true => usize::MAX,
+                false => analysis.consumers[j].iter().copied().max().unwrap_or(usize::MAX),
+            })
+            .collect();
+        Ok(Net { graph: graph.clone(), analysis, layers, fused_act, last_reader, channels_last: false, bf16: false })
     }
 
     pub fn graph(&self) -> &Graph {
@@ -171,7 +180,7 @@ impl Net {
 
     /// Runs the network and returns every output the graph names, in its order, in float32.
     pub fn forward_outputs(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
-        let all = self.forward_all(x, train, gates)?;
+        let all = self.run(x, train, gates, false)?;
         // The loss is computed in float32 (as autocast does), whatever the pass ran in.
         let float = |y: &Tensor| if y.kind() == Kind::Float { y.shallow_clone() } else { y.to_kind(Kind::Float) };
         Ok(self.analysis.outputs.iter().map(|&o| float(&all[o])).collect())
@@ -181,6 +190,15 @@ impl Net {
     /// bfloat16 for a training pass of a network set to [`Precision::Bf16`]). A batch norm
     /// read only by its activation holds the activation's output (see `fused_act`).
     pub fn forward_all(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>) -> Result<Vec<Tensor>> {
+        self.run(x, train, gates, true)
+    }
+
+    /// The forward pass. Unless `keep_all`, a node's output is released (an undefined
+    /// tensor in its place) once its last reader has run: an inference pass then writes
+    /// each layer into memory the layer before last just freed, still in cache, instead of
+    /// into a fresh buffer for every one of the network's outputs (a training pass keeps
+    /// what autograd saved either way).
+    fn run(&self, x: &Tensor, train: bool, gates: Option<&[Option<Tensor>]>, keep_all: bool) -> Result<Vec<Tensor>> {
         let (c, h, w) = (self.analysis.input_shape.c, self.analysis.input_shape.h, self.analysis.input_shape.w);
         let size = x.size();
         if size.len() != 4 || size[1..] != [c as i64, h as i64, w as i64] {
@@ -284,6 +302,15 @@ impl Net {
                 y = y * v;
             }
             outs.push(y);
+            if !keep_all {
+                for s in &self.analysis.inputs[i] {
+                    if let Source::Node(j) = *s {
+                        if self.last_reader[j] == i {
+                            outs[j] = Tensor::new();
+                        }
+                    }
+                }
+            }
         }
         Ok(outs)
     }
@@ -476,6 +503,34 @@ mod tests {
             }
         }
         assert_eq!(out.double_value(&[0, h * w * k + 1, 2]), 1000.0 + (d + 2) as f64, "the second map follows");
+    }
+
+    /// `forward_outputs` lets each output go after its last reader: on a graph whose
+    /// nodes are read twice (an add and a concat beside their inputs' other readers) it must
+    /// compute what `forward_all`, which keeps everything, does (a tensor released too early
+    /// is undefined, and libtorch refuses it).
+    #[test]
+    fn releasing_outputs_early_computes_the_same() {
+        let graph = crate::testutil::hand_graph();
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let net = Net::new(&vs.root(), &graph).unwrap();
+        let input = Tensor::randn([5, 1, 4, 4], (Kind::Float, tch::Device::Cpu));
+        let gates: Vec<Option<Tensor>> = net
+            .analysis()
+            .groups
+            .iter()
+            .map(|g| g.gated.then(|| Tensor::rand([g.width as i64], (Kind::Float, tch::Device::Cpu))))
+            .collect();
+        assert!(net.last_reader.iter().filter(|&&r| r != usize::MAX).count() > 5);
+        for gates in [None, Some(gates.as_slice())] {
+            for train in [false, true] {
+                let kept = net.forward_all(&input, train, gates).unwrap();
+                let out = net.forward(&input, train, gates).unwrap();
+                let want = &kept[net.analysis().outputs[0]];
+                assert!(out.equal(want), "train {train}, gated {}", gates.is_some());
+            }
+        }
     }
 
     /// Odd widths, batch norms with their ReLU6 / ReLU fused and one read twice (not fused),
