@@ -8,9 +8,13 @@ elementwise work cost in proportion to activations (width, not width²), and per
 overheads do not shrink at all: that mix sets how close the step's ratio can get to the
 MACs ratio.
 
-Usage: python bench/found_where.py --run RUN_DIR [--steps 10] [--channels-last]
-(bench/found_speed.sh's set-up: target/debug/figs-found-speed writes the modules). Never
-run it beside another heavy process.
+With --figs it splits figs' own step instead (`figs-found-speed --by-op`: libtorch's
+operators timed in figs' process, convolutions named by kind, figs' batch-norm kernel as
+`figs::batch_norm_cl` and its autograd node), and inference at batch 64 beside it.
+
+Usage: python bench/found_where.py --run RUN_DIR [--steps 10] [--channels-last | --figs]
+(bench/found_speed.sh's set-up: target/debug/figs-found-speed writes the modules and times
+figs' operators). Never run it beside another heavy process.
 """
 import argparse
 import collections
@@ -48,6 +52,42 @@ def kind(name, shapes):
     return "rest"
 
 
+def figs_kind(name):
+    """figs' operator names (core/src/op_times.rs): convolutions carry their kind."""
+    if "(1x1)" in name:
+        return "pointwise conv"
+    if "(depthwise)" in name:
+        return "depthwise conv"
+    if "(kxk)" in name or "conv" in name.lower():
+        return "other conv"
+    if "BatchNormCl" in name or "batch_norm" in name:
+        return "batch norm"
+    return kind(name, [])
+
+
+def figs_profile(arch, a):
+    out = subprocess.run([FIGS, "--arch", arch, "--by-op", "--steps", str(a.steps)], check=True,
+                         capture_output=True, text=True).stdout
+    got = json.loads(out.strip().splitlines()[-1])
+    per = {}
+    for part in ("ops_train", "ops_infer"):
+        totals = collections.Counter()
+        for name, (ms, _calls) in got[part].items():
+            totals[figs_kind(name)] += ms
+        per[part] = {k: totals[k] for k in KINDS}
+    return per, got["macs"]
+
+
+def table(title, got, macs):
+    total = {n: sum(got[n].values()) for n in got}
+    print(f"{title}; MACs found/seed {macs['found'] / macs['seed']:.3f}")
+    print(f"{'kind':<16} {'seed ms':>8} {'found ms':>9} {'found/seed':>10} {'share of seed':>13}")
+    for k in KINDS + ["total"]:
+        s, f = (total[n] if k == "total" else got[n][k] for n in ("seed", "found"))
+        r = f"{f / s:.3f}" if s > 0 else "-"
+        print(f"{k:<16} {s:8.2f} {f:9.2f} {r:>10} {s / total['seed']:13.1%}")
+
+
 def profile(module_dir, shape, classes, a):
     spec = importlib.util.spec_from_file_location(f"m_{os.path.basename(module_dir)}", f"{module_dir}/model.py")
     m = importlib.util.module_from_spec(spec)
@@ -81,8 +121,18 @@ def main():
     p.add_argument("--run", required=True)
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--figs", action="store_true", help="figs' own operators, not PyTorch's module")
     a = p.parse_args()
     torch.set_num_threads(1)
+    if a.figs:
+        got, macs = {}, {}
+        for name, file in [("seed", "supernet.json"), ("found", "arch.json")]:
+            got[name], macs[name] = figs_profile(os.path.join(a.run, file), a)
+        for part, what in (("ops_train", "training step"), ("ops_infer", "inference")):
+            table(f"figs, {what}, batch 64, 1 thread, {a.steps} timed calls",
+                  {n: got[n][part] for n in got}, macs)
+            print()
+        return 0
     tmp = tempfile.mkdtemp(prefix="figs-found-where-")
     got, macs = {}, {}
     for name, file in [("seed", "supernet.json"), ("found", "arch.json")]:
@@ -95,14 +145,8 @@ def main():
                                                capture_output=True, text=True).stdout)["macs"]
         i = g["input"]
         got[name] = profile(d, (i["channels"], i["height"], i["width"]), g["classes"], a)
-    total = {n: sum(got[n].values()) for n in got}
-    print(f"training step, batch 64, 1 thread, {'channels-last' if a.channels_last else 'NCHW'}, "
-          f"{a.steps} profiled steps; MACs found/seed {macs['found'] / macs['seed']:.3f}")
-    print(f"{'kind':<16} {'seed ms':>8} {'found ms':>9} {'found/seed':>10} {'share of seed':>13}")
-    for k in KINDS + ["total"]:
-        s, f = (total[n] if k == "total" else got[n][k] for n in ("seed", "found"))
-        r = f"{f / s:.3f}" if s > 0 else "-"
-        print(f"{k:<16} {s:8.2f} {f:9.2f} {r:>10} {s / total['seed']:13.1%}")
+    table(f"training step, batch 64, 1 thread, {'channels-last' if a.channels_last else 'NCHW'}, "
+          f"{a.steps} profiled steps", got, macs)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 //! core's build script: links libtorch_cuda like every figs crate (build/link_torch.rs) and
-//! compiles core/csrc (src/batch_norm_cl.rs, src/fused_adam.rs) against the headers
+//! compiles core/csrc (src/batch_norm_cl.rs, src/fused_adam.rs, src/op_times.rs) against the headers
 //! of the libtorch that torch-sys found, with its flags, so both sides share one ABI.
 
 #[path = "../build/link_torch.rs"]
@@ -16,6 +16,7 @@ fn main() {
         "csrc/bn_loops_base.cpp",
         "csrc/bn_loops_avx2.cpp",
         "csrc/fused_adam.cpp",
+        "csrc/op_times.cpp",
         "csrc/ffi.h",
     ] {
         println!("cargo:rerun-if-changed={f}");
@@ -38,9 +39,13 @@ fn main() {
         .flag("-fopenmp")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
+        // libtorch's release builds define it, and some of its headers' classes have
+        // members only without it (RecordFunction's inputs_valid_): both sides must agree.
+        .define("NDEBUG", None)
         .file("csrc/batch_norm_cl.cpp")
         .file("csrc/bn_loops_base.cpp")
         .file("csrc/fused_adam.cpp")
+        .file("csrc/op_times.cpp")
         .compile("figs_kernels");
     // The batch norm's loops once more with 8-wide vectors and FMA, in a library of their
     // own (these flags must not reach any other file: batch_norm_cl.cpp picks this copy

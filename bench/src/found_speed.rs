@@ -34,6 +34,24 @@ struct Args {
     /// Write DIR/model.py for the graph and exit.
     #[arg(long)]
     write_module: Option<PathBuf>,
+    /// Instead of timing whole calls, time each libtorch operator (figs::op_times) over
+    /// `--steps` training steps and inference calls: milliseconds per call by operator, for
+    /// `bench/found_where.py --figs`.
+    #[arg(long)]
+    by_op: bool,
+}
+
+/// Each operator's self time in milliseconds per call of `f`, over `steps` calls.
+fn ms_by_op(warmup: u32, steps: u32, mut f: impl FnMut() -> Result<()>) -> Result<serde_json::Value> {
+    for _ in 0..warmup {
+        f()?;
+    }
+    figs::op_times::start()?;
+    let run = (0..steps).try_for_each(|_| f());
+    let ops = figs::op_times::stop()?;
+    run?;
+    let per = |v: u64| v as f64 / steps as f64;
+    Ok(ops.iter().map(|o| (o.name.clone(), serde_json::json!([per(o.self_ns) / 1e6, per(o.calls)]))).collect())
 }
 
 fn time_ms(warmup: u32, steps: u32, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
@@ -73,11 +91,23 @@ fn main() -> Result<()> {
     let x = Tensor::randn(shape(a.batch), (Kind::Float, Device::Cpu));
     let y = Tensor::randint(g.classes as i64, [a.batch], (Kind::Int64, Device::Cpu));
     let x1 = Tensor::randn(shape(1), (Kind::Float, Device::Cpu));
-    let train = time_ms(a.warmup, a.steps, || {
+    let mut step = || {
         let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
         opt.backward_step(&loss)?;
         Ok(())
-    })?;
+    };
+    if a.by_op {
+        let train = ms_by_op(a.warmup, a.steps, &mut step)?;
+        let _guard = tch::no_grad_guard();
+        let infer = ms_by_op(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
+        let macs = figs::count::count(&g, &g.analyze()?).macs;
+        println!(
+            "{}",
+            serde_json::json!({"impl": "figs", "arch": a.arch, "macs": macs, "ops_train": train, "ops_infer": infer})
+        );
+        return Ok(());
+    }
+    let train = time_ms(a.warmup, a.steps, step)?;
     let _guard = tch::no_grad_guard();
     let infer = time_ms(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
     let infer1 = time_ms(a.warmup, a.steps * 4, || net.forward(&x1, false, None).map(|_| ()).map_err(Into::into))?;

@@ -14,6 +14,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "bn_loops.h"
@@ -251,6 +252,8 @@ extern "C" char* figs_batch_norm_cl(const at::Tensor* input, const at::Tensor* w
                                     const at::Tensor* running_mean, const at::Tensor* running_var, int train,
                                     double momentum, double eps, int act, at::Tensor** out) {
   return figs_ffi::guarded([&] {
+    // Named for operator timing (csrc/op_times.cpp); free when nothing times.
+    RECORD_FUNCTION("figs::batch_norm_cl", std::vector<c10::IValue>());
     // libtorch's custom functions cannot take an undefined tensor (it asks every input for its
     // device): a batch norm without affine parameters gets constant ones and zeros.
     TORCH_CHECK(input->dim() == 4, "batch_norm_cl takes a 4-d tensor, got ", input->sizes());

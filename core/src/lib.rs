@@ -27,6 +27,7 @@ pub mod job;
 pub mod latency;
 mod malloc;
 pub mod net;
+pub mod op_times;
 pub mod optim;
 pub mod pareto;
 pub mod plot;

@@ -1,0 +1,94 @@
+//! Where a pass's time goes, by libtorch operator (`csrc/op_times.cpp`): self time and calls
+//! of each operator between [`start`] and [`stop`], nested operators subtracted, with
+//! convolutions split into 1×1, depthwise and k×k. figs' batch-norm kernel shows as
+//! `figs::batch_norm_cl` (forward) and its autograd node (backward). Timing adds a few
+//! microseconds to every operator call: compare profiles with each other, not with
+//! untimed runs.
+
+use crate::error::{Error, Result};
+use crate::ffi::check;
+use std::ffi::{c_char, CStr};
+
+unsafe extern "C" {
+    fn figs_op_times_start() -> *mut c_char;
+    fn figs_op_times_stop(out: *mut *mut c_char) -> *mut c_char;
+    fn figs_free_error(s: *mut c_char);
+}
+
+/// One operator's share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpTime {
+    pub name: String,
+    /// Nanoseconds spent in the operator itself, not in operators it called.
+    pub self_ns: u64,
+    pub calls: u64,
+}
+
+/// Starts timing every libtorch operator this thread calls (a CPU backward pass runs on the
+/// thread that starts it). An error if it is already on.
+pub fn start() -> Result<()> {
+    // SAFETY: no arguments; the return is null or an error string `check` frees.
+    check(unsafe { figs_op_times_start() }, "op_times")
+}
+
+/// Stops timing and returns each operator's total since [`start`], longest first.
+pub fn stop() -> Result<Vec<OpTime>> {
+    let mut out: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `out` is written (a malloc'd string) only when the call succeeds.
+    check(unsafe { figs_op_times_stop(&mut out) }, "op_times")?;
+    if out.is_null() {
+        return Err(Error::config("op_times", "libtorch returned no timings".to_owned()));
+    }
+    // SAFETY: a NUL-terminated malloc'd string, owned here and freed once.
+    let text = unsafe {
+        let t = CStr::from_ptr(out).to_string_lossy().into_owned();
+        figs_free_error(out);
+        t
+    };
+    let mut ops: Vec<OpTime> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.rsplitn(3, '\t');
+            let calls = f.next()?.parse().ok()?;
+            let self_ns = f.next()?.parse::<i64>().ok()?.max(0) as u64;
+            Some(OpTime { name: f.next()?.to_owned(), self_ns, calls })
+        })
+        .collect();
+    ops.sort_by(|a, b| b.self_ns.cmp(&a.self_ns).then_with(|| a.name.cmp(&b.name)));
+    Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind, Tensor};
+
+    /// A 1×1 and a depthwise convolution and a matrix product are each found under their
+    /// own name, called as often as they ran; the matrix product's time is its own, not
+    /// counted again in the operators that call it.
+    #[test]
+    fn times_each_operator_once_by_kind() {
+        let x = Tensor::randn([2, 4, 8, 8], (Kind::Float, Device::Cpu));
+        let w1 = Tensor::randn([6, 4, 1, 1], (Kind::Float, Device::Cpu));
+        let wd = Tensor::randn([4, 1, 3, 3], (Kind::Float, Device::Cpu));
+        let m = Tensor::randn([300, 300], (Kind::Float, Device::Cpu));
+        assert!(stop().is_err(), "stop before start");
+        start().unwrap();
+        assert!(start().is_err(), "started twice");
+        let t0 = std::time::Instant::now();
+        for _ in 0..3 {
+            let _ = x.conv2d(&w1, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+            let _ = x.conv2d(&wd, None::<Tensor>, [1, 1], [1, 1], [1, 1], 4);
+        }
+        let _ = m.matmul(&m);
+        let wall = t0.elapsed().as_nanos() as u64;
+        let ops = stop().unwrap();
+        let find = |n: &str| ops.iter().find(|o| o.name == n).unwrap_or_else(|| panic!("{n} not in {ops:?}"));
+        assert_eq!(find("aten::conv2d (1x1)").calls, 3);
+        assert_eq!(find("aten::conv2d (depthwise)").calls, 3);
+        assert!(find("aten::mm").calls >= 1);
+        let total: u64 = ops.iter().map(|o| o.self_ns).sum();
+        assert!(total <= wall, "self times add up to {total} ns within {wall} ns of wall time");
+        assert!(stop().is_err(), "stopped twice");
+    }
+}
