@@ -64,7 +64,7 @@ def main():
                 print(f"  {name:<5} {impl:<11} " + "  ".join(f"{k[:-3]} {show(res[k]):>8} ms" for k in KINDS), flush=True)
     print(f"\nfound / seed (medians of {a.pairs} alternating rounds, {a.threads} thread(s), batch {a.batch});"
           f" MACs ratio {macs['found'] / macs['seed']:.3f}, activations ratio {acts['found'] / acts['seed']:.3f}"
-          " (values out of batch norms per image: memory-bound work follows it)")
+          " (values out of batch norms per image; bench/found_where.py --figs splits the time by kind)")
     print("impl         train step  infer b64  infer b1")
     for impl in impls:
         med = {k: [median(got[(n, impl)], k) for n in ("found", "seed")] for k in KINDS}
