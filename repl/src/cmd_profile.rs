@@ -41,8 +41,8 @@ pub struct ProfileArgs {
     /// spells then do not land in the table).
     #[arg(long, default_value_t = 7)]
     passes: usize,
-    /// Layout: auto (channels-last on the CPU when width-multiple is a multiple of 8, as
-    /// figs runs such networks), channels-last or contiguous.
+    /// Layout: auto (what figs runs the network in: channels-last on the CPU), channels-last
+    /// or contiguous.
     #[arg(long, default_value = "auto")]
     memory_format: MemoryFormat,
     /// Where to write the table (default: the cache, keyed by device, library, threads,
@@ -73,11 +73,9 @@ pub fn run(a: ProfileArgs) -> Result<()> {
         bail!("--batch, --threads, --width-multiple and --passes must be at least 1, --points at least 2");
     }
     let device = a.device.resolve()?;
-    let channels_last = match a.memory_format {
-        MemoryFormat::Auto => device == tch::Device::Cpu && width_multiple % 8 == 0,
-        MemoryFormat::ChannelsLast => true,
-        MemoryFormat::Contiguous => false,
-    };
+    // The layout figs runs the network in (one rule, figs::device): a table of another
+    // layout would price a network figs never runs.
+    let channels_last = a.memory_format.channels_last(device);
     let o = ProfileOptions {
         device,
         batch: a.batch,

@@ -328,6 +328,23 @@ fn profile_never_overwrites_a_file_it_did_not_write() {
     assert_eq!(std::fs::read(&theirs).unwrap(), b"someone else's notes");
 }
 
+/// `auto` measures the layout figs runs the network in: channels-last on the CPU at every
+/// width multiple (it used to be NCHW below multiples of 8, a layout figs stopped running
+/// networks in when it got its own batch-norm kernel).
+#[test]
+fn profile_measures_the_layout_figs_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = figs()
+        .args(["profile", "--space", "mobilenet_v2", "-p", "resolution=16", "-p", "channels=1", "-p", "classes=10"])
+        .args(["--width-multiple", "1", "--points", "2", "--passes", "1", "--json", "--out"])
+        .arg(dir.path().join("t.json"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["key"]["channels_last"], true, "{v}");
+}
+
 #[test]
 fn a_regularizer_plugins_bind_error_names_it_once() {
     let o = figs()
