@@ -387,10 +387,7 @@ fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act:
     batch_norm(m, x, Some(&w), b.as_ref(), train, act)
 }
 
-/// `m`'s batch norm with the affine parameters `w`, `b`, then `act`: figs' channels-last
-/// kernel where it applies ([`crate::batch_norm_cl`], the activation in its passes),
-/// libtorch's batch norm and activation otherwise. The settings are tch's defaults, which
-/// `Net` builds every BN with.
+/// `m`'s batch norm with the affine parameters `w`, `b`, then `act`: see [`bn_act`].
 fn batch_norm(
     m: &nn::BatchNorm,
     x: &Tensor,
@@ -399,31 +396,36 @@ fn batch_norm(
     train: bool,
     act: Option<Act>,
 ) -> Result<Tensor> {
+    bn_act(x, w, b, &m.running_mean, &m.running_var, train, act)
+}
+
+/// A batch norm with the affine parameters `w`, `b` and the running statistics `mean`,
+/// `var`, then `act`, as `Net` runs it (and `figs profile` times it): figs' channels-last
+/// kernel where it applies ([`crate::batch_norm_cl`], the activation in its passes when it
+/// [`fuses`](crate::batch_norm_cl::fuses) it), libtorch's batch norm and activation
+/// otherwise. The settings are tch's defaults, which `Net` builds every BN with.
+pub(crate) fn bn_act(
+    x: &Tensor,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    mean: &Tensor,
+    var: &Tensor,
+    train: bool,
+    act: Option<Act>,
+) -> Result<Tensor> {
     let d = nn::BatchNormConfig::default();
     if crate::batch_norm_cl::applies(x) {
-        return crate::batch_norm_cl::batch_norm(
-            x,
-            w,
-            b,
-            &m.running_mean,
-            &m.running_var,
-            train,
-            d.momentum,
-            d.eps,
-            act,
-        );
+        let (fused, after) = match act {
+            Some(a) if !crate::batch_norm_cl::fuses(a) => (None, Some(a)),
+            a => (a, None),
+        };
+        let y = crate::batch_norm_cl::batch_norm(x, w, b, mean, var, train, d.momentum, d.eps, fused)?;
+        return Ok(match after {
+            Some(a) => activate(&y, a),
+            None => y,
+        });
     }
-    let y = Tensor::batch_norm(
-        x,
-        w,
-        b,
-        Some(&m.running_mean),
-        Some(&m.running_var),
-        train,
-        d.momentum,
-        d.eps,
-        d.cudnn_enabled,
-    );
+    let y = Tensor::batch_norm(x, w, b, Some(mean), Some(var), train, d.momentum, d.eps, d.cudnn_enabled);
     Ok(match act {
         Some(a) => activate(&y, a),
         None => y,
