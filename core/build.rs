@@ -1,5 +1,5 @@
 //! core's build script: links libtorch_cuda like every figs crate (build/link_torch.rs) and
-//! compiles core/csrc (src/batch_norm_cl.rs, src/fused_adam.rs, src/op_times.rs) against the headers
+//! compiles core/csrc (src/batch_norm_cl.rs, src/fused_adam.rs, src/op_times.rs, src/pointwise.rs) against the headers
 //! of the libtorch that torch-sys found, with its flags, so both sides share one ABI.
 
 #[path = "../build/link_torch.rs"]
@@ -17,6 +17,9 @@ fn main() {
         "csrc/bn_loops_avx2.cpp",
         "csrc/fused_adam.cpp",
         "csrc/op_times.cpp",
+        "csrc/pointwise.h",
+        "csrc/pointwise.cpp",
+        "csrc/pointwise_avx2.cpp",
         "csrc/ffi.h",
     ] {
         println!("cargo:rerun-if-changed={f}");
@@ -46,12 +49,19 @@ fn main() {
         .file("csrc/bn_loops_base.cpp")
         .file("csrc/fused_adam.cpp")
         .file("csrc/op_times.cpp")
+        .file("csrc/pointwise.cpp")
         .compile("figs_kernels");
-    // The batch norm's loops once more with 8-wide vectors and FMA, in a library of their
-    // own (these flags must not reach any other file: batch_norm_cl.cpp picks this copy
-    // only where the CPU has AVX2 and FMA).
+    // The batch norm's loops once more with 8-wide vectors and FMA, and the narrow pointwise
+    // convolution's loop, in a library of their own (these flags must not reach any other
+    // file: batch_norm_cl.cpp and pointwise.cpp call them only where the CPU has AVX2 and FMA).
     let mut avx2 = cc::Build::new();
-    avx2.cpp(true).pic(true).warnings(false).flag("-std=c++17").flag("-O3").file("csrc/bn_loops_avx2.cpp");
+    avx2.cpp(true)
+        .pic(true)
+        .warnings(false)
+        .flag("-std=c++17")
+        .flag("-O3")
+        .file("csrc/bn_loops_avx2.cpp")
+        .file("csrc/pointwise_avx2.cpp");
     if std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("x86_64") {
         avx2.flag("-mavx2").flag("-mfma");
     }

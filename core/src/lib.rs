@@ -32,6 +32,7 @@ pub mod optim;
 pub mod pareto;
 pub mod plot;
 pub mod plugin;
+pub mod pointwise;
 pub mod precision;
 pub mod regularizer;
 pub(crate) mod run_dir;

@@ -256,7 +256,10 @@ impl Net {
                     let b = m.bs.as_ref().map(low_copy);
                     x0.linear(&low_copy(&m.ws), b.as_ref())
                 }
-                (Op::Conv { .. }, Layer::Conv(m)) => m.forward_t(x0, train),
+                (Op::Conv { stride, padding, depthwise, .. }, Layer::Conv(m)) => {
+                    let groups = if *depthwise { x0.size()[1] } else { 1 };
+                    conv2d(x0, &m.ws, m.bs.as_ref(), *stride as i64, *padding as i64, groups)?
+                }
                 (Op::BatchNorm, Layer::Bn(m)) => {
                     batch_norm(m, x0, m.ws.as_ref(), m.bs.as_ref(), train, self.fused_act[i])?
                 }
@@ -385,6 +388,23 @@ fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act:
     let w = m.ws.as_ref().map_or_else(|| z.shallow_clone(), |w| w * z);
     let b = m.bs.as_ref().map(|b| b * z);
     batch_norm(m, x, Some(&w), b.as_ref(), train, act)
+}
+
+/// A convolution as `Net` runs it (and `figs profile` times it): figs' loop for a narrow
+/// pointwise convolution where it applies ([`crate::pointwise`]: oneDNN is slow at few
+/// output channels), libtorch's convolution otherwise.
+pub(crate) fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    b: Option<&Tensor>,
+    stride: i64,
+    padding: i64,
+    groups: i64,
+) -> Result<Tensor> {
+    if b.is_none() && stride == 1 && padding == 0 && groups == 1 && crate::pointwise::applies(x, w) {
+        return crate::pointwise::conv(x, w);
+    }
+    Ok(x.conv2d(w, b, [stride, stride], [padding, padding], [1, 1], groups))
 }
 
 /// `m`'s batch norm with the affine parameters `w`, `b`, then `act`: see [`bn_act`].

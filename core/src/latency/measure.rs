@@ -173,7 +173,7 @@ fn time_unit(g: &Graph, a: &Analysis, u: &Unit, ci: i64, co: i64, o: &ProfileOpt
             }
             let b = bias.then(|| Tensor::zeros([co], opt));
             let (s, p) = (stride as i64, padding as i64);
-            timed(Box::new(|| bn_act(x.conv2d(&w, b.as_ref(), [s, s], [p, p], [1, 1], groups))))
+            timed(Box::new(|| bn_act(crate::net::conv2d(&x, &w, b.as_ref(), s, p, groups)?)))
         }
         Op::Linear { bias, .. } => {
             let per = if si.flat { 1 } else { (si.h * si.w) as i64 };
