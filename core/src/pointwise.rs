@@ -104,8 +104,11 @@ mod tests {
             assert!(crate::device::is_channels_last(&y));
             let got = Tensor::run_backward(&[(&y * &g).sum(Kind::Float)], &[&x, &w], false, false);
             let exp = Tensor::run_backward(&[(&want * &g).sum(Kind::Float)], &[&x, &w], false, false);
+            // A weight gradient sums thousands of products, in another order than libtorch's:
+            // compared relative to its size.
             for (a, e) in got.iter().zip(&exp) {
-                assert!(diff(a, e) < 1e-4, "gradient n {n} k {k}: {}", diff(a, e));
+                let scale = e.abs().max().double_value(&[]).max(1.0);
+                assert!(diff(a, e) < 1e-5 * scale, "gradient n {n} k {k}: {} of {scale}", diff(a, e));
             }
         }
         tch::set_num_threads(1);
