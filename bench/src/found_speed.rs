@@ -2,7 +2,9 @@
 //! backward, Adam), inference at batch 64 and inference at batch 1 of one network (a
 //! found `arch.json` or the seed's `supernet.json`) with random weights, and prints one
 //! JSON line of milliseconds per call. `--write-module DIR` instead writes the network's
-//! PyTorch module (`DIR/model.py`) for `bench/found_torch.py`.
+//! PyTorch module (`DIR/model.py`) for `bench/found_torch.py`; `--paired-with SEED` times the
+//! network against its seed in one process, round by round; `--by-op` splits the time by
+//! operator.
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -39,6 +41,94 @@ struct Args {
     /// `bench/found_where.py --figs`.
     #[arg(long)]
     by_op: bool,
+    /// Time `--arch` against this graph (its seed) in one process, alternating every 3
+    /// calls (`--steps` such rounds of each kind): prints the median of the rounds'
+    /// found/seed ratios, which a host whose speed drifts by the minute cannot bias the
+    /// way it biases separate processes.
+    #[arg(long)]
+    paired_with: Option<PathBuf>,
+}
+
+/// One network as the retraining runs it: its optimizer and a batch of random inputs.
+struct Timed {
+    _vs: nn::VarStore,
+    net: Net,
+    opt: figs::fused_adam::FusedAdam,
+    x: Tensor,
+    y: Tensor,
+    x1: Tensor,
+}
+
+impl Timed {
+    fn new(g: &Graph, batch: i64, format: MemoryFormat) -> Result<Timed> {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let mut net = Net::new(&vs.root(), g)?;
+        net.set_channels_last(format.channels_last(Device::Cpu));
+        // The retraining's optimizer (figs::train).
+        let opt = figs::fused_adam::FusedAdam::new(&vs, 1e-3, 0.0);
+        let i = g.input;
+        let shape = |n: i64| [n, i.channels as i64, i.height as i64, i.width as i64];
+        let x = Tensor::randn(shape(batch), (Kind::Float, Device::Cpu));
+        let y = Tensor::randint(g.classes as i64, [batch], (Kind::Int64, Device::Cpu));
+        let x1 = Tensor::randn(shape(1), (Kind::Float, Device::Cpu));
+        Ok(Timed { _vs: vs, net, opt, x, y, x1 })
+    }
+
+    fn train(&mut self) -> Result<()> {
+        let loss = self.net.forward(&self.x, true, None)?.cross_entropy_for_logits(&self.y);
+        self.opt.backward_step(&loss)?;
+        Ok(())
+    }
+
+    fn infer(&self, one: bool) -> Result<()> {
+        let _guard = tch::no_grad_guard();
+        let _ = self.net.forward(if one { &self.x1 } else { &self.x }, false, None)?;
+        Ok(())
+    }
+
+    fn call(&mut self, kind: usize) -> Result<()> {
+        match kind {
+            0 => self.train(),
+            k => self.infer(k == 2),
+        }
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Per kind (training step, inference, inference at batch 1): `rounds` rounds of 3 calls of
+/// each network, the order alternating; the medians of the rounds' found/seed ratios and of
+/// each network's milliseconds per call.
+fn paired(seed: &mut Timed, found: &mut Timed, warmup: u32, rounds: u32) -> Result<serde_json::Value> {
+    const CALLS: u32 = 3;
+    let mut out = serde_json::Map::new();
+    for (kind, name) in ["train", "infer", "infer1"].iter().enumerate() {
+        for _ in 0..warmup {
+            seed.call(kind)?;
+            found.call(kind)?;
+        }
+        let (mut ratios, mut s_ms, mut f_ms) = (Vec::new(), Vec::new(), Vec::new());
+        for r in 0..rounds.max(1) {
+            let once = |t: &mut Timed| -> Result<f64> { time_ms(0, CALLS, || t.call(kind)) };
+            let (s, f) = if r % 2 == 0 {
+                let s = once(seed)?;
+                (s, once(found)?)
+            } else {
+                let f = once(found)?;
+                (once(seed)?, f)
+            };
+            ratios.push(f / s);
+            s_ms.push(s);
+            f_ms.push(f);
+        }
+        out.insert(format!("{name}_ratio"), median(ratios).into());
+        out.insert(format!("{name}_seed_ms"), median(s_ms).into());
+        out.insert(format!("{name}_found_ms"), median(f_ms).into());
+    }
+    Ok(out.into())
 }
 
 /// Each operator's self time in milliseconds per call of `f`, over `steps` calls.
@@ -81,25 +171,23 @@ fn main() -> Result<()> {
     tch::set_num_threads(a.threads);
     tch::manual_seed(0);
     let format: MemoryFormat = a.memory_format.parse()?;
-    let vs = nn::VarStore::new(Device::Cpu);
-    let mut net = Net::new(&vs.root(), &g)?;
-    net.set_channels_last(format.channels_last(Device::Cpu));
-    // The retraining's optimizer (figs::train).
-    let mut opt = figs::fused_adam::FusedAdam::new(&vs, 1e-3, 0.0);
-    let i = g.input;
-    let shape = |n: i64| [n, i.channels as i64, i.height as i64, i.width as i64];
-    let x = Tensor::randn(shape(a.batch), (Kind::Float, Device::Cpu));
-    let y = Tensor::randint(g.classes as i64, [a.batch], (Kind::Int64, Device::Cpu));
-    let x1 = Tensor::randn(shape(1), (Kind::Float, Device::Cpu));
-    let mut step = || {
-        let loss = net.forward(&x, true, None)?.cross_entropy_for_logits(&y);
-        opt.backward_step(&loss)?;
-        Ok(())
-    };
+    let mut t = Timed::new(&g, a.batch, format)?;
+    if let Some(seed_path) = &a.paired_with {
+        let gs = Graph::load(seed_path).with_context(|| format!("reading {}", seed_path.display()))?;
+        let mut seed = Timed::new(&gs, a.batch, format)?;
+        let macs = |g: &Graph| -> Result<f64> { Ok(figs::count::count(g, &g.analyze()?).macs as f64) };
+        let mut v = paired(&mut seed, &mut t, a.warmup, a.steps)?;
+        v["impl"] = "figs, paired in one process".into();
+        v["arch"] = a.arch.display().to_string().into();
+        v["seed"] = seed_path.display().to_string().into();
+        v["macs_ratio"] = (macs(&g)? / macs(&gs)?).into();
+        v["rounds"] = a.steps.into();
+        println!("{v}");
+        return Ok(());
+    }
     if a.by_op {
-        let train = ms_by_op(a.warmup, a.steps, &mut step)?;
-        let _guard = tch::no_grad_guard();
-        let infer = ms_by_op(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
+        let train = ms_by_op(a.warmup, a.steps, || t.train())?;
+        let infer = ms_by_op(a.warmup, a.steps, || t.infer(false))?;
         let macs = figs::count::count(&g, &g.analyze()?).macs;
         println!(
             "{}",
@@ -107,10 +195,9 @@ fn main() -> Result<()> {
         );
         return Ok(());
     }
-    let train = time_ms(a.warmup, a.steps, step)?;
-    let _guard = tch::no_grad_guard();
-    let infer = time_ms(a.warmup, a.steps, || net.forward(&x, false, None).map(|_| ()).map_err(Into::into))?;
-    let infer1 = time_ms(a.warmup, a.steps * 4, || net.forward(&x1, false, None).map(|_| ()).map_err(Into::into))?;
+    let train = time_ms(a.warmup, a.steps, || t.train())?;
+    let infer = time_ms(a.warmup, a.steps, || t.infer(false))?;
+    let infer1 = time_ms(a.warmup, a.steps * 4, || t.infer(true))?;
     let analysis = g.analyze()?;
     let macs = figs::count::count(&g, &analysis).macs;
     // Values per image out of every batch norm: what memory-bound work (batch norm, its
