@@ -20,6 +20,7 @@ fn main() {
         "csrc/pointwise.h",
         "csrc/pointwise.cpp",
         "csrc/pointwise_avx2.cpp",
+        "csrc/cpu.h",
         "csrc/ffi.h",
     ] {
         println!("cargo:rerun-if-changed={f}");

@@ -18,6 +18,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include "bn_loops.h"
+#include "cpu.h"
 #include "ffi.h"
 
 #include <algorithm>
@@ -39,10 +40,7 @@ std::atomic<bool> force_baseline{false};
 
 // The loops for this CPU: AVX2 and FMA where it has them.
 const figs_bn::Loops& loops() {
-#if defined(__x86_64__)
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2 && !force_baseline.load(std::memory_order_relaxed)) return figs_bn::kAvx2Loops;
-#endif
+  if (figs_cpu::has_avx2_fma() && !force_baseline.load(std::memory_order_relaxed)) return figs_bn::kAvx2Loops;
   return figs_bn::kBaseLoops;
 }
 

@@ -7,6 +7,7 @@
 #include <ATen/record_function.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "cpu.h"
 #include "ffi.h"
 #include "pointwise.h"
 
@@ -16,15 +17,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-bool cpu_has_avx2() {
-#if defined(__x86_64__)
-  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;
-#endif
-}
 
 // out[p, 0..m) = Σ_j in[p, j] · wt[j, 0..m) for every pixel of the channels-last `in`
 // (kin channels), wt's rows padded to ⌈m / 8⌉ vectors.
@@ -107,7 +99,7 @@ struct PointwiseConv : public torch::autograd::Function<PointwiseConv> {
 
 // Whether figs_pointwise_conv runs here (a CPU with AVX2 and FMA, and a build that has them).
 extern "C" int figs_pointwise_available() {
-  if (!cpu_has_avx2()) return 0;
+  if (!figs_cpu::has_avx2_fma()) return 0;
   float x = 1.f, w[8] = {2.f}, y = 0.f;
   return figs_pw::forward_avx2(&x, w, &y, 0, 1, 1, 1, 1) && y == 2.f ? 1 : 0;
 }

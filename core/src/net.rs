@@ -261,7 +261,7 @@ impl Net {
                     conv2d(x0, &m.ws, m.bs.as_ref(), *stride as i64, *padding as i64, groups)?
                 }
                 (Op::BatchNorm, Layer::Bn(m)) => {
-                    batch_norm(m, x0, m.ws.as_ref(), m.bs.as_ref(), train, self.fused_act[i])?
+                    bn_act(x0, m.ws.as_ref(), m.bs.as_ref(), &m.running_mean, &m.running_var, train, self.fused_act[i])?
                 }
                 // Its batch norm applied it.
                 (Op::Act { .. }, _) if matches!(self.analysis.inputs[i][0], Source::Node(j) if self.fused_act[j].is_some()) => {
@@ -387,7 +387,7 @@ pub(crate) fn activate(x: &Tensor, act: Act) -> Tensor {
 fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act: Option<Act>) -> Result<Tensor> {
     let w = m.ws.as_ref().map_or_else(|| z.shallow_clone(), |w| w * z);
     let b = m.bs.as_ref().map(|b| b * z);
-    batch_norm(m, x, Some(&w), b.as_ref(), train, act)
+    bn_act(x, Some(&w), b.as_ref(), &m.running_mean, &m.running_var, train, act)
 }
 
 /// A convolution as `Net` runs it (and `figs profile` times it): figs' loop for a narrow
@@ -405,18 +405,6 @@ pub(crate) fn conv2d(
         return crate::pointwise::conv(x, w);
     }
     Ok(x.conv2d(w, b, [stride, stride], [padding, padding], [1, 1], groups))
-}
-
-/// `m`'s batch norm with the affine parameters `w`, `b`, then `act`: see [`bn_act`].
-fn batch_norm(
-    m: &nn::BatchNorm,
-    x: &Tensor,
-    w: Option<&Tensor>,
-    b: Option<&Tensor>,
-    train: bool,
-    act: Option<Act>,
-) -> Result<Tensor> {
-    bn_act(x, w, b, &m.running_mean, &m.running_var, train, act)
 }
 
 /// A batch norm with the affine parameters `w`, `b` and the running statistics `mean`,

@@ -132,6 +132,14 @@ fn time_ms(device: Device, mut f: impl FnMut()) -> f64 {
     rounds[2]
 }
 
+/// [`time_ms`] of `f` after one call whose error, if any, is returned instead.
+fn time_checked(device: Device, mut f: impl FnMut() -> Result<Tensor>) -> Result<f64> {
+    let _ = f()?;
+    Ok(time_ms(device, || {
+        let _ = f();
+    }))
+}
+
 fn activate(x: Tensor, act: Option<Act>) -> Tensor {
     match act {
         None => x,
@@ -155,12 +163,6 @@ fn time_unit(g: &Graph, a: &Analysis, u: &Unit, ci: i64, co: i64, o: &ProfileOpt
             false => Ok(activate(x, u.act)),
         }
     };
-    let timed = |mut f: Box<dyn FnMut() -> Result<Tensor> + '_>| -> Result<f64> {
-        let _ = f()?;
-        Ok(time_ms(o.device, || {
-            let _ = f();
-        }))
-    };
     match node.op {
         Op::Conv { kernel, stride, padding, depthwise, bias, .. } => {
             let k = kernel as i64;
@@ -173,14 +175,14 @@ fn time_unit(g: &Graph, a: &Analysis, u: &Unit, ci: i64, co: i64, o: &ProfileOpt
             }
             let b = bias.then(|| Tensor::zeros([co], opt));
             let (s, p) = (stride as i64, padding as i64);
-            timed(Box::new(|| bn_act(crate::net::conv2d(&x, &w, b.as_ref(), s, p, groups)?)))
+            time_checked(o.device, || bn_act(crate::net::conv2d(&x, &w, b.as_ref(), s, p, groups)?))
         }
         Op::Linear { bias, .. } => {
             let per = if si.flat { 1 } else { (si.h * si.w) as i64 };
             let x = Tensor::randn([o.batch, ci * per], opt);
             let w = Tensor::randn([co, ci * per], opt) * 0.1;
             let b = bias.then(|| Tensor::zeros([co], opt));
-            timed(Box::new(|| bn_act(x.linear(&w, b.as_ref()))))
+            time_checked(o.device, || bn_act(x.linear(&w, b.as_ref())))
         }
         _ => Ok(0.0),
     }
