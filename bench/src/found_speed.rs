@@ -41,6 +41,10 @@ struct Args {
     /// `bench/found_where.py --figs`.
     #[arg(long)]
     by_op: bool,
+    /// With `--by-op`: each operator at each shape apart (its input's and weight's sizes in
+    /// the name), so each layer's time shows.
+    #[arg(long, requires = "by_op")]
+    shapes: bool,
     /// Time `--arch` against this graph (its seed) in one process, alternating every 3
     /// calls (`--steps` such rounds of each kind): prints the median of the rounds'
     /// found/seed ratios, which a host whose speed drifts by the minute cannot bias the
@@ -132,11 +136,11 @@ fn paired(seed: &mut Timed, found: &mut Timed, warmup: u32, rounds: u32) -> Resu
 }
 
 /// Each operator's self time in milliseconds per call of `f`, over `steps` calls.
-fn ms_by_op(warmup: u32, steps: u32, mut f: impl FnMut() -> Result<()>) -> Result<serde_json::Value> {
+fn ms_by_op(warmup: u32, steps: u32, shapes: bool, mut f: impl FnMut() -> Result<()>) -> Result<serde_json::Value> {
     for _ in 0..warmup {
         f()?;
     }
-    figs::op_times::start()?;
+    figs::op_times::start(shapes)?;
     let run = (0..steps).try_for_each(|_| f());
     let ops = figs::op_times::stop()?;
     run?;
@@ -186,8 +190,8 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if a.by_op {
-        let train = ms_by_op(a.warmup, a.steps, || t.train())?;
-        let infer = ms_by_op(a.warmup, a.steps, || t.infer(false))?;
+        let train = ms_by_op(a.warmup, a.steps, a.shapes, || t.train())?;
+        let infer = ms_by_op(a.warmup, a.steps, a.shapes, || t.infer(false))?;
         let macs = figs::count::count(&g, &g.analyze()?).macs;
         println!(
             "{}",

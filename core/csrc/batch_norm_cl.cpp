@@ -251,7 +251,7 @@ extern "C" char* figs_batch_norm_cl(const at::Tensor* input, const at::Tensor* w
                                     double momentum, double eps, int act, at::Tensor** out) {
   return figs_ffi::guarded([&] {
     // Named for operator timing (csrc/op_times.cpp); free when nothing times.
-    RECORD_FUNCTION("figs::batch_norm_cl", std::vector<c10::IValue>());
+    RECORD_FUNCTION("figs::batch_norm_cl", std::vector<c10::IValue>({*input}));
     // libtorch's custom functions cannot take an undefined tensor (it asks every input for its
     // device): a batch norm without affine parameters gets constant ones and zeros.
     TORCH_CHECK(input->dim() == 4, "batch_norm_cl takes a 4-d tensor, got ", input->sizes());

@@ -5,6 +5,7 @@
 // innermost operator that ran it.
 #include <ATen/record_function.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <sstream>
@@ -32,6 +33,7 @@ struct Total {
 thread_local std::vector<Frame> stack;
 thread_local std::unordered_map<std::string, Total> totals;
 thread_local bool active = false;
+thread_local bool with_shapes = false;
 thread_local at::CallbackHandle handle = 0;
 
 int64_t now_ns() {
@@ -56,8 +58,21 @@ std::string key(const at::RecordFunction& fn) {
   return name + " (kxk)";
 }
 
-std::unique_ptr<at::ObserverContext> enter(const at::RecordFunction& fn) {
+// With shapes on, the name is followed by the sizes of the operator's first two inputs
+// where they are tensors (data and weight of a convolution, the input of figs' kernels).
+std::string shaped(const at::RecordFunction& fn) {
   std::string k = key(fn);
+  if (!with_shapes) return k;
+  std::ostringstream s;
+  s << k;
+  const auto in = fn.inputs();
+  for (size_t i = 0; i < std::min<size_t>(2, in.size()); ++i)
+    if (in[i].isTensor() && in[i].toTensor().defined()) s << ' ' << in[i].toTensor().sizes();
+  return s.str();
+}
+
+std::unique_ptr<at::ObserverContext> enter(const at::RecordFunction& fn) {
+  std::string k = shaped(fn);
   stack.push_back(Frame{std::move(k), now_ns(), 0});
   return nullptr;
 }
@@ -76,9 +91,10 @@ void leave(const at::RecordFunction&, at::ObserverContext*) {
 
 }  // namespace
 
-extern "C" char* figs_op_times_start() {
-  return figs_ffi::guarded([] {
+extern "C" char* figs_op_times_start(int shapes) {
+  return figs_ffi::guarded([&] {
     if (active) throw std::runtime_error("operator timing is already on");
+    with_shapes = shapes != 0;
     totals.clear();
     stack.clear();
     handle = at::addThreadLocalCallback(at::RecordFunctionCallback(enter, leave).needsInputs(true).needsOutputs(false));

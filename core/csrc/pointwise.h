@@ -1,8 +1,8 @@
-// A narrow pointwise (1×1) convolution's forward on a channels-last buffer: y[p, 0..n) =
-// Σ_k x[p, k] · wt[k, 0..n) for pixels p in [p0, p1), wt zero-padded to nv·8 columns.
-// oneDNN runs layers with few output channels at a fraction of its speed on wide ones
-// (docs/PERFORMANCE.md, "Found network against seed"); this is the plain register-blocked
-// loop, 4 pixels by nv (1 or 2) vectors of 8 outputs, or 2 pixels by 3 or 4.
+// A pointwise (1×1) convolution's forward on a channels-last buffer: y[p, 0..n) =
+// Σ_j x[p, j] · wt[j, 0..n) for pixels p in [p0, p1), wt's rows zero-padded to ⌈n / 8⌉·8
+// columns. oneDNN runs layers with few or odd channel counts at a fraction of its speed on
+// wide ones (docs/PERFORMANCE.md, "Found network against seed"); this is the plain
+// register-blocked loop, 4 pixels by up to 3 vectors of 8 outputs per pass.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +10,8 @@
 namespace figs_pw {
 
 // Compiled with AVX2 and FMA in pointwise_avx2.cpp; false (nothing written) where the
-// build had neither, or for nv outside 1..4. Callers check the CPU first.
-bool forward_avx2(const float* x, const float* wt, float* y, int64_t p0, int64_t p1, int64_t k, int64_t n,
-                  int64_t nv);
+// build had neither. Callers check the CPU first.
+bool forward_avx2(const float* x, const float* wt, float* y, int64_t p0, int64_t p1, int64_t k, int64_t n);
 
 // The weight gradient: dw[c, j] += Σ_p dy[p, c] · x[p, j] over pixels [p0, p1), for
 // c < n and j < k, dw's rows padded to nvk·8 columns (nvk = ⌈k / 8⌉ ≤ 4). `total` is the

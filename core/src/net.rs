@@ -390,9 +390,9 @@ fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act:
     bn_act(x, Some(&w), b.as_ref(), &m.running_mean, &m.running_var, train, act)
 }
 
-/// A convolution as `Net` runs it (and `figs profile` times it): figs' loop for a narrow
-/// pointwise convolution where it applies ([`crate::pointwise`]: oneDNN is slow at few
-/// output channels), libtorch's convolution otherwise.
+/// A convolution as `Net` runs it (and `figs profile` times it): figs' loop for a pointwise
+/// convolution where it applies ([`crate::pointwise`]: oneDNN is slow at few and at odd
+/// channel counts), libtorch's convolution otherwise.
 pub(crate) fn conv2d(
     x: &Tensor,
     w: &Tensor,

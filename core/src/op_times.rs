@@ -1,16 +1,17 @@
 //! Where a pass's time goes, by libtorch operator (`csrc/op_times.cpp`): self time and calls
 //! of each operator between [`start`] and [`stop`], nested operators subtracted, with
-//! convolutions split into 1×1, depthwise and k×k. figs' batch-norm kernel shows as
-//! `figs::batch_norm_cl` (forward) and its autograd node (backward). Timing adds a few
+//! convolutions split into 1×1, depthwise and k×k, and optionally each shape apart. figs'
+//! kernels show as `figs::batch_norm_cl` and `figs::pointwise_conv` (forward) and their
+//! autograd nodes (backward). Timing adds a few
 //! microseconds to every operator call: compare profiles with each other, not with
 //! untimed runs.
 
 use crate::error::{Error, Result};
 use crate::ffi::check;
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, CStr};
 
 unsafe extern "C" {
-    fn figs_op_times_start() -> *mut c_char;
+    fn figs_op_times_start(shapes: c_int) -> *mut c_char;
     fn figs_op_times_stop(out: *mut *mut c_char) -> *mut c_char;
     fn figs_free_error(s: *mut c_char);
 }
@@ -25,10 +26,12 @@ pub struct OpTime {
 }
 
 /// Starts timing every libtorch operator this thread calls (a CPU backward pass runs on the
-/// thread that starts it). An error if it is already on.
-pub fn start() -> Result<()> {
-    // SAFETY: no arguments; the return is null or an error string `check` frees.
-    check(unsafe { figs_op_times_start() }, "op_times")
+/// thread that starts it). With `shapes`, each name is followed by the sizes of the
+/// operator's first two tensor inputs (a convolution's input and weight), so each layer of a
+/// network is timed apart. An error if it is already on.
+pub fn start(shapes: bool) -> Result<()> {
+    // SAFETY: a plain integer argument; the return is null or an error string `check` frees.
+    check(unsafe { figs_op_times_start(c_int::from(shapes)) }, "op_times")
 }
 
 /// Stops timing and returns each operator's total since [`start`], longest first.
@@ -73,8 +76,8 @@ mod tests {
         let wd = Tensor::randn([4, 1, 3, 3], (Kind::Float, Device::Cpu));
         let m = Tensor::randn([300, 300], (Kind::Float, Device::Cpu));
         assert!(stop().is_err(), "stop before start");
-        start().unwrap();
-        assert!(start().is_err(), "started twice");
+        start(false).unwrap();
+        assert!(start(false).is_err(), "started twice");
         let t0 = std::time::Instant::now();
         for _ in 0..3 {
             let _ = x.conv2d(&w1, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
@@ -90,5 +93,29 @@ mod tests {
         let total: u64 = ops.iter().map(|o| o.self_ns).sum();
         assert!(total <= wall, "self times add up to {total} ns within {wall} ns of wall time");
         assert!(stop().is_err(), "stopped twice");
+    }
+
+    /// With shapes, the same operator at two shapes is two entries, named with the input's
+    /// and the weight's sizes; figs' pointwise kernel is named with its input's.
+    #[test]
+    fn shapes_split_an_operator_by_its_inputs() {
+        let w1 = Tensor::randn([6, 4, 1, 1], (Kind::Float, Device::Cpu));
+        let a = Tensor::randn([2, 4, 8, 8], (Kind::Float, Device::Cpu));
+        let b = Tensor::randn([1, 4, 5, 5], (Kind::Float, Device::Cpu));
+        start(true).unwrap();
+        let _ = a.conv2d(&w1, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+        let _ = b.conv2d(&w1, None::<Tensor>, [1, 1], [0, 0], [1, 1], 1);
+        let pointwise = crate::pointwise::available();
+        if pointwise {
+            let _ = crate::pointwise::conv(&crate::device::to_channels_last(&a), &w1).unwrap();
+        }
+        let ops = stop().unwrap();
+        let names: Vec<&str> = ops.iter().map(|o| o.name.as_str()).collect();
+        for n in ["aten::conv2d (1x1) [2, 4, 8, 8] [6, 4, 1, 1]", "aten::conv2d (1x1) [1, 4, 5, 5] [6, 4, 1, 1]"] {
+            assert!(names.contains(&n), "{n} not in {names:?}");
+        }
+        if pointwise {
+            assert!(names.iter().any(|n| n.starts_with("figs::pointwise_conv [2, 4, 8, 8]")), "{names:?}");
+        }
     }
 }

@@ -1,8 +1,10 @@
-//! Pointwise (1×1) convolutions with few output channels, on the CPU in channels-last
-//! (`csrc/pointwise.cpp`, one autograd function): oneDNN runs such layers — the narrow
-//! early layers a FLOPs search leaves, 7 to 21 channels at 28×28 — at 14–24 GMAC/s where it
-//! runs wide ones at 43–48 and this loop at 33–42 (docs/PERFORMANCE.md). The forward is a
-//! register-blocked loop in AVX2; the backward is libtorch's `convolution_backward`.
+//! Pointwise (1×1) convolutions on the CPU in channels-last (`csrc/pointwise.cpp`, one
+//! autograd function): oneDNN runs the narrow layers a FLOPs search leaves (7 to 21 channels
+//! at 28×28) at 14–24 GMAC/s where it runs wide ones at 43–48 and this loop at 33–42, and
+//! odd widths (58, 87, 117 channels) at two thirds of the speed of round ones
+//! (docs/PERFORMANCE.md). The forward is a register-blocked loop in AVX2; so are both
+//! gradients of layers of at most 32 input and output channels, and wider layers' are
+//! libtorch's `convolution_backward`.
 
 use crate::error::{Error, Result};
 use crate::ffi::check;
@@ -16,9 +18,6 @@ unsafe extern "C" {
     fn figs_pointwise_conv(x: *const C_tensor, w: *const C_tensor, out: *mut *mut C_tensor) -> *mut c_char;
 }
 
-/// Most output channels the loop takes (four vectors of 8); wider layers run fast in oneDNN.
-pub const MAX_OUT: i64 = 32;
-
 /// Whether this CPU and build run the loop (AVX2 and FMA).
 pub fn available() -> bool {
     static AVAILABLE: OnceLock<bool> = OnceLock::new();
@@ -27,14 +26,14 @@ pub fn available() -> bool {
 }
 
 /// Whether [`conv`] takes `x` and `w` for a convolution of stride 1, no padding, one group
-/// and no bias: a 4-d channels-last float32 CPU input and a `[N ≤ 32, C, 1, 1]` weight.
+/// and no bias: a 4-d channels-last float32 CPU input and a `[N, C, 1, 1]` weight.
 pub fn applies(x: &Tensor, w: &Tensor) -> bool {
     let ws = w.size();
     x.kind() == Kind::Float
         && x.device() == Device::Cpu
         && w.kind() == Kind::Float
         && ws.len() == 4
-        && ws[0] <= MAX_OUT
+        && ws[0] >= 1
         && ws[2] == 1
         && ws[3] == 1
         && x.dim() == 4
@@ -64,11 +63,12 @@ mod tests {
     use super::*;
 
     /// Against libtorch's convolution, forward and both gradients, at output widths around
-    /// one to four vectors (1, 7, 8, 9, 16, 17, 24, 25, 32), input widths from 1 to 96, pixel counts that
-    /// leave every tail of the pixel blocks, and 2 threads over thousands of pixels at 1–3
-    /// channels, where a whole-vector store or read reaches several rows past its own (the
-    /// ranges' ends: another thread's rows, the tensor's end; an early version corrupted the
-    /// heap there).
+    /// one to four vectors (1, 7, 8, 9, 16, 17, 24, 25, 32) and past them, where the loop
+    /// runs in passes of 24 columns after a tail (33, 48, 58, 87, 310), input widths from 1
+    /// to 96, pixel counts that leave every tail of the pixel blocks, and 2 threads over
+    /// thousands of pixels at 1–3 channels, where a whole-vector store or read reaches
+    /// several rows past its own (the ranges' ends: another thread's rows, the tensor's end;
+    /// an early version corrupted the heap there).
     #[test]
     fn matches_libtorch_forward_and_backward() {
         if !available() {
@@ -92,6 +92,12 @@ mod tests {
             (1, 2, 4, 40),
             (3, 1, 3, 41),
             (2, 5, 2, 33),
+            (33, 9, 2, 5),
+            (48, 16, 1, 7),
+            (58, 9, 3, 6),
+            (87, 40, 2, 3),
+            (310, 30, 1, 4),
+            (26, 3, 2, 37),
         ] {
             let x = cl(Tensor::randn([b, k, h, h], (Kind::Float, Device::Cpu))).set_requires_grad(true);
             let w = cl(Tensor::randn([n, k, 1, 1], (Kind::Float, Device::Cpu))).set_requires_grad(true);
@@ -117,14 +123,14 @@ mod tests {
     #[test]
     fn refuses_what_it_does_not_run() {
         let x = Tensor::randn([1, 4, 3, 3], (Kind::Float, Device::Cpu));
-        let w33 = Tensor::randn([33, 4, 1, 1], (Kind::Float, Device::Cpu));
+        let w5 = Tensor::randn([2, 5, 1, 1], (Kind::Float, Device::Cpu));
         let w3 = Tensor::randn([2, 4, 3, 3], (Kind::Float, Device::Cpu));
         let xcl = crate::device::to_channels_last(&x);
-        assert!(!applies(&xcl, &w33) && !applies(&xcl, &w3), "too wide, not 1x1");
+        assert!(!applies(&xcl, &w5) && !applies(&xcl, &w3), "other input width, not 1x1");
         assert!(!applies(&x, &Tensor::randn([2, 4, 1, 1], (Kind::Float, Device::Cpu))), "NCHW input");
         if available() {
-            let e = conv(&xcl, &w33).unwrap_err().to_string();
-            assert!(e.contains("N <= 32"), "{e}");
+            let e = conv(&xcl, &w5).unwrap_err().to_string();
+            assert!(e.contains("[N, 4, 1, 1]"), "{e}");
         }
     }
 }

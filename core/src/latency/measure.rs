@@ -352,7 +352,7 @@ mod tests {
             channels_last: true,
             passes: 1,
         };
-        crate::op_times::start().unwrap();
+        crate::op_times::start(false).unwrap();
         let ms = time_unit(&g, &a, &u, 3, 6, &o);
         let ops = crate::op_times::stop().unwrap();
         assert!(ms.unwrap() > 0.0);
