@@ -293,7 +293,7 @@ impl Net {
                     let (k, s, p) = (*kernel as i64, *stride as i64, *padding as i64);
                     x0.max_pool2d([k, k], [s, s], [p, p], [1, 1], false)
                 }
-                (Op::GlobalAvgPool, _) => x0.adaptive_avg_pool2d([1, 1]),
+                (Op::GlobalAvgPool, _) => global_avg_pool(x0),
                 (Op::Flatten, _) => x0.flatten(1, -1),
                 (Op::Dropout { p }, _) => x0.dropout(*p, train),
                 (Op::Identity, _) => x0.shallow_clone(),
@@ -388,6 +388,18 @@ fn batch_norm_gated(m: &nn::BatchNorm, x: &Tensor, z: &Tensor, train: bool, act:
     let w = m.ws.as_ref().map_or_else(|| z.shallow_clone(), |w| w * z);
     let b = m.bs.as_ref().map(|b| b * z);
     bn_act(x, Some(&w), b.as_ref(), &m.running_mean, &m.running_var, train, act)
+}
+
+/// The mean over each channel's pixels, `[N, C, 1, 1]`, as a sum and a division: libtorch's
+/// `adaptive_avg_pool2d` to 1×1 is a `mean`, whose backward materializes the broadcast
+/// gradient divided by the pixel count in NCHW order, which the channels-last batch norm
+/// behind it then copies back (0.5 ms of a batch-64 training step at 310 channels of 4×4,
+/// as much as the found network's head conv forward). A sum's backward is a broadcast view
+/// that the batch norm reads once.
+fn global_avg_pool(x: &Tensor) -> Tensor {
+    let s = x.size();
+    let pixels = s[2..].iter().product::<i64>().max(1);
+    x.sum_dim_intlist([2i64, 3].as_slice(), true, None::<Kind>) / pixels as f64
 }
 
 /// A convolution as `Net` runs it (and `figs profile` times it): figs' loop for a pointwise
@@ -492,6 +504,27 @@ fn mem_available() -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The global pool is libtorch's mean, forward and gradient, and its backward divides
+    /// only the pooled `[N, C, 1, 1]` gradient: no full-size division (what `mean`'s
+    /// backward did, in NCHW order, before the channels-last batch norm copied it back).
+    #[test]
+    fn global_pool_is_the_mean_without_a_full_size_division() {
+        let x = crate::device::to_channels_last(&Tensor::randn([2, 5, 3, 3], (Kind::Float, tch::Device::Cpu)))
+            .set_requires_grad(true);
+        let g = Tensor::randn([2, 5, 1, 1], (Kind::Float, tch::Device::Cpu));
+        crate::op_times::start(true).unwrap();
+        let y = global_avg_pool(&x);
+        let got = Tensor::run_backward(&[(&y * &g).sum(Kind::Float)], &[&x], false, false);
+        let ops = crate::op_times::stop().unwrap();
+        let want_y = x.adaptive_avg_pool2d([1, 1]);
+        let want = Tensor::run_backward(&[(&want_y * &g).sum(Kind::Float)], &[&x], false, false);
+        assert!((&y - &want_y).abs().max().double_value(&[]) < 1e-6);
+        assert!((&got[0] - &want[0]).abs().max().double_value(&[]) < 1e-6);
+        let full: Vec<_> =
+            ops.iter().filter(|o| o.name.starts_with("aten::div") && o.name.contains("[2, 5, 3, 3]")).collect();
+        assert!(full.is_empty(), "a full-size division in the backward: {full:?}");
+    }
 
     /// torchvision's `SSDScoringHead`: channel `k·D + d` of cell `(y, x)` is value `d` of
     /// box `(y·W + x)·K + k`, maps concatenated in order.
