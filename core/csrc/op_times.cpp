@@ -41,11 +41,13 @@ int64_t now_ns() {
       .count();
 }
 
-// A convolution's name gets its shape's kind, from its weight (input 1 of the forward ops,
-// 2 of aten::convolution_backward): 1x1, depthwise (one input channel per group, as many
-// groups as the input has channels) or kxk.
+// A convolution's name gets its shape's kind, from its weight (input 1 of the forward ops
+// and of figs::pointwise_conv, 2 of aten::convolution_backward): 1x1, depthwise (one input
+// channel per group, as many groups as the input has channels) or kxk.
 std::string key(const at::RecordFunction& fn) {
   std::string name = fn.name();
+  // figs' pointwise kernel's autograd node (its forward has the weight among its inputs).
+  if (name.find("PointwiseConv") != std::string::npos) return name + " (1x1)";
   if (name.find("conv") == std::string::npos) return name;
   const auto in = fn.inputs();
   const size_t wi = name == "aten::convolution_backward" ? 2 : 1;

@@ -110,7 +110,7 @@ extern "C" int figs_pointwise_available() {
 // shapes and layout; they are checked again here, as errors.
 extern "C" char* figs_pointwise_conv(const at::Tensor* x, const at::Tensor* w, at::Tensor** out) {
   return figs_ffi::guarded([&] {
-    RECORD_FUNCTION("figs::pointwise_conv", std::vector<c10::IValue>({*x}));
+    RECORD_FUNCTION("figs::pointwise_conv", std::vector<c10::IValue>({*x, *w}));
     TORCH_CHECK(figs_pointwise_available(), "figs' pointwise convolution needs a CPU with AVX2 and FMA");
     TORCH_CHECK(x->dim() == 4 && x->scalar_type() == at::kFloat && x->device().is_cpu() &&
                     x->is_contiguous(at::MemoryFormat::ChannelsLast),

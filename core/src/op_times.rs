@@ -96,7 +96,7 @@ mod tests {
     }
 
     /// With shapes, the same operator at two shapes is two entries, named with the input's
-    /// and the weight's sizes; figs' pointwise kernel is named with its input's.
+    /// and the weight's sizes, figs' pointwise kernel too.
     #[test]
     fn shapes_split_an_operator_by_its_inputs() {
         let w1 = Tensor::randn([6, 4, 1, 1], (Kind::Float, Device::Cpu));
@@ -115,7 +115,29 @@ mod tests {
             assert!(names.contains(&n), "{n} not in {names:?}");
         }
         if pointwise {
-            assert!(names.iter().any(|n| n.starts_with("figs::pointwise_conv [2, 4, 8, 8]")), "{names:?}");
+            assert!(names.contains(&"figs::pointwise_conv (1x1) [2, 4, 8, 8] [6, 4, 1, 1]"), "{names:?}");
         }
+    }
+
+    /// figs' pointwise kernel is counted as a 1×1 convolution forward and backward, as
+    /// `bench/found_where.py --figs` sorts by these names (it counted it as another kind of
+    /// convolution until the names said so).
+    #[test]
+    fn figs_pointwise_kernel_is_a_1x1_convolution_both_ways() {
+        if !crate::pointwise::available() {
+            eprintln!("SKIPPED: this CPU has no AVX2 and FMA; figs runs 1x1 layers in oneDNN");
+            return;
+        }
+        let x = crate::device::to_channels_last(&Tensor::randn([2, 4, 8, 8], (Kind::Float, Device::Cpu)))
+            .set_requires_grad(true);
+        let w = Tensor::randn([6, 4, 1, 1], (Kind::Float, Device::Cpu)).set_requires_grad(true);
+        start(false).unwrap();
+        let y = crate::pointwise::conv(&x, &w).unwrap();
+        let _ = Tensor::run_backward(&[y.sum(Kind::Float)], &[&x, &w], false, false);
+        let ops = stop().unwrap();
+        let of = |part: &str| ops.iter().find(|o| o.name.contains(part)).map(|o| o.name.clone());
+        assert_eq!(of("figs::pointwise_conv").as_deref(), Some("figs::pointwise_conv (1x1)"), "{ops:?}");
+        let node = of("PointwiseConv>").unwrap_or_else(|| panic!("no backward node in {ops:?}"));
+        assert!(node.ends_with("PointwiseConv> (1x1)"), "{node}");
     }
 }
