@@ -29,6 +29,17 @@ def run(impl, arch, module, graph, a):
     return json.loads(subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout)
 
 
+def paired(seed, found, a):
+    """figs' two networks in one process, round by round (figs-found-speed --paired-with):
+    ratios a host whose speed drifts by the minute cannot bias as it biases the separate
+    processes above."""
+    cmd = [FIGS, "--arch", found, "--paired-with", seed, "--steps", str(a.steps), "--threads", str(a.threads),
+           "--batch", str(a.batch)]
+    env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
+    out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--run", help="a figs search run directory: its supernet.json (seed) and arch.json (found)")
@@ -65,10 +76,13 @@ def main():
     print(f"\nfound / seed (medians of {a.pairs} alternating rounds, {a.threads} thread(s), batch {a.batch});"
           f" MACs ratio {macs['found'] / macs['seed']:.3f}, activations ratio {acts['found'] / acts['seed']:.3f}"
           " (values out of batch norms per image; bench/found_where.py --figs splits the time by kind)")
+    pair = paired(seed, found, a)
     print("impl         train step  infer b64  infer b1")
     for impl in impls:
         med = {k: [median(got[(n, impl)], k) for n in ("found", "seed")] for k in KINDS}
         print(f"{impl:<11}  " + "  ".join(f"{ratio(*med[k]):>9}" for k in KINDS))
+    print(f"{'figs paired':<11}  " + "  ".join(f"{pair[k[:-3] + '_ratio']:>9.3f}" for k in KINDS)
+          + f"   <- figs' ratios to go by: {pair['rounds']} rounds in one process, medians of the rounds' ratios")
     print("\nmedian ms (seed -> found)")
     for impl in impls:
         cells = []
@@ -76,6 +90,8 @@ def main():
             s, f = (median(got[(n, impl)], k) for n in ("seed", "found"))
             cells.append(f"{k[:-3]} {show(s)} -> {show(f)}")
         print(f"{impl:<11}  " + "  ".join(cells))
+    print(f"{'figs paired':<11}  " + "  ".join(
+        f"{k[:-3]} {pair[k[:-3] + '_seed_ms']:.2f} -> {pair[k[:-3] + '_found_ms']:.2f}" for k in KINDS))
 
 
 def median(results, k):
