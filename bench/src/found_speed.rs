@@ -6,11 +6,14 @@
 //! network against its seed in one process, round by round; `--by-op` splits the time by
 //! operator.
 
+mod stats;
+
 use anyhow::{Context, Result};
 use clap::Parser;
 use figs::device::MemoryFormat;
 use figs::graph::{Graph, Op};
 use figs::net::Net;
+use stats::median;
 use std::path::PathBuf;
 use std::time::Instant;
 use tch::nn;
@@ -98,11 +101,6 @@ impl Timed {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// Per kind (training step, inference, inference at batch 1): `rounds` rounds of 3 calls of
 /// each network, the order alternating; the medians of the rounds' found/seed ratios and of
 /// each network's milliseconds per call.
@@ -128,9 +126,9 @@ fn paired(seed: &mut Timed, found: &mut Timed, warmup: u32, rounds: u32) -> Resu
             s_ms.push(s);
             f_ms.push(f);
         }
-        out.insert(format!("{name}_ratio"), median(ratios).into());
-        out.insert(format!("{name}_seed_ms"), median(s_ms).into());
-        out.insert(format!("{name}_found_ms"), median(f_ms).into());
+        out.insert(format!("{name}_ratio"), median(&ratios).into());
+        out.insert(format!("{name}_seed_ms"), median(&s_ms).into());
+        out.insert(format!("{name}_found_ms"), median(&f_ms).into());
     }
     Ok(out.into())
 }

@@ -2,6 +2,8 @@
 //! torchvision's MobileNetV2 (`mobilenet_v2 -p preset=imagenet`) at 28×28×1, 10 classes,
 //! and prints one JSON line. `bench/step_torch.py` is the same job in PyTorch eager.
 
+mod stats;
+
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use figs::cost::{CostKind, CostModel};
@@ -12,6 +14,7 @@ use figs::graph::Graph;
 use figs::net::Net;
 use figs::optim::Optim;
 use figs::search::{Optimizer, Search, SearchConfig, WINDOW};
+use stats::median;
 use std::sync::Arc;
 use std::time::Instant;
 use tch::{nn, Device, Tensor};
@@ -256,13 +259,6 @@ fn alternate_steps(
         }
     }
     Ok((a, b))
-}
-
-/// The median (upper middle) of `v`.
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s.get(s.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// Waits for queued CUDA work so a timer brackets it.
