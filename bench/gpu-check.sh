@@ -20,9 +20,9 @@ export LD_LIBRARY_PATH="$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 bin=target/debug/figs
 if [ ! -x "$bin" ]; then
-  command -v cargo >/dev/null || { echo "no $bin and no cargo: build figs first (scripts/setup.sh && cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-flops)"; exit 1; }
+  command -v cargo >/dev/null || { echo "no $bin and no cargo: build figs first (scripts/setup.sh && cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-flops -p figs-latency)"; exit 1; }
   LIBTORCH="$torch_dir" LIBTORCH_CXX11_ABI=$("$py" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))') \
-    cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-flops
+    cargo build -p figs-repl -p figs-mobilenet-v2 -p figs-flops -p figs-latency
 fi
 
 data_args=(--synthetic)

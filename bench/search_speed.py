@@ -13,13 +13,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 FIGS = os.path.join(os.path.dirname(HERE), "target", "debug", "figs")
 MALLOC = "glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824"
 IMPLS = ["figs", "pytorch", "pytorch-channels-last", "pytorch-channels-last-compile"]
+# The search search_torch.py writes in PyTorch: the FLOPs cost at λ 0.5 (figs' default until
+# 2026-12-07; its default now prices time with the `latency` roofline).
+FLOPS_SEARCH = ["--regularizer", "flops", "--lambda", "0.5"]
 
 
 def run(impl, tmp, k, a):
     """Wall seconds of the whole command, the search loop's seconds, and its last accuracy."""
     out = os.path.join(tmp, f"{impl}-{k}")
     if impl == "figs":
-        cmd = [FIGS, "search", "--no-retrain", "--steps", str(a.steps), "--out", out]
+        cmd = [FIGS, "search", "--no-retrain", "--steps", str(a.steps), "--out", out] + FLOPS_SEARCH
     else:
         cmd = [sys.executable, os.path.join(HERE, "search_torch.py"), "--supernet",
                os.path.join(tmp, "supernet", "supernet.json"), "--steps", str(a.steps)]
@@ -49,7 +52,7 @@ def main():
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="figs-search-speed-")
     # The supernet PyTorch builds: what figs' main job writes (a short untimed run).
-    subprocess.run([FIGS, "search", "--no-retrain", "--steps", "25", "--out", os.path.join(tmp, "supernet")],
+    subprocess.run([FIGS, "search", "--no-retrain", "--steps", "25", "--out", os.path.join(tmp, "supernet")] + FLOPS_SEARCH,
                    check=True, capture_output=True)
     got = {i: [] for i in IMPLS}
     for r in range(a.rounds):

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Search wall-time benchmark (issue 28): the main job's FiGS search (`figs search` at its
-# defaults, without retraining) against the same search written in PyTorch
+# defaults but with the FLOPs cost at λ 0.5, without retraining) against the same search
+# written in PyTorch
 # (bench/search_torch.py: same supernet, data, recipe, checkpoints and evaluations) in three
 # set-ups a PyTorch user can choose on a CPU: NCHW eager, channels-last eager and
 # torch.compile (channels-last), all three with figs' glibc malloc settings, alternating in
@@ -12,7 +13,7 @@
 # PyTorch / figs (above 1: figs is faster). Never run it beside another heavy process.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-case "${1:-}" in -h|--help) sed -n 2,11p "$0"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n 2,12p "$0"; exit 0 ;; esac
 py=${PYTHON:-$HOME/.cache/figs/venv-torch-2.11.0/bin/python}
 [ -x "$py" ] || { echo "search_speed.sh: no venv python at $py: run scripts/setup.sh first" >&2; exit 2; }
 if [ ! -x target/debug/figs ] || [ ! -e target/debug/libfigs_mobilenet_v2.so ]; then

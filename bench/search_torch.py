@@ -1,5 +1,6 @@
 """PyTorch's half of bench/search_speed.sh: the main job's FiGS search (`figs search` at its
-defaults) written in PyTorch, as a user who knows PyTorch would write it.
+defaults with `--regularizer flops --lambda 0.5`, the defaults until 2026-12-07) written in
+PyTorch, as a user who knows PyTorch would write it.
 
 The supernet is read from the run's `supernet.json` (figs' graph format, docs/FORMATS.md) and
 built from torch.nn modules, so both sides train the same network (MobileNetV2, the `small`

@@ -18,7 +18,7 @@ printf '%-44s %8s %8s %8s\n' setting val_acc cost_% alive_%
 run() {
   local name=$1; shift
   "$bin" search --train-limit 20000 --test-limit 500 --steps "$steps" --eval-every "$steps" \
-    --no-retrain --threads 2 --lambda "$lambda" ${SWEEP_ARGS:-} --force --out "$out/run" "$@" >/dev/null
+    --no-retrain --threads 2 --regularizer flops --lambda "$lambda" ${SWEEP_ARGS:-} --force --out "$out/run" "$@" >/dev/null
   python3 - "$out/run" "$name" <<'PY'
 import json, sys
 d, name = sys.argv[1], sys.argv[2]

@@ -147,6 +147,15 @@ pub fn penalty_not_finite(name: &str, v: f64) -> Error {
     }
 }
 
+/// Every parameter in `specs`, with its value in `given` or else its default (names `specs`
+/// does not declare are kept, for `bind` to refuse): what a search records, so that a later
+/// change of a plugin's default cannot change a resumed run unnoticed.
+pub fn with_defaults(specs: &[ParamSpec], given: BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all: BTreeMap<String, String> = specs.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+    all.extend(given);
+    all
+}
+
 /// Checks a reported cost.
 pub fn check_cost(name: &str, v: f64) -> Result<f64> {
     if v.is_finite() && v >= 0.0 {

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 pub struct ParetoArgs {
     /// The recipe's settings, as in `figs search` (the space's `width` parameter is the
     /// multiplier of the baseline; `--steps` are figs' and γ's search steps, `--epochs`
-    /// every network's retraining, `--lambda` target mode's initial λ).
+    /// every network's retraining).
     #[command(flatten)]
     settings: ConfigFlags<ParetoRecipe>,
     /// Use a small synthetic data set (`--data synthetic`; for smoke tests).
@@ -30,6 +30,10 @@ pub struct ParetoArgs {
     /// Methods: figs, width, gamma, seed.
     #[arg(long, value_delimiter = ',', default_value = "figs,width,gamma,seed")]
     methods: Vec<Method>,
+    /// FiGS' initial λ in target mode (it adapts). The sweep's own, not `figs search`'s
+    /// default: every table in docs/RESULTS.md was run at 0.5.
+    #[arg(long, default_value_t = 0.5)]
+    lambda: f64,
     /// Momentum-SGD learning rate of the γ search (MorphNet trains γ with momentum SGD).
     #[arg(long, default_value_t = 0.05)]
     gamma_lr: f64,
@@ -69,6 +73,10 @@ pub fn run(base: &Config, a: ParetoArgs) -> Result<()> {
     if a.seeds == 0 {
         bail!("--seeds must be at least 1");
     }
+    if !(a.lambda > 0.0 && a.lambda.is_finite()) {
+        bail!("--lambda must be positive, got {}", a.lambda);
+    }
+    c.search.lambda = a.lambda;
     if !(a.gamma_lambda > 0.0 && a.gamma_lambda.is_finite()) {
         bail!("--gamma-lambda must be positive, got {}", a.gamma_lambda);
     }

@@ -99,6 +99,27 @@ pub fn run(a: ProfileArgs) -> Result<()> {
         t
     } else {
         tch::set_num_threads(a.threads);
+        if !a.json {
+            // Say what is measured before the minutes it takes: `--space S` alone is the
+            // space's default network (for mobilenet_v2 the 224-px ImageNet one), not what
+            // `figs search` builds for its data.
+            let macs = figs::count::count(&graph, &graph.analyze()?).macs;
+            let i = &graph.input;
+            eprintln!(
+                "profiling {}: {}×{}×{} input, {} MACs per image, batch {}{}",
+                graph.name,
+                i.channels,
+                i.height,
+                i.width,
+                figs::units::human(macs as f64),
+                a.batch,
+                if a.space.is_some() && a.params.is_empty() {
+                    " (the space's defaults: give -p resolution=… -p channels=… -p classes=…, or a run's supernet.json, for the network a search of your data builds)"
+                } else {
+                    ""
+                }
+            );
+        }
         let pb = if a.json { indicatif::ProgressBar::hidden() } else { bar(1, "profile") };
         let t = profile(&graph, &o, |done, total| {
             pb.set_length(total as u64);

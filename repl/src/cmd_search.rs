@@ -19,8 +19,8 @@ pub struct SearchArgs {
     #[command(flatten)]
     settings: ConfigFlags<All>,
     /// Target mode: the MACs to land on (suffixes k, M, G: `--target-macs 1.5M`). The
-    /// penalty applies only above it and λ adapts; the export is at or under it. Needs a
-    /// FLOPs regularizer (flops, gamma_flops).
+    /// penalty applies only above it and λ adapts; the export is at or under it. Searches
+    /// with `flops` unless `--regularizer` names another FLOPs regularizer (gamma_flops).
     #[arg(long, value_parser = parse_count, conflicts_with = "target")]
     target_macs: Option<f64>,
     /// Use a small synthetic data set (`--data synthetic`; for smoke tests).
@@ -81,6 +81,12 @@ fn configure(base: &Config, a: &SearchArgs) -> Result<(Config, bool)> {
         c.run.out = Some(dir.clone());
     }
     if let Some(m) = a.target_macs {
+        // A MACs target asks for a FLOPs search: with the default cost (time) and no
+        // regularizer given, it is one. A fresh run only: a resumed one keeps its own.
+        let given = a.settings.given.iter().any(|(n, _)| *n == "regularizer");
+        if !had_saved && !given && c.search.regularizer == Config::default().search.regularizer {
+            c.search.regularizer = "flops".into();
+        }
         let reg = crate::format::find_regularizer(&c.search.regularizer)?;
         let unit = reg.unit();
         if unit != "FLOPs" {

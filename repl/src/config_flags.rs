@@ -45,14 +45,13 @@ impl Selection for ParetoRecipe {
     }
 }
 
-const PARETO: [&str; 15] = [
+const PARETO: [&str; 14] = [
     "space",
     "param",
     "data",
     "train-limit",
     "test-limit",
     "steps",
-    "lambda",
     "lr",
     "gate-lr",
     "width-multiple",

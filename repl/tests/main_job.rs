@@ -43,7 +43,7 @@ fn the_main_job_script_and_figs_search_give_the_same_numbers() {
     let o = figs()
         .args(["search", "--synthetic", "--train-limit", "512", "--test-limit", "128", "-p", "width=0.25"])
         .args(["--seed", "3", "--device", "cpu", "--batch-size", "32", "--eval-every", "10", "--steps", "20"])
-        .args(["--epochs", "0.25", "--lambda", "0.5", "--out"])
+        .args(["--epochs", "0.25", "--lambda", "0.7", "--out"])
         .arg(&run)
         .output()
         .unwrap();

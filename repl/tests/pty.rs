@@ -93,8 +93,8 @@ fn typing_at_the_prompt() {
     command(&mut p, "get batch-size", "\r\n16\r\n");
 
     // A failed change leaves the session as it was.
-    command(&mut p, "regularizer latency --target 2M", "measures time");
-    command(&mut p, "regularizer", "regularizer flops");
+    command(&mut p, "regularizer flops --target 40us", "is a time");
+    command(&mut p, "regularizer", "regularizer latency");
     p.send("hel\t").unwrap();
     p.expect("help ").unwrap();
     command(&mut p, "get", "Usage: get");

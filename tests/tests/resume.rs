@@ -167,3 +167,68 @@ fn metrics_holding_nan_read_back() {
     let back: figs::search::EvalMetrics = serde_json::from_str(&serde_json::to_string(&m).unwrap()).unwrap();
     assert!(back.loss.is_nan() && back.cost.is_nan() && back.accuracy == 0.5 && back.more["top5"].is_nan());
 }
+
+/// `flops` or `model_size` by its parameter `cost`, whose default a test changes between
+/// a checkpoint and its resume, as a new figs version may change a plugin's default.
+struct DefaultMoves;
+
+static COST_DEFAULT: Mutex<&str> = Mutex::new("flops");
+
+impl Regularizer for DefaultMoves {
+    fn name(&self) -> &str {
+        "default_moves"
+    }
+    fn unit(&self) -> &str {
+        "FLOPs"
+    }
+    fn params(&self) -> Vec<figs::space::ParamSpec> {
+        let d = *COST_DEFAULT.lock().unwrap_or_else(|e| e.into_inner());
+        vec![figs::space::ParamSpec::new("cost", d, "flops or model_size")]
+    }
+    fn bind(
+        &self,
+        graph: &Graph,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> figs::Result<Box<dyn figs::regularizer::BoundRegularizer>> {
+        let p = figs::space::Params::new("default_moves", self.params(), params)?;
+        let inner = if p.raw("cost") == "flops" { CostRegularizer::flops() } else { CostRegularizer::model_size() };
+        inner.bind(graph, &Default::default())
+    }
+}
+
+/// A search records every regularizer parameter, defaults included, so a resume binds to
+/// the values it ran with even after a default changed (before, it took the new default
+/// and continued another search without a word).
+#[test]
+fn a_resume_keeps_the_regularizer_defaults_it_ran_with() {
+    let set = |d: &'static str| *COST_DEFAULT.lock().unwrap_or_else(|e| e.into_inner()) = d;
+    set("flops");
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
+    let (g, data) = (figs_tests::tiny_mobilenet(), synthetic(384, 32, (1, 16, 16), 10, 6));
+    let go = AtomicBool::new(false);
+    let dir = tempfile::tempdir().unwrap();
+    let reg: Arc<dyn Regularizer> = Arc::new(DefaultMoves);
+    let mut straight = Search::new(&g, &data.train, config(12), reg.clone()).unwrap();
+    assert_eq!(straight.config().regularizer_params.get("cost").map(String::as_str), Some("flops"));
+    straight.run(12, &go, |_| {}).unwrap();
+    let mut first = Search::new(&g, &data.train, config(12), reg.clone()).unwrap();
+    first.run(5, &go, |_| {}).unwrap();
+    first.save_checkpoint(&dir.path().join("at-5")).unwrap();
+    drop(first);
+    set("model_size");
+    let resumed = Search::resume(&g, &data.train, reg.clone(), &dir.path().join("at-5"));
+    set("flops");
+    let mut resumed = resumed.unwrap();
+    resumed.run(7, &go, |_| {}).unwrap();
+    assert_eq!(resumed.history(), straight.history(), "the resumed search took the changed default");
+
+    // A checkpoint that does not record a parameter (as before 2026-12-07) is refused.
+    let m = dir.path().join("at-5").join("manifest.json");
+    let text = std::fs::read_to_string(&m).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    v["config"]["regularizer_params"] = serde_json::json!({});
+    std::fs::write(&m, serde_json::to_string(&v).unwrap()).unwrap();
+    let e = Search::resume(&g, &data.train, reg, &dir.path().join("at-5")).unwrap_err().to_string();
+    assert!(e.contains("`cost`") || e.contains("cost (default now"), "{e}");
+    assert!(e.contains("cannot be resumed exactly"), "{e}");
+}

@@ -19,11 +19,11 @@ section! {
             "search space plugin (`figs plugins` lists them)";
         param: Vec<String> = Vec::new(), "param", any,
             "space parameter NAME=VALUE (repeatable); resolution, channels and classes default to the data set's";
-        regularizer: String = "flops".into(), "regularizer", name,
-            "regularizer plugin: flops, model_size, latency, latency_table (figs profile), gamma_flops";
+        regularizer: String = "latency".into(), "regularizer", name,
+            "regularizer plugin: latency (roofline time, the default), flops, model_size, latency_table (figs profile), gamma_flops";
         reg_param: Vec<String> = Vec::new(), "reg-param", any,
             "regularizer parameter NAME=VALUE (repeatable), e.g. hardware=cpu";
-        lambda: f64 = 0.5, "lambda", non_negative,
+        lambda: f64 = 0.7, "lambda", non_negative,
             "penalty strength λ relative to the supernet's cost (loss = CE + λ·reg/cost0)";
         target: Option<String> = None, "target", quantity_or_off,
             "target mode: the cost to land on in the regularizer's unit (2M FLOPs, 40us) or `off`";

@@ -1,7 +1,8 @@
 //! The Pareto experiment: does FiGS find better networks than uniform width scaling and
 //! MorphNet's γ baseline at the same MACs? For each budget (a fraction of the seed
 //! network's MACs) and seed it runs
-//! - `figs`: a FiGS search in target mode at the budget, export, retrain from scratch;
+//! - `figs`: a FiGS search (the `flops` cost) in target mode at the budget, export,
+//!   retrain from scratch;
 //! - `width`: the seed network at the largest width multiplier whose MACs fit the budget
 //!   (bisection on the space's `width` parameter), retrained with the same recipe;
 //! - `gamma`: MorphNet's γ regularizer (`gamma_flops`) in target mode, trained with
@@ -329,5 +330,22 @@ mod tests {
         let text = serde_json::to_string(&off).unwrap();
         assert!(!text.contains("compact"));
         assert_eq!(serde_json::from_str::<Recipe>(&text).unwrap(), off);
+    }
+
+    /// The budgets are MACs, so FiGS searches in FLOPs whatever `figs search`'s default
+    /// cost is (it became `latency` on 2026-12-07; the sweep's targets are FLOPs).
+    #[test]
+    fn figs_points_search_in_flops_and_gamma_points_in_gamma_flops() {
+        let recipe = Recipe::from_config(
+            &crate::config::Config::default(),
+            BTreeMap::new(),
+            "data".into(),
+            (0.1, 0.5),
+            BTreeMap::new(),
+        );
+        let sweep = Sweep { dir: PathBuf::from("unused"), recipe };
+        let at = |method| Point { method, budget: 0.5, seed: 1 };
+        assert_eq!(sweep.config(&at(Method::Figs)).search.regularizer, "flops");
+        assert_eq!(sweep.config(&at(Method::Gamma)).search.regularizer, "gamma_flops");
     }
 }

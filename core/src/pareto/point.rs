@@ -30,6 +30,8 @@ impl Sweep {
             c.search.lambda = r.gamma_lambda;
             c.search.lambda_rate = 0.0;
         } else {
+            // The budgets are MACs: FiGS searches in FLOPs, whatever the job's default cost.
+            c.search.regularizer = "flops".into();
             c.search.lr = r.lr;
             c.search.lambda = r.lambda;
             c.gates.width_multiple = r.width_multiple;

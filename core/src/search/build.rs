@@ -14,6 +14,7 @@ impl Search {
     ) -> Result<Search> {
         config.validate()?;
         config.regularizer = regularizer.name().to_string();
+        config.regularizer_params = crate::regularizer::with_defaults(&regularizer.params(), config.regularizer_params);
         let analysis = graph.analyze()?;
         crate::data::check_fits(train, graph)?;
         let device = config.device.resolve()?;

@@ -37,7 +37,8 @@ pub struct SearchConfig {
     /// Name of the regularizer (filled in by [`Search::new`] from the one it is given).
     #[serde(default)]
     pub regularizer: String,
-    /// Parameters passed to the regularizer's `bind`.
+    /// Parameters passed to the regularizer's `bind`: [`Search::new`] fills in the
+    /// defaults of the ones not given, so a checkpoint records every value it ran with.
     #[serde(default)]
     pub regularizer_params: BTreeMap<String, String>,
     /// With a BN-γ regularizer (`gamma_flops`), a channel is alive when `|γ|` is above this.

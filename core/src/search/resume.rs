@@ -97,6 +97,23 @@ impl Search {
                 m.config.regularizer
             )));
         }
+        // Search::new fills in the defaults of the parameters a checkpoint does not record,
+        // and a default may have changed since it was written (`latency`'s hardware: h200
+        // until 2026-12-07, cpu since): such a run cannot be resumed exactly.
+        let unrecorded: Vec<String> = regularizer
+            .params()
+            .into_iter()
+            .filter(|p| !m.config.regularizer_params.contains_key(&p.name))
+            .map(|p| format!("{} (default now {:?})", p.name, p.default))
+            .collect();
+        if !unrecorded.is_empty() {
+            return Err(Error::Checkpoint(format!(
+                "{} does not record the value of `{}`'s parameter(s) {} it ran with (checkpoints written before 2026-12-07 hold only the ones given), and a default may have changed since; it cannot be resumed exactly: start the run again (--force)",
+                dir.display(),
+                m.config.regularizer,
+                unrecorded.join(", ")
+            )));
+        }
         let mut s = Search::new(graph, train, m.config.clone(), regularizer)?;
         if let Some(saved) = &m.data {
             let diff = saved.differences(&s.data);

@@ -215,13 +215,15 @@ impl Session {
         &self.retrained
     }
 
-    /// The regularizer chosen (or the configuration's until one is) and its parameters.
+    /// The regularizer chosen (or the configuration's until one is) and all its parameters
+    /// (defaults filled in).
     pub fn regularizer_or_default(&mut self) -> Result<(RegularizerPlugin, BTreeMap<String, String>)> {
         match &self.regularizer {
             Some(r) => Ok(r.clone()),
             None => {
-                let params = self.config.regularizer_params()?;
-                Ok((self.find_regularizer(&self.config.search.regularizer.clone())?, params))
+                let reg = self.find_regularizer(&self.config.search.regularizer.clone())?;
+                let params = crate::regularizer::with_defaults(&reg.params(), self.config.regularizer_params()?);
+                Ok((reg, params))
             }
         }
     }

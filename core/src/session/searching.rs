@@ -20,7 +20,7 @@ impl Session {
         let new = match &c.name {
             Some(name) => {
                 let reg = self.find_regularizer(name)?;
-                let params = parse_kv(&c.params)?;
+                let params = crate::regularizer::with_defaults(&reg.params(), parse_kv(&c.params)?);
                 if let Some(g) = &self.supernet {
                     reg.bind(g, &params)?;
                 }

@@ -1,5 +1,5 @@
 //! The `latency` regularizer: per-layer roofline latency on a device from a hardware table
-//! (bundled: `h200`, `h200_bf16`, `cpu`; or your own JSON file with `table=PATH`).
+//! (bundled: `cpu`, the default, `h200`, `h200_bf16`; or your own JSON file with `table=PATH`).
 //!
 //! Reported cost: `Σ max(FLOPs / peak, bytes / bandwidth)` over conv and linear layers, in
 //! seconds, where bytes are input and output activations plus weights. Penalty:
@@ -30,7 +30,7 @@ impl Regularizer for Latency {
     }
     fn params(&self) -> Vec<ParamSpec> {
         vec![
-            ParamSpec::new("hardware", "h200", "device entry of the hardware table (bundled: h200, h200_bf16, cpu)"),
+            ParamSpec::new("hardware", "cpu", "device entry of the hardware table (bundled: cpu, h200, h200_bf16)"),
             ParamSpec::new("table", "", "path of your own hardware table JSON (default: the bundled one)"),
             ParamSpec::new("batch", "1", "batch size the latency is measured at"),
         ]
