@@ -11,6 +11,10 @@ tau annealed exponentially from 1.0 to 0.1) multiplied into the output of every 
 of the channel's group, as figs does; the FLOPs penalty
 sum_k k * (A_in * R_out + A_out * R_in) (R: keep probabilities, A: channels open in the
 sampled gates; depthwise k * (R_in + R_out)) scaled by lambda 0.5 over the supernet's cost;
+or with `--cost latency --lambda 0.7` figs' default since 2026-12-07: the `latency` plugin's
+roofline on its `cpu` entry (plugins/latency/src/roofline.rs), per conv or linear layer
+max(FLOPs / peak, bytes / bandwidth), penalty sum_g (d latency / d A_g) * R_g on the active
+side of each max at the sampled alive counts;
 Adam (2e-3 weights, 0.05 gates). Every 200 steps: a checkpoint (weights, gate logits,
 optimizer) saved to disk, and an evaluation with the gates fixed at logit > 0, batch norm
 statistics re-estimated on 30 training batches, then the validation set at batch 256.
@@ -161,6 +165,68 @@ def flops_coefficients(net, x):
     return k
 
 
+# plugins/latency/hardware.json, entry `cpu`; batch 1 (the plugin's defaults).
+PEAK, BANDWIDTH, BYTES = 768e9, 51.2e9, 4.0
+
+
+def roofline_layers(net, x):
+    """Per conv or linear: (FLOPs per channel pair, input bytes per channel, output bytes
+    per channel, weight bytes per channel pair) at batch 1, as plugins/latency builds them."""
+    layers, hooks = {}, []
+    for key, _, _, _ in net.terms:
+        def h(mod, inp, out, key=key):
+            if isinstance(mod, nn.Conv2d):
+                k2 = mod.kernel_size[0] * mod.kernel_size[1]
+                hi, wi = inp[0].shape[2], inp[0].shape[3]
+                layers[key] = (2.0 * out.shape[2] * out.shape[3] * k2, BYTES * hi * wi,
+                               BYTES * out.shape[2] * out.shape[3], BYTES * k2)
+            else:  # a linear after the pool and flatten: one feature per channel
+                layers[key] = (2.0, BYTES, BYTES, BYTES)
+        hooks.append(net.mods[key].register_forward_hook(h))
+    with torch.no_grad():
+        net(x, [None] * len(net.widths))
+    for h in hooks:
+        h.remove()
+    return layers
+
+
+def latency_penalty(net, layers, z, logits):
+    """figs' `latency` penalty: the roofline's gradient in the alive counts (no gradient
+    itself) times R, per group; tensors throughout, so torch.compile sees one graph."""
+    alive = [None if zz is None else zz.detach().gt(0.5).sum().float() for zz in z]
+    count = lambda g: alive[g] if alive[g] is not None else torch.tensor(float(net.widths[g]))
+    grad = {}
+    for key, gi, go, dw in net.terms:
+        fl, ib, ob, wb = layers[key]
+        ai, ao = count(gi), count(go)
+        if dw:
+            c, m = fl * ao / PEAK, (ib + ob + wb) * ao / BANDWIDTH
+            grad[go] = grad.get(go, 0.0) + torch.where(c >= m, fl / PEAK, (ib + ob + wb) / BANDWIDTH)
+        else:
+            c, m = fl * ai * ao / PEAK, (ib * ai + ob * ao + wb * ai * ao) / BANDWIDTH
+            bound = c >= m
+            grad[gi] = grad.get(gi, 0.0) + torch.where(bound, fl * ao / PEAK, (ib + wb * ao) / BANDWIDTH)
+            grad[go] = grad.get(go, 0.0) + torch.where(bound, fl * ai / PEAK, (ob + wb * ai) / BANDWIDTH)
+    total = 0.0
+    for g, c in grad.items():
+        r = None if logits[g] is None else torch.sigmoid(logits[g]).sum()
+        total = total + c * (r if r is not None else count(g))
+    return total
+
+
+def latency_full(net, layers):
+    """The supernet's roofline latency in seconds (the penalty's normaliser)."""
+    total = 0.0
+    for key, gi, go, dw in net.terms:
+        fl, ib, ob, wb = layers[key]
+        ai, ao = float(net.widths[gi]), float(net.widths[go])
+        if dw:
+            total += max(fl * ao / PEAK, (ib + ob + wb) * ao / BANDWIDTH)
+        else:
+            total += max(fl * ai * ao / PEAK, (ib * ai + ob * ao + wb * ai * ao) / BANDWIDTH)
+    return total
+
+
 def penalty(net, k, z, logits):
     alive = [None if zz is None else zz.detach().gt(0.5).sum().float() for zz in z]
     r = [None if a is None else torch.sigmoid(a).sum() for a in logits]
@@ -185,6 +251,8 @@ def main():
     p.add_argument("--memory-format", default="contiguous", choices=["contiguous", "channels-last"])
     p.add_argument("--compile", action="store_true")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cost", default="flops", choices=["flops", "latency"])
+    p.add_argument("--lambda", dest="lam", type=float, default=0.5)
     a = p.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
@@ -206,10 +274,16 @@ def main():
     with torch.no_grad():
         ones = [None if l is None else torch.ones_like(l) for l in logits]
         cost0 = float(penalty(net, k, ones, [None if l is None else torch.full_like(l, 1e4) for l in logits])) / 2
+    if a.cost == "latency":
+        layers = roofline_layers(net, xt[:1].contiguous(memory_format=fmt))
+        cost0 = latency_full(net, layers)
+        reg = lambda z: latency_penalty(net, layers, z, logits)
+    else:
+        reg = lambda z: penalty(net, k, z, logits)
     opt = torch.optim.Adam([{"params": net.parameters(), "lr": 2e-3}, {"params": params, "lr": 0.05}])
-    lam, tau0, tau1, eps = 0.5, 1.0, 0.1, 1e-6
+    lam, tau0, tau1, eps = a.lam, 1.0, 0.1, 1e-6
     def objective(x, y, z):
-        return F.cross_entropy(net(x, z), y) + penalty(net, k, z, logits) * (lam / cost0)
+        return F.cross_entropy(net(x, z), y) + reg(z) * (lam / cost0)
 
     # Compiled: the gated forward pass and the penalty in one graph (the loss), and the
     # evaluation's forward pass.
@@ -261,7 +335,7 @@ def main():
     loop = time.time() - start
     alive = sum(int(l.detach().gt(0).sum()) for l in params)
     impl = "pytorch" + ("-channels-last" if fmt == torch.channels_last else "") + ("-compile" if a.compile else "")
-    print(json.dumps({"impl": impl, "steps": a.steps, "wall_s": time.time() - T0, "loop_s": loop,
+    print(json.dumps({"impl": impl, "cost": a.cost, "cost0": cost0, "steps": a.steps, "wall_s": time.time() - T0, "loop_s": loop,
                       "val_acc": acc, "alive_channels": alive, "threads": torch.get_num_threads(),
                       "params": sum(p.numel() for p in net.parameters())}))
 

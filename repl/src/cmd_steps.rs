@@ -67,7 +67,9 @@ pub fn regularizer(sh: &mut Shell, a: RegularizerArgs) -> Result<()> {
     if info.applies_at_next_init {
         println!("(a regularizer change takes effect at the next `init`)");
     }
-    let p: Vec<String> = info.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    // Every parameter is shown with its value, defaults included; an empty one (a file
+    // not given: `latency`'s own table) says nothing.
+    let p: Vec<String> = info.params.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
     println!(
         "regularizer {} (source {}, cost in {}){}; λ {}; target {}",
         info.regularizer,
