@@ -190,6 +190,15 @@ def roofline_layers(net, x):
     return layers
 
 
+def layer_times(layer, ai, ao, dw):
+    """(compute seconds, memory seconds) of one layer at ai / ao alive channels (numbers
+    or tensors), as plugins/latency/src/roofline.rs `times`."""
+    fl, ib, ob, wb = layer
+    if dw:
+        return fl * ao / PEAK, (ib + ob + wb) * ao / BANDWIDTH
+    return fl * ai * ao / PEAK, (ib * ai + ob * ao + wb * ai * ao) / BANDWIDTH
+
+
 def latency_penalty(net, layers, z, logits):
     """figs' `latency` penalty: the roofline's gradient in the alive counts (no gradient
     itself) times R, per group; tensors throughout, so torch.compile sees one graph."""
@@ -199,12 +208,11 @@ def latency_penalty(net, layers, z, logits):
     for key, gi, go, dw in net.terms:
         fl, ib, ob, wb = layers[key]
         ai, ao = count(gi), count(go)
+        c, m = layer_times(layers[key], ai, ao, dw)
+        bound = c >= m
         if dw:
-            c, m = fl * ao / PEAK, (ib + ob + wb) * ao / BANDWIDTH
-            grad[go] = grad.get(go, 0.0) + torch.where(c >= m, fl / PEAK, (ib + ob + wb) / BANDWIDTH)
+            grad[go] = grad.get(go, 0.0) + torch.where(bound, fl / PEAK, (ib + ob + wb) / BANDWIDTH)
         else:
-            c, m = fl * ai * ao / PEAK, (ib * ai + ob * ao + wb * ai * ao) / BANDWIDTH
-            bound = c >= m
             grad[gi] = grad.get(gi, 0.0) + torch.where(bound, fl * ao / PEAK, (ib + wb * ao) / BANDWIDTH)
             grad[go] = grad.get(go, 0.0) + torch.where(bound, fl * ai / PEAK, (ob + wb * ai) / BANDWIDTH)
     total = 0.0
@@ -216,15 +224,8 @@ def latency_penalty(net, layers, z, logits):
 
 def latency_full(net, layers):
     """The supernet's roofline latency in seconds (the penalty's normaliser)."""
-    total = 0.0
-    for key, gi, go, dw in net.terms:
-        fl, ib, ob, wb = layers[key]
-        ai, ao = float(net.widths[gi]), float(net.widths[go])
-        if dw:
-            total += max(fl * ao / PEAK, (ib + ob + wb) * ao / BANDWIDTH)
-        else:
-            total += max(fl * ai * ao / PEAK, (ib * ai + ob * ao + wb * ai * ao) / BANDWIDTH)
-    return total
+    return sum(max(layer_times(layers[key], float(net.widths[gi]), float(net.widths[go]), dw))
+               for key, gi, go, dw in net.terms)
 
 
 def penalty(net, k, z, logits):
